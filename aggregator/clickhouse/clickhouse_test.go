@@ -1,0 +1,74 @@
+package clickhouse_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"tally/aggregator"
+	"tally/aggregator/clickhouse"
+	"tally/aggregator/clickhouse/chtest"
+)
+
+func TestOpenMigratesIdempotently(t *testing.T) {
+	url, conn := chtest.Database(t)
+	ctx := context.Background()
+	for i := 0; i < 2; i++ { // a second start must find everything in place
+		s, err := clickhouse.Open(ctx, clickhouse.Options{URL: url})
+		if err != nil {
+			t.Fatalf("open #%d: %v", i+1, err)
+		}
+		s.Close()
+	}
+	var n uint64
+	row := conn.QueryRow(ctx, "SELECT count() FROM "+chtest.DB(conn)+".schema_migrations")
+	if err := row.Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("schema_migrations has %d rows, want 1 (each migration recorded once)", n)
+	}
+}
+
+func TestWriteSumsCounters(t *testing.T) {
+	url, conn := chtest.Database(t)
+	ctx := context.Background()
+	s, err := clickhouse.Open(ctx, clickhouse.Options{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	hour := aggregator.HourOf(time.Date(2026, 3, 1, 10, 30, 0, 0, time.UTC))
+	write := func(pv, vis int64) {
+		b := aggregator.NewBatch()
+		b.Web[aggregator.WebKey{Site: "example.com", Hour: hour, Dimension: aggregator.DimPath, Value: "/pricing"}] =
+			aggregator.WebCounts{Hits: pv, Pageviews: pv, Visitors: vis}
+		b.Email[aggregator.EmailKey{Site: "example.com", Campaign: "spring", Hour: hour, Dimension: aggregator.DimTotal}] =
+			aggregator.EmailCounts{Sent: 100, Opens: pv, UniqueOpens: vis}
+		if err := s.Write(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(3, 2)
+	write(2, -1) // signed deltas correct earlier counters
+
+	db := chtest.DB(conn)
+	var pv, vis int64
+	var h time.Time
+	if err := conn.QueryRow(ctx, "SELECT sum(pageviews), sum(visitors), min(hour) FROM "+db+
+		".web_counters WHERE site = 'example.com' AND dimension = 'path' AND value = '/pricing'").Scan(&pv, &vis, &h); err != nil {
+		t.Fatal(err)
+	}
+	if pv != 5 || vis != 1 || h.Unix() != hour {
+		t.Fatalf("got pageviews=%d visitors=%d hour=%v, want 5, 1, %v", pv, vis, h.UTC(), time.Unix(hour, 0).UTC())
+	}
+	var sent, opens, uniq int64
+	if err := conn.QueryRow(ctx, "SELECT sum(sent), sum(opens), sum(unique_opens) FROM "+db+
+		".email_counters WHERE campaign = 'spring'").Scan(&sent, &opens, &uniq); err != nil {
+		t.Fatal(err)
+	}
+	if sent != 200 || opens != 5 || uniq != 1 {
+		t.Fatalf("got sent=%d opens=%d unique=%d, want 200, 5, 1", sent, opens, uniq)
+	}
+}

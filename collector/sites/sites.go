@@ -1,0 +1,156 @@
+// Package sites holds the declared sites: which domains the collector counts
+// for, their hostnames, consent mode and email signing secret. Hits for a
+// site that is not declared are refused, so nobody can fill the database with
+// counters for domains the operator never configured.
+package sites
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"tally/collector/consent"
+)
+
+// MinSecretLen is the shortest accepted email signing secret: 32 bytes keep
+// HMAC-SHA256 signatures unguessable.
+const MinSecretLen = 32
+
+// Site is one declared site.
+type Site struct {
+	// Domain is the site's identifier, as sent in events (`domain`) and
+	// pixels (`d`), lower case.
+	Domain string
+	// Hostnames are the hosts whose pages belong to the site; referrers from
+	// them are internal navigation, not sources. Always includes Domain.
+	Hostnames []string
+	// Mode is the site's consent mode.
+	Mode consent.Mode
+	// EmailSecret signs email-open pixels and authenticates send reports.
+	// Empty disables email for the site.
+	EmailSecret []byte
+}
+
+// OwnsHost reports whether host (lower case, no port) is one of the site's.
+func (s *Site) OwnsHost(host string) bool {
+	for _, h := range s.Hostnames {
+		if h == host {
+			return true
+		}
+	}
+	return false
+}
+
+// Registry looks sites up by domain. It is read-only after Parse, so safe for
+// concurrent use.
+type Registry struct {
+	byDomain map[string]*Site
+	ordered  []*Site
+}
+
+// Lookup finds a declared site by domain, case-insensitively.
+func (r *Registry) Lookup(domain string) (*Site, bool) {
+	s, ok := r.byDomain[domain]
+	if !ok {
+		s, ok = r.byDomain[strings.ToLower(strings.TrimSpace(domain))]
+	}
+	return s, ok
+}
+
+// All returns the sites in file order.
+func (r *Registry) All() []*Site { return r.ordered }
+
+type fileSite struct {
+	Domain      string   `json:"domain"`
+	Hostnames   []string `json:"hostnames"`
+	ConsentMode string   `json:"consent_mode"`
+	EmailSecret string   `json:"email_secret"`
+}
+
+type file struct {
+	Sites []fileSite `json:"sites"`
+}
+
+// Load reads a sites file (JSON, see sites.example.json).
+func Load(path string) (*Registry, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open sites file: %w", err)
+	}
+	defer f.Close()
+	r, err := Parse(f)
+	if err != nil {
+		return nil, fmt.Errorf("cannot load sites file %s: %w", path, err)
+	}
+	return r, nil
+}
+
+// Parse reads sites from JSON and validates every entry.
+func Parse(in io.Reader) (*Registry, error) {
+	dec := json.NewDecoder(in)
+	dec.DisallowUnknownFields()
+	var f file
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("cannot parse JSON: %w", err)
+	}
+	if len(f.Sites) == 0 {
+		return nil, errors.New("no sites declared")
+	}
+	r := &Registry{byDomain: make(map[string]*Site, len(f.Sites))}
+	for i, fs := range f.Sites {
+		s, err := fs.site()
+		if err != nil {
+			return nil, fmt.Errorf("site %d (%q): %w", i+1, fs.Domain, err)
+		}
+		if _, dup := r.byDomain[s.Domain]; dup {
+			return nil, fmt.Errorf("site %d: domain %q declared twice", i+1, s.Domain)
+		}
+		r.byDomain[s.Domain] = s
+		r.ordered = append(r.ordered, s)
+	}
+	return r, nil
+}
+
+func (fs fileSite) site() (*Site, error) {
+	domain := strings.ToLower(strings.TrimSpace(fs.Domain))
+	if !validHost(domain) {
+		return nil, errors.New("domain must be a host name like example.com")
+	}
+	mode, err := consent.ParseMode(fs.ConsentMode)
+	if err != nil {
+		return nil, err
+	}
+	s := &Site{Domain: domain, Mode: mode, Hostnames: []string{domain}}
+	for _, h := range fs.Hostnames {
+		h = strings.ToLower(strings.TrimSpace(h))
+		if !validHost(h) {
+			return nil, fmt.Errorf("hostname %q is not a host name", h)
+		}
+		if !s.OwnsHost(h) {
+			s.Hostnames = append(s.Hostnames, h)
+		}
+	}
+	if fs.EmailSecret != "" {
+		if len(fs.EmailSecret) < MinSecretLen {
+			return nil, fmt.Errorf("email_secret must be at least %d characters", MinSecretLen)
+		}
+		s.EmailSecret = []byte(fs.EmailSecret)
+	}
+	return s, nil
+}
+
+// validHost accepts DNS names (letters, digits, '-', '.') and "localhost".
+func validHost(h string) bool {
+	if h == "" || len(h) > 253 || strings.HasPrefix(h, ".") || strings.HasSuffix(h, ".") || strings.Contains(h, "..") {
+		return false
+	}
+	for _, c := range h {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
