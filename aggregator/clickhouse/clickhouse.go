@@ -138,4 +138,3 @@ func (s *Sink) Write(ctx context.Context, b *aggregator.Batch) error {
 	}
 	return nil
 }
-
