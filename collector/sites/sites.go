@@ -5,12 +5,16 @@
 package sites
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"tally/collector/consent"
 )
@@ -32,6 +36,31 @@ type Site struct {
 	// EmailSecret signs email-open pixels and authenticates send reports.
 	// Empty disables email for the site.
 	EmailSecret []byte
+	// Location is the site's time zone for dashboard ranges ("today",
+	// "this month"); UTC unless the file names an IANA zone.
+	Location *time.Location
+	// APITokenHashes are SHA-256 hashes of the site's read-only stats API
+	// tokens. Only hashes are kept in the file, so a leaked or shared config
+	// does not leak working tokens; the tokens are long and random, so a fast
+	// hash is enough.
+	APITokenHashes [][sha256.Size]byte
+	// MinCountK is the small-count threshold: dashboard, API and CSV rows
+	// counting fewer than k visitors are folded into "(other)". 0 disables.
+	MinCountK int
+}
+
+// HasAPIToken reports whether token is one of the site's API tokens, in
+// constant time over the candidate hashes.
+func (s *Site) HasAPIToken(token string) bool {
+	if token == "" {
+		return false
+	}
+	h := sha256.Sum256([]byte(token))
+	found := 0
+	for i := range s.APITokenHashes {
+		found |= subtle.ConstantTimeCompare(h[:], s.APITokenHashes[i][:])
+	}
+	return found == 1
 }
 
 // OwnsHost reports whether host (lower case, no port) is one of the site's.
@@ -68,6 +97,9 @@ type fileSite struct {
 	Hostnames   []string `json:"hostnames"`
 	ConsentMode string   `json:"consent_mode"`
 	EmailSecret string   `json:"email_secret"`
+	Timezone    string   `json:"timezone"`
+	APITokens   []string `json:"api_tokens"` // "sha256:<64 hex>" of each token
+	MinCountK   int      `json:"min_count_k"`
 }
 
 type file struct {
@@ -139,6 +171,26 @@ func (fs fileSite) site() (*Site, error) {
 		}
 		s.EmailSecret = []byte(fs.EmailSecret)
 	}
+	s.Location = time.UTC
+	if fs.Timezone != "" {
+		loc, err := time.LoadLocation(fs.Timezone)
+		if err != nil {
+			return nil, fmt.Errorf("timezone %q: %w", fs.Timezone, err)
+		}
+		s.Location = loc
+	}
+	for _, t := range fs.APITokens {
+		hexHash, ok := strings.CutPrefix(t, "sha256:")
+		b, err := hex.DecodeString(hexHash)
+		if !ok || err != nil || len(b) != sha256.Size {
+			return nil, errors.New(`api_tokens entries must be "sha256:" and the 64 hex digits of the token's SHA-256 (printf %s "$TOKEN" | sha256sum)`)
+		}
+		s.APITokenHashes = append(s.APITokenHashes, [sha256.Size]byte(b))
+	}
+	if fs.MinCountK < 0 {
+		return nil, errors.New("min_count_k must not be negative")
+	}
+	s.MinCountK = fs.MinCountK
 	return s, nil
 }
 
