@@ -1,0 +1,96 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is every setting of the serve command. Each is a flag with an
+// environment fallback; flags win. The README's table lists them.
+type config struct {
+	ListenAddr     string
+	ClickHouseURL  string
+	GeoIPDB        string
+	SitesFile      string
+	FlushInterval  time.Duration
+	TrustedProxies string
+	LogLevel       slog.Level
+	EmailWindow    time.Duration
+	UACacheSize    int
+}
+
+// env reads an environment fallback for a flag.
+type env func(string) string
+
+func (e env) str(name, def string) string {
+	if v := e(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// bindConfig defines the serve flags on fs with defaults from the
+// environment. Invalid environment values are reported by parse.
+func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
+	c := &config{}
+	var errs []string
+	dur := func(p *time.Duration, name, def, help string) {
+		v, err := time.ParseDuration(getenv.str(name, def))
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", name, err))
+		}
+		fs.DurationVar(p, flagName(name), v, help+" (env "+name+", default "+def+")")
+	}
+	str := func(p *string, name, def, help string) {
+		fs.StringVar(p, flagName(name), getenv.str(name, def), help+" (env "+name+", default "+quoteDefault(def)+")")
+	}
+	integer := func(p *int, name string, def int, help string) {
+		v, err := strconv.Atoi(getenv.str(name, strconv.Itoa(def)))
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", name, err))
+		}
+		fs.IntVar(p, flagName(name), v, help+" (env "+name+", default "+strconv.Itoa(def)+")")
+	}
+
+	str(&c.ListenAddr, "LISTEN_ADDR", ":8080", "address to listen on")
+	str(&c.ClickHouseURL, "CLICKHOUSE_URL", "clickhouse://127.0.0.1:9000/analytics", "ClickHouse native URL; the path names the database")
+	str(&c.GeoIPDB, "GEOIP_DB", "", "GeoIP2/GeoLite2 City or Country .mmdb; empty: regions unknown")
+	str(&c.SitesFile, "SITES_FILE", "sites.json", "sites file (JSON)")
+	dur(&c.FlushInterval, "FLUSH_INTERVAL", "10s", "time between writes to ClickHouse")
+	str(&c.TrustedProxies, "TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For / X-Real-IP are believed")
+	level := getenv.str("LOG_LEVEL", "info")
+	fs.Func(flagName("LOG_LEVEL"), "log level: debug, info, warn, error (env LOG_LEVEL, default info)", func(s string) error {
+		return c.LogLevel.UnmarshalText([]byte(s))
+	})
+	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
+		errs = append(errs, fmt.Sprintf("LOG_LEVEL: %v", err))
+	}
+	dur(&c.EmailWindow, "EMAIL_WINDOW", "720h", "how long a recipient's open is remembered to count unique opens")
+	integer(&c.UACacheSize, "UA_CACHE_SIZE", 16384, "user agents whose classification is cached")
+
+	check := func() error {
+		if len(errs) > 0 {
+			return fmt.Errorf("invalid environment: %s", strings.Join(errs, "; "))
+		}
+		if c.FlushInterval <= 0 {
+			return fmt.Errorf("flush interval must be positive")
+		}
+		return nil
+	}
+	return c, check
+}
+
+// flagName turns LISTEN_ADDR into listen-addr.
+func flagName(env string) string { return strings.ReplaceAll(strings.ToLower(env), "_", "-") }
+
+func quoteDefault(s string) string {
+	if s == "" {
+		return "empty"
+	}
+	return s
+}
+

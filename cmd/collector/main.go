@@ -1,0 +1,178 @@
+// Command collector runs the privacy-aware analytics collector, and signs
+// email-open pixel URLs (collector sign-pixel).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"tally/aggregator"
+	"tally/aggregator/clickhouse"
+	"tally/collector"
+	"tally/collector/clientip"
+	"tally/collector/geo"
+	"tally/collector/ingest"
+	"tally/collector/metrics"
+	"tally/collector/sites"
+	"tally/collector/uniques"
+	"tally/collector/useragent"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "collector:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "sign-pixel" {
+		return signPixel(args[1:], getenv, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "serve" {
+		args = args[1:]
+	}
+	fs := flag.NewFlagSet("collector", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg, check := bindConfig(fs, getenv)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := check(); err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w", cfg.ListenAddr, err)
+	}
+	return serve(ctx, cfg, ln, logger)
+}
+
+// app is the running collector's parts, in the order they are built; they
+// are shut down in reverse.
+type app struct {
+	sink  *clickhouse.Sink
+	geo   *geo.Locator
+	agg   *aggregator.Aggregator
+	fiber *fiber.App
+}
+
+// serve builds every part, serves on ln until ctx ends, then shuts down in
+// order: stop accepting HTTP, flush the aggregator, close ClickHouse.
+func serve(ctx context.Context, cfg *config, ln net.Listener, logger *slog.Logger) error {
+	a, err := build(ctx, cfg, logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	go a.agg.Run()
+	logger.Info("collector listening", "addr", ln.Addr().String(), "clickhouse_db", a.sink.Database(),
+		"geoip", cfg.GeoIPDB != "", "flush_interval", cfg.FlushInterval.String())
+
+	served := make(chan error, 1)
+	go func() { served <- a.fiber.Listener(ln) }()
+	select {
+	case err = <-served:
+		err = fmt.Errorf("server stopped: %w", err)
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	}
+	return errors.Join(err, a.shutdown(logger))
+}
+
+func build(ctx context.Context, cfg *config, logger *slog.Logger) (*app, error) {
+	registry, err := sites.Load(cfg.SitesFile)
+	if err != nil {
+		return nil, err
+	}
+	trusted, err := clientip.ParsePrefixes(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("invalid TRUSTED_PROXIES: %w", err)
+	}
+	agents, err := useragent.New(useragent.Options{CacheSize: cfg.UACacheSize})
+	if err != nil {
+		return nil, fmt.Errorf("cannot build user-agent classifier: %w", err)
+	}
+	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	sink, err := clickhouse.Open(openCtx, clickhouse.Options{URL: cfg.ClickHouseURL})
+	if err != nil {
+		return nil, fmt.Errorf("cannot start ClickHouse sink: %w", err)
+	}
+	locator, err := geo.Open(cfg.GeoIPDB)
+	if err != nil {
+		sink.Close()
+		return nil, fmt.Errorf("cannot open GeoIP database: %w", err)
+	}
+
+	visitors := uniques.NewVisitors(nil)
+	opens := uniques.NewOpens(cfg.EmailWindow, nil)
+	var agg *aggregator.Aggregator
+	m := metrics.New(metrics.Gauges{
+		PendingRows:  func() float64 { return float64(agg.Pending()) },
+		VisitorPairs: func() float64 { return float64(visitors.Len()) },
+		OpenKeys:     func() float64 { return float64(opens.Len()) },
+	})
+	agg, err = aggregator.New(aggregator.Options{
+		Sink: sink, FlushInterval: cfg.FlushInterval, Logger: logger, OnFlush: m.Flushed,
+	})
+	if err != nil {
+		sink.Close()
+		locator.Close()
+		return nil, err
+	}
+	pipeline, err := ingest.New(ingest.Options{
+		Geo: locator, Agents: agents, Visitors: visitors, Opens: opens, Aggregator: agg,
+	})
+	if err != nil {
+		sink.Close()
+		locator.Close()
+		return nil, err
+	}
+	f, err := collector.New(collector.Options{
+		Sites: registry, Pipeline: pipeline, Proxies: clientip.NewResolver(trusted),
+		Metrics: m, Logger: logger, Health: sink.Ping,
+	})
+	if err != nil {
+		sink.Close()
+		locator.Close()
+		return nil, err
+	}
+	return &app{sink: sink, geo: locator, agg: agg, fiber: f}, nil
+}
+
+func (a *app) shutdown(logger *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var errs []error
+	if err := a.fiber.ShutdownWithContext(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("cannot stop HTTP server: %w", err))
+	}
+	if err := a.agg.Stop(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("cannot flush on shutdown: %w", err))
+	} else {
+		logger.Info("flushed all counters")
+	}
+	if err := a.sink.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("cannot close ClickHouse: %w", err))
+	}
+	if err := a.geo.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("cannot close GeoIP database: %w", err))
+	}
+	return errors.Join(errs...)
+}

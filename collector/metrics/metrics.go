@@ -1,0 +1,88 @@
+// Package metrics holds the collector's Prometheus metrics on a registry of
+// its own (no global default registry), so tests and several servers in one
+// process never share counters. Labels are bounded sets: outcomes and
+// reasons, never a site, path or anything a client chose.
+package metrics
+
+import (
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the collector's instruments.
+type Metrics struct {
+	registry *prometheus.Registry
+	hits     *prometheus.CounterVec
+	rejected *prometheus.CounterVec
+	flushDur prometheus.Histogram
+	flushRow prometheus.Counter
+	flushErr prometheus.Counter
+}
+
+// Gauges are read at scrape time.
+type Gauges struct {
+	PendingRows  func() float64 // counter rows waiting for a flush
+	VisitorPairs func() float64 // (visitor, value) pairs remembered today
+	OpenKeys     func() float64 // recipient opens remembered
+}
+
+// New registers the instruments and the gauges.
+func New(g Gauges) *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		registry: reg,
+		hits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tally_hits_total", Help: "Hits accepted, by kind (event, web_pixel, email_pixel, sent) and outcome.",
+		}, []string{"kind", "outcome"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tally_hits_rejected_total", Help: "Hits refused as bad input, by kind and reason.",
+		}, []string{"kind", "reason"}),
+		flushDur: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "tally_flush_duration_seconds", Help: "Time to write one batch to ClickHouse.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
+		}),
+		flushRow: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tally_flushed_rows_total", Help: "Counter rows written to ClickHouse.",
+		}),
+		flushErr: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tally_flush_errors_total", Help: "Flushes that failed and were kept for retry.",
+		}),
+	}
+	reg.MustRegister(m.hits, m.rejected, m.flushDur, m.flushRow, m.flushErr,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	gauge := func(name, help string, f func() float64) {
+		if f != nil {
+			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+		}
+	}
+	gauge("tally_pending_rows", "Counter rows waiting for a flush, failed ones included.", g.PendingRows)
+	gauge("tally_visitor_pairs", "(visitor, dimension value) pairs remembered today, in memory only.", g.VisitorPairs)
+	gauge("tally_email_open_keys", "Recipient opens remembered for de-duplication, in memory only.", g.OpenKeys)
+	return m
+}
+
+// Hit counts an accepted hit.
+func (m *Metrics) Hit(kind, outcome string) { m.hits.WithLabelValues(kind, outcome).Inc() }
+
+// Rejected counts a refused hit; reason must come from a fixed set.
+func (m *Metrics) Rejected(kind, reason string) { m.rejected.WithLabelValues(kind, reason).Inc() }
+
+// Flushed records a flush outcome.
+func (m *Metrics) Flushed(rows int, took time.Duration, err error) {
+	m.flushDur.Observe(took.Seconds())
+	if err != nil {
+		m.flushErr.Inc()
+		return
+	}
+	m.flushRow.Add(float64(rows))
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() fiber.Handler {
+	return adaptor.HTTPHandler(promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
+}

@@ -1,0 +1,45 @@
+// Package request reads what the pipeline needs from a Fiber request: the
+// client address (through the trusted-proxy rules), the user agent and the
+// privacy headers. Everything it returns is copied out of Fiber's context,
+// which fasthttp reuses after the handler returns.
+package request
+
+import (
+	"net/netip"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"tally/collector/clientip"
+	"tally/collector/ingest"
+)
+
+// Client builds the pipeline's view of the requester. The error is
+// clientip.ErrInvalidForwarded when a trusted proxy sent a malformed
+// forwarded header; its text never contains the header.
+func Client(c *fiber.Ctx, proxies *clientip.Resolver) (ingest.Client, error) {
+	peer, _ := netip.AddrFromSlice(c.Context().RemoteIP())
+	ip, err := proxies.Resolve(peer.Unmap(), c.Get(fiber.HeaderXForwardedFor), c.Get("X-Real-IP"))
+	if err != nil {
+		return ingest.Client{}, err
+	}
+	return ingest.Client{
+		IP: ip,
+		// The user agent is only hashed and classified during this request;
+		// still copied, because fasthttp reuses the header buffer.
+		UserAgent: strings.Clone(c.Get(fiber.HeaderUserAgent)),
+		GPC:       c.Get("Sec-GPC") == "1",
+		DNT:       c.Get("DNT") == "1",
+		Prefetch:  isPrefetch(c),
+	}, nil
+}
+
+// isPrefetch recognises speculative loads, which are not page views.
+func isPrefetch(c *fiber.Ctx) bool {
+	for _, h := range [...]string{"Sec-Purpose", "Purpose", "X-Moz", "X-Purpose"} {
+		if v := c.Get(h); v != "" && (strings.Contains(v, "prefetch") || strings.Contains(v, "preview")) {
+			return true
+		}
+	}
+	return false
+}
