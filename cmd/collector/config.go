@@ -93,4 +93,3 @@ func quoteDefault(s string) string {
 	}
 	return s
 }
-
