@@ -1,0 +1,199 @@
+package stats
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"tally/aggregator"
+)
+
+// EmailCounts are summed email counters.
+type EmailCounts struct {
+	Sent         int64 `json:"sent"`
+	Opens        int64 `json:"opens"`
+	UniqueOpens  int64 `json:"unique_opens"`
+	MachineOpens int64 `json:"machine_opens"`
+}
+
+// OpenRate is unique opens per email sent, 0 when nothing was reported sent.
+func (c EmailCounts) OpenRate() float64 {
+	if c.Sent <= 0 {
+		return 0
+	}
+	return float64(c.UniqueOpens) / float64(c.Sent)
+}
+
+// Campaign is one email campaign's totals since Since.
+type Campaign struct {
+	Name string `json:"campaign"`
+	// First and Last are the first and last hours with any counter.
+	First time.Time `json:"first"`
+	Last  time.Time `json:"last"`
+	EmailCounts
+	OpenRate float64 `json:"open_rate"`
+}
+
+// Campaigns lists a site's campaigns with activity since since (the
+// retention window), newest first.
+func (q *Querier) Campaigns(ctx context.Context, site string, since time.Time, limit int) ([]Campaign, error) {
+	if limit <= 0 || limit > MaxLimit {
+		return nil, inputErrorf("limit must be between 1 and %d", MaxLimit)
+	}
+	return q.campaigns(ctx, site, "", since, limit)
+}
+
+// Campaign returns one campaign, or ok=false when it has no counters.
+func (q *Querier) Campaign(ctx context.Context, site, campaign string, since time.Time) (c Campaign, ok bool, err error) {
+	cs, err := q.campaigns(ctx, site, campaign, since, 1)
+	if err != nil || len(cs) == 0 {
+		return Campaign{}, false, err
+	}
+	return cs[0], true, nil
+}
+
+func (q *Querier) campaigns(ctx context.Context, site, campaign string, since time.Time, limit int) ([]Campaign, error) {
+	where := "site = ? AND dimension = ? AND hour >= toDateTime(?)"
+	args := []any{site, aggregator.DimTotal, since.Unix()}
+	if campaign != "" {
+		where = "site = ? AND campaign = ? AND dimension = ? AND hour >= toDateTime(?)"
+		args = []any{site, campaign, aggregator.DimTotal, since.Unix()}
+	}
+	rows, err := q.conn.Query(ctx, `SELECT campaign, min(hour) AS first, max(hour), sum(sent), sum(opens), sum(unique_opens), sum(machine_opens)
+FROM email_counters WHERE `+where+`
+GROUP BY campaign ORDER BY first DESC, campaign LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot query campaigns of %s: %w", site, err)
+	}
+	defer rows.Close()
+	out := []Campaign{}
+	for rows.Next() {
+		var c Campaign
+		if err := rows.Scan(&c.Name, &c.First, &c.Last, &c.Sent, &c.Opens, &c.UniqueOpens, &c.MachineOpens); err != nil {
+			return nil, fmt.Errorf("cannot read campaigns of %s: %w", site, err)
+		}
+		c.OpenRate = c.EmailCounts.OpenRate()
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot read campaigns of %s: %w", site, err)
+	}
+	return out, nil
+}
+
+// EmailPoint is one bucket of a campaign's time series.
+type EmailPoint struct {
+	Start time.Time `json:"start"`
+	EmailCounts
+}
+
+// CampaignSeries returns a campaign's counters per bucket over r.
+func (q *Querier) CampaignSeries(ctx context.Context, site, campaign string, r Range, iv Interval, loc *time.Location) ([]EmailPoint, error) {
+	if err := r.validate(); err != nil {
+		return nil, err
+	}
+	if loc == nil {
+		loc = time.UTC
+	}
+	buckets, err := makeBuckets(r, iv, loc)
+	if err != nil {
+		return nil, err
+	}
+	points := make([]EmailPoint, len(buckets))
+	for i, b := range buckets {
+		points[i].Start = b
+	}
+	rows, err := q.conn.Query(ctx, `SELECT hour, sum(sent), sum(opens), sum(unique_opens), sum(machine_opens)
+FROM email_counters
+WHERE site = ? AND campaign = ? AND dimension = ? AND hour >= toDateTime(?) AND hour < toDateTime(?)
+GROUP BY hour`, site, campaign, aggregator.DimTotal, r.Start.Unix(), r.End.Unix())
+	if err != nil {
+		return nil, fmt.Errorf("cannot query series of campaign %s: %w", campaign, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h time.Time
+		var c EmailCounts
+		if err := rows.Scan(&h, &c.Sent, &c.Opens, &c.UniqueOpens, &c.MachineOpens); err != nil {
+			return nil, fmt.Errorf("cannot read series of campaign %s: %w", campaign, err)
+		}
+		if i := bucketIndex(buckets, h); i >= 0 {
+			p := &points[i]
+			p.Sent += c.Sent
+			p.Opens += c.Opens
+			p.UniqueOpens += c.UniqueOpens
+			p.MachineOpens += c.MachineOpens
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot read series of campaign %s: %w", campaign, err)
+	}
+	return points, nil
+}
+
+// EmailRow is one value of a campaign breakdown.
+type EmailRow struct {
+	Value string `json:"value"`
+	EmailCounts
+}
+
+// EmailBreakdown is a campaign's top values of one dimension, k-folded on
+// unique opens like Breakdown.
+type EmailBreakdown struct {
+	Dimension string     `json:"dimension"`
+	Rows      []EmailRow `json:"rows"`
+	Other     *EmailRow  `json:"other,omitempty"`
+	Folded    int64      `json:"folded"`
+	K         int        `json:"k"`
+}
+
+// CampaignBreakdown returns a campaign's top values of dim since since.
+func (q *Querier) CampaignBreakdown(ctx context.Context, site, campaign, dim string, since time.Time, limit, k int) (EmailBreakdown, error) {
+	d, ok := LookupEmail(dim)
+	if !ok {
+		return EmailBreakdown{}, inputErrorf("unknown email dimension %q", dim)
+	}
+	if limit <= 0 || limit > MaxLimit {
+		return EmailBreakdown{}, inputErrorf("limit must be between 1 and %d", MaxLimit)
+	}
+	args := []any{site, campaign, d.Name, since.Unix()}
+	grouped := `SELECT value, sum(sent) AS s, sum(opens) AS o, sum(unique_opens) AS u, sum(machine_opens) AS m
+FROM email_counters WHERE site = ? AND campaign = ? AND dimension = ? AND hour >= toDateTime(?)
+GROUP BY value HAVING (s != 0 OR o != 0 OR u != 0 OR m != 0)`
+	b := EmailBreakdown{Dimension: d.Name, Rows: []EmailRow{}, K: k}
+	top, topArgs := grouped, args
+	if k > 0 {
+		top += " AND u >= ?"
+		topArgs = append(append([]any{}, args...), int64(k))
+	}
+	rows, err := q.conn.Query(ctx, top+" ORDER BY u DESC, o DESC, value LIMIT ?", append(topArgs, limit)...)
+	if err != nil {
+		return EmailBreakdown{}, fmt.Errorf("cannot query %s breakdown of campaign %s: %w", d.Name, campaign, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r EmailRow
+		if err := rows.Scan(&r.Value, &r.Sent, &r.Opens, &r.UniqueOpens, &r.MachineOpens); err != nil {
+			return EmailBreakdown{}, fmt.Errorf("cannot read %s breakdown of campaign %s: %w", d.Name, campaign, err)
+		}
+		b.Rows = append(b.Rows, r)
+	}
+	if err := rows.Err(); err != nil {
+		return EmailBreakdown{}, fmt.Errorf("cannot read %s breakdown of campaign %s: %w", d.Name, campaign, err)
+	}
+	if k <= 0 {
+		return b, nil
+	}
+	var n uint64
+	var o EmailRow
+	if err := q.conn.QueryRow(ctx, "SELECT count(), sum(s), sum(o), sum(u), sum(m) FROM ("+grouped+" AND u < ?)",
+		append(args, int64(k))...).Scan(&n, &o.Sent, &o.Opens, &o.UniqueOpens, &o.MachineOpens); err != nil {
+		return EmailBreakdown{}, fmt.Errorf("cannot fold small %s counts of campaign %s: %w", d.Name, campaign, err)
+	}
+	b.Folded = int64(n)
+	if n > 0 && o.UniqueOpens >= int64(k) {
+		o.Value = OtherValue
+		b.Other = &o
+	}
+	return b, nil
+}

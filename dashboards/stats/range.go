@@ -1,0 +1,38 @@
+package stats
+
+import (
+	"fmt"
+	"time"
+)
+
+// Range is a half-open interval [Start, End) of whole UTC hours, the
+// resolution of the counters.
+type Range struct {
+	Start, End time.Time
+}
+
+// Len is the range's duration.
+func (r Range) Len() time.Duration { return r.End.Sub(r.Start) }
+
+// Previous is the period of the same length just before r, which every
+// figure is compared against.
+func (r Range) Previous() Range {
+	return Range{Start: r.Start.Add(-r.Len()), End: r.Start}
+}
+
+func (r Range) validate() error {
+	if !r.End.After(r.Start) {
+		return inputErrorf("range is empty: %s to %s", r.Start.Format(time.RFC3339), r.End.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// InputError is a question the caller asked wrongly (unknown dimension, bad
+// range, limit too large): the HTTP layer answers it with a 4xx.
+type InputError struct{ msg string }
+
+func (e *InputError) Error() string { return e.msg }
+
+func inputErrorf(format string, args ...any) error {
+	return &InputError{msg: fmt.Sprintf(format, args...)}
+}

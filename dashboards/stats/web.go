@@ -1,0 +1,285 @@
+package stats
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"tally/aggregator"
+)
+
+// MaxLimit bounds the rows of one breakdown.
+const MaxLimit = 1000
+
+// OtherValue labels the row that small counts are folded into.
+const OtherValue = "(other)"
+
+// Querier runs the stats queries on a connection whose default database
+// holds the counter tables (the sink's connection).
+type Querier struct {
+	conn driver.Conn
+}
+
+// New makes a Querier.
+func New(conn driver.Conn) *Querier { return &Querier{conn: conn} }
+
+// WebCounts are summed web counters. Visitors is a sum of daily unique
+// visitors: one person on three days counts three times.
+type WebCounts struct {
+	Hits      int64 `json:"hits"`
+	Pageviews int64 `json:"pageviews"`
+	Visitors  int64 `json:"visitors"`
+}
+
+// Totals are a site's totals over a range and the previous period of the
+// same length.
+type Totals struct {
+	Current  WebCounts `json:"current"`
+	Previous WebCounts `json:"previous"`
+}
+
+// Totals sums the "total" dimension over r and r.Previous() in one scan.
+func (q *Querier) Totals(ctx context.Context, site string, r Range) (Totals, error) {
+	if err := r.validate(); err != nil {
+		return Totals{}, err
+	}
+	prev := r.Previous()
+	var t Totals
+	row := q.conn.QueryRow(ctx, `SELECT
+    sumIf(hits, hour >= toDateTime(?)), sumIf(pageviews, hour >= toDateTime(?)), sumIf(visitors, hour >= toDateTime(?)),
+    sumIf(hits, hour < toDateTime(?)), sumIf(pageviews, hour < toDateTime(?)), sumIf(visitors, hour < toDateTime(?))
+FROM web_counters
+WHERE site = ? AND dimension = ? AND hour >= toDateTime(?) AND hour < toDateTime(?)`,
+		r.Start.Unix(), r.Start.Unix(), r.Start.Unix(),
+		r.Start.Unix(), r.Start.Unix(), r.Start.Unix(),
+		site, aggregator.DimTotal, prev.Start.Unix(), r.End.Unix())
+	if err := row.Scan(&t.Current.Hits, &t.Current.Pageviews, &t.Current.Visitors,
+		&t.Previous.Hits, &t.Previous.Pageviews, &t.Previous.Visitors); err != nil {
+		return Totals{}, fmt.Errorf("cannot sum totals of %s: %w", site, err)
+	}
+	return t, nil
+}
+
+// Interval is the width of a time-series bucket.
+type Interval string
+
+// Series intervals.
+const (
+	Hourly Interval = "hour"
+	Daily  Interval = "day"
+)
+
+// Point is one bucket of a web time series; Start is in the site's zone.
+type Point struct {
+	Start time.Time `json:"start"`
+	WebCounts
+}
+
+// SeriesQuery asks for a time series of one site.
+type SeriesQuery struct {
+	Site     string
+	Range    Range
+	Interval Interval
+	// Location buckets days at the site's midnight (default UTC).
+	Location *time.Location
+	// Dimension and Value select one breakdown row (e.g. path "/pricing");
+	// empty Dimension means the site's totals.
+	Dimension, Value string
+}
+
+// Series returns one point per bucket, zeros included, in time order.
+func (q *Querier) Series(ctx context.Context, sq SeriesQuery) ([]Point, error) {
+	if err := sq.Range.validate(); err != nil {
+		return nil, err
+	}
+	dim, value := aggregator.DimTotal, ""
+	if sq.Dimension != "" {
+		if _, ok := LookupWeb(sq.Dimension); !ok {
+			return nil, inputErrorf("unknown dimension %q", sq.Dimension)
+		}
+		dim, value = sq.Dimension, sq.Value
+	}
+	loc := sq.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	buckets, err := makeBuckets(sq.Range, sq.Interval, loc)
+	if err != nil {
+		return nil, err
+	}
+	points := make([]Point, len(buckets))
+	for i, b := range buckets {
+		points[i].Start = b
+	}
+	rows, err := q.conn.Query(ctx, `SELECT hour, sum(hits), sum(pageviews), sum(visitors)
+FROM web_counters
+WHERE site = ? AND dimension = ? AND hour >= toDateTime(?) AND hour < toDateTime(?) AND value = ?
+GROUP BY hour`, sq.Site, dim, sq.Range.Start.Unix(), sq.Range.End.Unix(), value)
+	if err != nil {
+		return nil, fmt.Errorf("cannot query series of %s: %w", sq.Site, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h time.Time
+		var c WebCounts
+		if err := rows.Scan(&h, &c.Hits, &c.Pageviews, &c.Visitors); err != nil {
+			return nil, fmt.Errorf("cannot read series of %s: %w", sq.Site, err)
+		}
+		if i := bucketIndex(buckets, h); i >= 0 {
+			points[i].Hits += c.Hits
+			points[i].Pageviews += c.Pageviews
+			points[i].Visitors += c.Visitors
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot read series of %s: %w", sq.Site, err)
+	}
+	return points, nil
+}
+
+// maxBuckets bounds a series (a year and a bit of days, or 31 days of hours).
+const maxBuckets = 800
+
+// makeBuckets lists bucket starts covering r, in loc.
+func makeBuckets(r Range, iv Interval, loc *time.Location) ([]time.Time, error) {
+	var out []time.Time
+	switch iv {
+	case Hourly:
+		for t := r.Start.Truncate(time.Hour); t.Before(r.End); t = t.Add(time.Hour) {
+			out = append(out, t.In(loc))
+			if len(out) > maxBuckets {
+				return nil, inputErrorf("too many hourly points: use interval=day for ranges over %d hours", maxBuckets)
+			}
+		}
+	case Daily, "":
+		s := r.Start.In(loc)
+		for t := time.Date(s.Year(), s.Month(), s.Day(), 0, 0, 0, 0, loc); t.Before(r.End); t = t.AddDate(0, 0, 1) {
+			out = append(out, t)
+			if len(out) > maxBuckets {
+				return nil, inputErrorf("too many daily points: ranges are limited to %d days", maxBuckets)
+			}
+		}
+	default:
+		return nil, inputErrorf("unknown interval %q (hour or day)", iv)
+	}
+	return out, nil
+}
+
+// bucketIndex finds the bucket holding t: the last start not after it.
+func bucketIndex(buckets []time.Time, t time.Time) int {
+	lo, hi := 0, len(buckets)
+	for lo < hi {
+		m := (lo + hi) / 2
+		if buckets[m].After(t) {
+			hi = m
+		} else {
+			lo = m + 1
+		}
+	}
+	return lo - 1
+}
+
+// Row is one value of a breakdown.
+type Row struct {
+	Value string `json:"value"`
+	WebCounts
+}
+
+// Breakdown is the top values of one dimension. Values counting fewer than
+// K (visitors, or hits for hit-only dimensions) are never listed: they are
+// summed into Other, which is itself only given when it reaches K.
+type Breakdown struct {
+	Dimension string `json:"dimension"`
+	Rows      []Row  `json:"rows"`
+	Other     *Row   `json:"other,omitempty"`
+	// Folded is how many values were folded into Other (or withheld when
+	// Other stayed below K).
+	Folded int64 `json:"folded"`
+	K      int   `json:"k"`
+}
+
+// BreakdownQuery asks for the top values of one dimension.
+type BreakdownQuery struct {
+	Site      string
+	Dimension string
+	Range     Range
+	Limit     int
+	// Filter keeps values containing it (case-insensitive).
+	Filter string
+	// K is the site's small-count threshold; 0 folds nothing.
+	K int
+}
+
+// Breakdown returns the top values by visitors (hits for hit-only
+// dimensions), then page views, then value.
+func (q *Querier) Breakdown(ctx context.Context, bq BreakdownQuery) (Breakdown, error) {
+	d, ok := LookupWeb(bq.Dimension)
+	if !ok {
+		return Breakdown{}, inputErrorf("unknown dimension %q", bq.Dimension)
+	}
+	if err := bq.Range.validate(); err != nil {
+		return Breakdown{}, err
+	}
+	if bq.Limit <= 0 || bq.Limit > MaxLimit {
+		return Breakdown{}, inputErrorf("limit must be between 1 and %d", MaxLimit)
+	}
+	measure := "v"
+	if d.HitsOnly {
+		measure = "h"
+	}
+	where := "site = ? AND dimension = ? AND hour >= toDateTime(?) AND hour < toDateTime(?)"
+	args := []any{bq.Site, d.Name, bq.Range.Start.Unix(), bq.Range.End.Unix()}
+	if bq.Filter != "" {
+		where += " AND positionCaseInsensitiveUTF8(value, ?) > 0"
+		args = append(args, bq.Filter)
+	}
+	k := int64(bq.K)
+	grouped := "SELECT value, sum(hits) AS h, sum(pageviews) AS p, sum(visitors) AS v FROM web_counters WHERE " +
+		where + " GROUP BY value HAVING (h != 0 OR p != 0 OR v != 0)"
+
+	b := Breakdown{Dimension: d.Name, Rows: []Row{}, K: bq.K}
+	// measure and the column names are constants, never input.
+	top := grouped
+	topArgs := args
+	if k > 0 {
+		top += " AND " + measure + " >= ?"
+		topArgs = append(append([]any{}, args...), k)
+	}
+	rows, err := q.conn.Query(ctx, top+" ORDER BY "+measure+" DESC, p DESC, value LIMIT ?",
+		append(topArgs, bq.Limit)...)
+	if err != nil {
+		return Breakdown{}, fmt.Errorf("cannot query %s breakdown of %s: %w", d.Name, bq.Site, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r Row
+		if err := rows.Scan(&r.Value, &r.Hits, &r.Pageviews, &r.Visitors); err != nil {
+			return Breakdown{}, fmt.Errorf("cannot read %s breakdown of %s: %w", d.Name, bq.Site, err)
+		}
+		b.Rows = append(b.Rows, r)
+	}
+	if err := rows.Err(); err != nil {
+		return Breakdown{}, fmt.Errorf("cannot read %s breakdown of %s: %w", d.Name, bq.Site, err)
+	}
+	if k <= 0 {
+		return b, nil
+	}
+	var n uint64
+	var o Row
+	if err := q.conn.QueryRow(ctx, "SELECT count(), sum(h), sum(p), sum(v) FROM ("+grouped+" AND "+measure+" < ?)",
+		append(args, k)...).Scan(&n, &o.Hits, &o.Pageviews, &o.Visitors); err != nil {
+		return Breakdown{}, fmt.Errorf("cannot fold small %s counts of %s: %w", d.Name, bq.Site, err)
+	}
+	b.Folded = int64(n)
+	m := o.Visitors
+	if d.HitsOnly {
+		m = o.Hits
+	}
+	if n > 0 && m >= k {
+		o.Value = OtherValue
+		b.Other = &o
+	}
+	return b, nil
+}
