@@ -9,15 +9,23 @@ import (
 // resolution of the counters.
 type Range struct {
 	Start, End time.Time
+	// Period is the nominal length of the range for comparisons: "today"
+	// at 14:00 is 14 hours long but is compared with the same 14 hours a
+	// day (Period) earlier. Zero means Len.
+	Period time.Duration
 }
 
 // Len is the range's duration.
 func (r Range) Len() time.Duration { return r.End.Sub(r.Start) }
 
-// Previous is the period of the same length just before r, which every
+// Previous is the range of the same length one Period earlier, which every
 // figure is compared against.
 func (r Range) Previous() Range {
-	return Range{Start: r.Start.Add(-r.Len()), End: r.Start}
+	p := r.Period
+	if p <= 0 {
+		p = r.Len()
+	}
+	return Range{Start: r.Start.Add(-p), End: r.End.Add(-p), Period: r.Period}
 }
 
 func (r Range) validate() error {

@@ -77,6 +77,11 @@ func TestSeries(t *testing.T) {
 	if len(pts) != 2 || pts[0].Pageviews != 25 || pts[1].Pageviews != 15 {
 		t.Fatalf("/pricing: got %+v", pts)
 	}
+	var ie *stats.InputError
+	_, err = q.Series(ctx, stats.SeriesQuery{Site: fixture.Site, Range: cur, Dimension: "path", Value: "/rare1", K: 5})
+	if !errors.As(err, &ie) {
+		t.Fatalf("series of a folded value: got %v, want an InputError", err)
+	}
 }
 
 func TestBreakdownOrderAndFolding(t *testing.T) {
@@ -219,5 +224,18 @@ func TestCampaigns(t *testing.T) {
 	}
 	if len(b.Rows) != 2 || b.Rows[0].Value != "Gmail" || b.Rows[1].Value != "Apple Mail" || b.Other != nil || b.Folded != 1 {
 		t.Fatalf("clients k=3: %+v", b)
+	}
+}
+
+func TestTotalsNominalPeriod(t *testing.T) {
+	q := stats.New(fixture.Load(t).Conn())
+	// "Today" until 12:00 on Day+1 is compared with Day until 12:00.
+	r := stats.Range{Start: fixture.Day.AddDate(0, 0, 1), End: fixture.Day.Add(36 * time.Hour), Period: 24 * time.Hour}
+	got, err := q.Totals(ctx, fixture.Site, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Current.Pageviews != 0 || got.Previous.Pageviews != 100 {
+		t.Fatalf("got %+v", got)
 	}
 }

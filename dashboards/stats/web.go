@@ -47,14 +47,18 @@ func (q *Querier) Totals(ctx context.Context, site string, r Range) (Totals, err
 	}
 	prev := r.Previous()
 	var t Totals
+	cs, ce, ps, pe := r.Start.Unix(), r.End.Unix(), prev.Start.Unix(), prev.End.Unix()
 	row := q.conn.QueryRow(ctx, `SELECT
-    sumIf(hits, hour >= toDateTime(?)), sumIf(pageviews, hour >= toDateTime(?)), sumIf(visitors, hour >= toDateTime(?)),
-    sumIf(hits, hour < toDateTime(?)), sumIf(pageviews, hour < toDateTime(?)), sumIf(visitors, hour < toDateTime(?))
+    sumIf(hits, hour >= toDateTime(?) AND hour < toDateTime(?)),
+    sumIf(pageviews, hour >= toDateTime(?) AND hour < toDateTime(?)),
+    sumIf(visitors, hour >= toDateTime(?) AND hour < toDateTime(?)),
+    sumIf(hits, hour >= toDateTime(?) AND hour < toDateTime(?)),
+    sumIf(pageviews, hour >= toDateTime(?) AND hour < toDateTime(?)),
+    sumIf(visitors, hour >= toDateTime(?) AND hour < toDateTime(?))
 FROM web_counters
 WHERE site = ? AND dimension = ? AND hour >= toDateTime(?) AND hour < toDateTime(?)`,
-		r.Start.Unix(), r.Start.Unix(), r.Start.Unix(),
-		r.Start.Unix(), r.Start.Unix(), r.Start.Unix(),
-		site, aggregator.DimTotal, prev.Start.Unix(), r.End.Unix())
+		cs, ce, cs, ce, cs, ce, ps, pe, ps, pe, ps, pe,
+		site, aggregator.DimTotal, min(ps, cs), max(pe, ce))
 	if err := row.Scan(&t.Current.Hits, &t.Current.Pageviews, &t.Current.Visitors,
 		&t.Previous.Hits, &t.Previous.Pageviews, &t.Previous.Visitors); err != nil {
 		return Totals{}, fmt.Errorf("cannot sum totals of %s: %w", site, err)
@@ -87,6 +91,10 @@ type SeriesQuery struct {
 	// Dimension and Value select one breakdown row (e.g. path "/pricing");
 	// empty Dimension means the site's totals.
 	Dimension, Value string
+	// K is the site's small-count threshold: the series of a value that
+	// counts fewer than K visitors over the range is refused, as the
+	// value is folded into "(other)" in breakdowns.
+	K int
 }
 
 // Series returns one point per bucket, zeros included, in time order.
@@ -95,8 +103,10 @@ func (q *Querier) Series(ctx context.Context, sq SeriesQuery) ([]Point, error) {
 		return nil, err
 	}
 	dim, value := aggregator.DimTotal, ""
+	var d Dimension
 	if sq.Dimension != "" {
-		if _, ok := LookupWeb(sq.Dimension); !ok {
+		var ok bool
+		if d, ok = LookupWeb(sq.Dimension); !ok {
 			return nil, inputErrorf("unknown dimension %q", sq.Dimension)
 		}
 		dim, value = sq.Dimension, sq.Value
@@ -135,6 +145,19 @@ GROUP BY hour`, sq.Site, dim, sq.Range.Start.Unix(), sq.Range.End.Unix(), value)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("cannot read series of %s: %w", sq.Site, err)
+	}
+	if sq.K > 0 && sq.Dimension != "" {
+		var m int64
+		for _, p := range points {
+			if d.HitsOnly {
+				m += p.Hits
+			} else {
+				m += p.Visitors
+			}
+		}
+		if m < int64(sq.K) {
+			return nil, inputErrorf("%s %q counts fewer than %d in this range and is folded into %s", d.Name, value, sq.K, OtherValue)
+		}
 	}
 	return points, nil
 }
