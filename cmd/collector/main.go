@@ -43,7 +43,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
 	}
-	fs := flag.NewFlagSet("collector", flag.ContinueOnError)
+	fs := newFlagSet()
 	fs.SetOutput(stderr)
 	cfg, check := bindConfig(fs, getenv)
 	if err := fs.Parse(args); err != nil {
@@ -62,6 +62,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	}
 	return serve(ctx, cfg, ln, logger)
 }
+
+func newFlagSet() *flag.FlagSet { return flag.NewFlagSet("collector", flag.ContinueOnError) }
 
 // app is the running collector's parts, in the order they are built; they
 // are shut down in reverse.

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+
+	"tally/pixel"
+)
+
+// TestNothingPersonalIsStoredOrLogged sends hits carrying distinctive
+// addresses, user agents, recipient tokens and query strings, then scans
+// every column of every table, and every log line, for them (privacy
+// invariants 1, 4 and 6).
+func TestNothingPersonalIsStoredOrLogged(t *testing.T) {
+	r := startCollector(t)
+	const (
+		ipv4      = "81.2.69.211"
+		ipv6      = "2001:db8:1::dead:beef"
+		uaMark    = "Distinct7f3a9cUA"
+		recipient = "rcpt-5e1f0c7d2a"
+		queryMark = "qs9b8c7d6e"
+	)
+	ua := "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 " + uaMark
+	for _, ip := range []string{ipv4, ipv6} {
+		for _, c := range []string{"granted", "denied", ""} {
+			status, body := r.send(t, hit{method: http.MethodPost, path: "/api/event", ip: ip, ua: ua,
+				body: `{"name":"pageview","url":"https://example.com/p?token=` + queryMark + `&utm_source=x","domain":"example.com","referrer":"https://ref.example/?q=` + queryMark + `","consent":{"analytics":"` + c + `"}}`})
+			if status != http.StatusAccepted {
+				t.Fatalf("event: %d %s", status, body)
+			}
+		}
+		r.send(t, hit{path: "/p.gif?d=example.com&consent=granted&u=https%3A%2F%2Fexample.com%2Fq%3Fsecret%3D" + queryMark, ip: ip, ua: ua})
+		r.send(t, hit{path: pixel.EmailURL("", []byte(secret), pixel.Claims{Site: "example.com", Campaign: "c1", Recipient: recipient}), ip: ip, ua: ua})
+		r.send(t, hit{path: "/e/example.com/c1.gif?r=" + recipient + "&s=forged", ip: ip, ua: ua})
+	}
+	// Bad input must not echo identifiers in answers or logs either.
+	status, body := r.send(t, hit{method: http.MethodPost, path: "/api/event", ip: "garbage, " + ipv4 + ", " + ipv4 + "x", ua: ua,
+		body: `{"name":"pageview","url":"https://example.com/","domain":"example.com"}`})
+	if status != http.StatusBadRequest {
+		t.Fatalf("malformed X-Forwarded-For: status %d, want 400", status)
+	}
+	if strings.Contains(string(body), ipv4) {
+		t.Errorf("error answer echoes the address: %s", body)
+	}
+	r.send(t, hit{method: http.MethodPost, path: "/api/event", ip: ipv4, ua: ua, body: `{"name":"pageview","url":"ftp://` + ipv4 + `/` + queryMark + `","domain":"example.com"}`})
+	r.stop()
+
+	v4 := netip.MustParseAddr(ipv4).As4()
+	needles := []string{
+		ipv4, ipv6, "81.2.69.", "2001:db8:1:", "dead:beef", // addresses, whole or truncated
+		strconv.FormatUint(uint64(binary.BigEndian.Uint32(v4[:])), 10), // an IPv4 as an integer
+		uaMark, recipient, queryMark,
+	}
+
+	// Every column of every table in the database, as text.
+	ctx := context.Background()
+	rows, err := r.conn.Query(ctx, "SELECT table, name FROM system.columns WHERE database = '"+r.db+"'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var columns [][2]string
+	for rows.Next() {
+		var table, col string
+		if err := rows.Scan(&table, &col); err != nil {
+			t.Fatal(err)
+		}
+		columns = append(columns, [2]string{table, col})
+	}
+	rows.Close()
+	if len(columns) < 10 {
+		t.Fatalf("found only %d columns: the scan would prove nothing", len(columns))
+	}
+	scanned := 0
+	for _, tc := range columns {
+		vals, err := r.conn.Query(ctx, "SELECT toString("+tc[1]+") FROM "+r.db+"."+tc[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for vals.Next() {
+			var v string
+			if err := vals.Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			scanned++
+			for _, n := range needles {
+				if strings.Contains(v, n) {
+					t.Errorf("%s.%s holds %q", tc[0], tc[1], v)
+				}
+			}
+		}
+		vals.Close()
+	}
+	// The hits did arrive, so the scan looked at real data.
+	if web := r.webCounters(t); web["example.com|total|"][1] != 8 {
+		t.Fatalf("want 8 page views (per address: 3 events, denied ones too in anonymous mode, and 1 pixel), got %v", web["example.com|total|"])
+	}
+	if scanned < 100 {
+		t.Fatalf("scanned only %d values", scanned)
+	}
+
+	logs := r.logs.String()
+	if !strings.Contains(logs, `"route":"/api/event"`) {
+		t.Fatalf("the access log is missing, so the log scan proves nothing:\n%s", logs)
+	}
+	for _, n := range needles {
+		if strings.Contains(logs, n) {
+			t.Errorf("logs contain %q:\n%s", n, logs)
+		}
+	}
+}
