@@ -1,0 +1,144 @@
+// Package share keeps the read-only share links of site dashboards in
+// ClickHouse (table share_links, migration 0002). A link is a random secret
+// token; only its SHA-256 is stored, so reading the table does not give
+// working links. Revoking writes a newer row for the same link.
+package share
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Link is a share link, without its secret token.
+type Link struct {
+	ID        string
+	Site      string
+	Label     string
+	CreatedAt time.Time
+	Revoked   bool
+}
+
+// Store reads and writes share links.
+type Store struct {
+	conn driver.Conn
+	now  func() time.Time
+}
+
+// New makes a Store on a connection whose database has the share_links
+// table; now may be nil (time.Now).
+func New(conn driver.Conn, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{conn: conn, now: now}
+}
+
+func hashToken(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+// Create makes a link for site and returns its secret token, shown once.
+func (s *Store) Create(ctx context.Context, site, label string) (token string, l Link, err error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", Link{}, fmt.Errorf("cannot make share token: %w", err)
+	}
+	token = base64.RawURLEncoding.EncodeToString(b[:])
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return "", Link{}, fmt.Errorf("cannot make share link id: %w", err)
+	}
+	l = Link{ID: hex.EncodeToString(id[:]), Site: site, Label: label, CreatedAt: s.now().UTC().Truncate(time.Second)}
+	if err := s.write(ctx, l, hashToken(token)); err != nil {
+		return "", Link{}, err
+	}
+	return token, l, nil
+}
+
+func (s *Store) write(ctx context.Context, l Link, tokenHash string) error {
+	batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO share_links (id, token_hash, site, label, created_at, revoked, version)")
+	if err != nil {
+		return fmt.Errorf("cannot prepare share link insert: %w", err)
+	}
+	var revoked uint8
+	if l.Revoked {
+		revoked = 1
+	}
+	if err := batch.Append(l.ID, tokenHash, l.Site, l.Label, l.CreatedAt, revoked, uint64(s.now().UnixNano())); err != nil {
+		batch.Abort()
+		return fmt.Errorf("cannot append share link: %w", err)
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("cannot store share link: %w", err)
+	}
+	return nil
+}
+
+const latest = `SELECT id, any(site), any(label), min(created_at), argMax(revoked, version), any(token_hash)
+FROM share_links WHERE `
+
+func (s *Store) query(ctx context.Context, where string, args ...any) ([]Link, []string, error) {
+	rows, err := s.conn.Query(ctx, latest+where+" GROUP BY id ORDER BY min(created_at) DESC, id", args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot query share links: %w", err)
+	}
+	defer rows.Close()
+	var links []Link
+	var hashes []string
+	for rows.Next() {
+		var l Link
+		var revoked uint8
+		var h string
+		if err := rows.Scan(&l.ID, &l.Site, &l.Label, &l.CreatedAt, &revoked, &h); err != nil {
+			return nil, nil, fmt.Errorf("cannot read share links: %w", err)
+		}
+		l.Revoked = revoked != 0
+		links = append(links, l)
+		hashes = append(hashes, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("cannot read share links: %w", err)
+	}
+	return links, hashes, nil
+}
+
+// List returns a site's links, newest first, revoked ones included.
+func (s *Store) List(ctx context.Context, site string) ([]Link, error) {
+	links, _, err := s.query(ctx, "site = ?", site)
+	return links, err
+}
+
+// Resolve finds the live link of a token; ok is false for unknown or
+// revoked tokens.
+func (s *Store) Resolve(ctx context.Context, token string) (l Link, ok bool, err error) {
+	if len(token) != 43 { // base64 of 32 bytes: anything else is not ours
+		return Link{}, false, nil
+	}
+	links, _, err := s.query(ctx, "token_hash = ?", hashToken(token))
+	if err != nil || len(links) != 1 || links[0].Revoked {
+		return Link{}, false, err
+	}
+	return links[0], true, nil
+}
+
+// Revoke disables a site's link; ok is false when the site has no such link.
+func (s *Store) Revoke(ctx context.Context, site, id string) (ok bool, err error) {
+	links, hashes, err := s.query(ctx, "site = ? AND id = ?", site, id)
+	if err != nil || len(links) != 1 {
+		return false, err
+	}
+	l := links[0]
+	l.Revoked = true
+	if err := s.write(ctx, l, hashes[0]); err != nil {
+		return false, fmt.Errorf("cannot revoke share link %s: %w", id, err)
+	}
+	return true, nil
+}
