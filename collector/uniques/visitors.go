@@ -88,8 +88,12 @@ func (v *Visitors) FirstToday(vis Visitor, dimension, value string) bool {
 	if vis.id == 0 {
 		return false
 	}
+	today := dayOf(v.now())
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if today != v.day {
+		v.rotate(today)
+	}
 	if vis.day != v.day {
 		return false
 	}
@@ -111,7 +115,11 @@ func (v *Visitors) FirstToday(vis Visitor, dimension, value string) bool {
 
 // Len is the number of (visitor, dimension, value) pairs remembered today.
 func (v *Visitors) Len() int {
+	today := dayOf(v.now())
 	v.mu.Lock()
+	if today != v.day {
+		v.rotate(today)
+	}
 	defer v.mu.Unlock()
 	return len(v.seen)
 }
