@@ -73,6 +73,13 @@ func TestCountsExactly(t *testing.T) {
 		t.Fatalf("sent with a wrong token: status %d, want 401", status)
 	}
 
+	// Bodies over the limit are refused by the server itself.
+	status, body = r.send(t, hit{method: http.MethodPost, path: "/api/event", ip: ipUS, ua: uaFirefox,
+		body: `{"name":"pageview","url":"https://example.com/","domain":"example.com","props":"` + strings.Repeat("x", 20<<10) + `"}`})
+	if status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("oversized body: status %d %s, want 413", status, body)
+	}
+
 	r.stop()
 	web := r.webCounters(t)
 	want := map[string][3]int64{ // hits, pageviews, visitors

@@ -5,6 +5,7 @@
 package request
 
 import (
+	"bytes"
 	"net/netip"
 	"strings"
 
@@ -19,7 +20,7 @@ import (
 // forwarded header; its text never contains the header.
 func Client(c *fiber.Ctx, proxies *clientip.Resolver) (ingest.Client, error) {
 	peer, _ := netip.AddrFromSlice(c.Context().RemoteIP())
-	ip, err := proxies.Resolve(peer.Unmap(), c.Get(fiber.HeaderXForwardedFor), c.Get("X-Real-IP"))
+	ip, err := proxies.Resolve(peer.Unmap(), forwardedFor(c), c.Get("X-Real-IP"))
 	if err != nil {
 		return ingest.Client{}, err
 	}
@@ -32,6 +33,20 @@ func Client(c *fiber.Ctx, proxies *clientip.Resolver) (ingest.Client, error) {
 		DNT:       c.Get("DNT") == "1",
 		Prefetch:  isPrefetch(c),
 	}, nil
+}
+
+// forwardedFor joins every X-Forwarded-For line: a proxy may add its own
+// line instead of appending to the one it received, and the nearest hops,
+// the ones we can trust, are in the last line.
+func forwardedFor(c *fiber.Ctx) string {
+	lines := c.Request().Header.PeekAll(fiber.HeaderXForwardedFor)
+	switch len(lines) {
+	case 0:
+		return ""
+	case 1:
+		return string(lines[0])
+	}
+	return string(bytes.Join(lines, []byte(", ")))
 }
 
 // isPrefetch recognises speculative loads, which are not page views.

@@ -1,0 +1,292 @@
+package collector
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image/gif"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+
+	"tally/aggregator"
+	"tally/collector/clientip"
+	"tally/collector/geo"
+	"tally/collector/ingest"
+	"tally/collector/metrics"
+	"tally/collector/sites"
+	"tally/collector/uniques"
+	"tally/collector/useragent"
+	"tally/pixel"
+)
+
+const testSecret = "test-secret-0123456789abcdef-0123456789"
+
+const chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+
+// newTestApp builds the real app and pipeline; only the sink is not
+// ClickHouse: these tests look at what reaches the aggregator.
+func newTestApp(t *testing.T) (*fiber.App, *aggregator.Aggregator) {
+	t.Helper()
+	reg, err := sites.Parse(strings.NewReader(`{"sites":[{"domain":"example.com","email_secret":"` + testSecret + `"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, _ := geo.Open("")
+	agents, err := useragent.New(useragent.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agg, err := aggregator.New(aggregator.Options{Sink: nopSink{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ingest.New(ingest.Options{Geo: loc, Agents: agents, Visitors: uniques.NewVisitors(nil),
+		Opens: uniques.NewOpens(0, nil), Aggregator: agg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// app.Test connections come from 0.0.0.0: trust it, to test forwarded headers.
+	app, err := New(Options{Sites: reg, Pipeline: p, Metrics: metrics.New(metrics.Gauges{}),
+		Proxies: clientip.NewResolver([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/32")})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app, agg
+}
+
+type nopSink struct{}
+
+func (nopSink) Write(context.Context, *aggregator.Batch) error { return nil }
+
+func do(t *testing.T, app *fiber.App, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := app.Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	return resp, body
+}
+
+func eventReq(body string, header ...string) *http.Request {
+	req := httptest.NewRequest(http.MethodPost, "/api/event", strings.NewReader(body))
+	req.Header.Set("User-Agent", chrome)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return req
+}
+
+func TestEventRejectsBadInputAndCountsNothing(t *testing.T) {
+	app, agg := newTestApp(t)
+	f := func(name string, req *http.Request, wantStatus int) {
+		t.Helper()
+		resp, body := do(t, app, req)
+		if resp.StatusCode != wantStatus {
+			t.Errorf("%s: status %d (%s), want %d", name, resp.StatusCode, body, wantStatus)
+			return
+		}
+		var e errorBody
+		if err := json.Unmarshal(body, &e); err != nil || e.Error == "" {
+			t.Errorf("%s: want a JSON error, got %q", name, body)
+		}
+	}
+	ok := `{"name":"pageview","url":"https://example.com/","domain":"example.com"}`
+	f("empty body", eventReq(""), 400)
+	f("malformed JSON", eventReq(`{"name":`), 400)
+	f("not an object", eventReq(`[1,2]`), 400)
+	f("wrong type", eventReq(`{"name":1}`), 400)
+	f("no url", eventReq(`{"name":"pageview","domain":"example.com"}`), 400)
+	f("no domain", eventReq(`{"name":"pageview","url":"https://example.com/"}`), 400)
+	f("unknown site", eventReq(`{"name":"pageview","url":"https://example.com/","domain":"nope.example"}`), 400)
+	f("ftp url", eventReq(`{"name":"pageview","url":"ftp://example.com/","domain":"example.com"}`), 400)
+	f("relative url", eventReq(`{"name":"pageview","url":"/pricing","domain":"example.com"}`), 400)
+	f("foreign host", eventReq(`{"name":"pageview","url":"https://evil.example/","domain":"example.com"}`), 400)
+	f("long name", eventReq(`{"name":"`+strings.Repeat("x", 200)+`","url":"https://example.com/","domain":"example.com"}`), 400)
+	f("control chars in name", eventReq(`{"name":"a\u0000b","url":"https://example.com/","domain":"example.com"}`), 400)
+	f("bad consent", eventReq(`{"name":"pageview","url":"https://example.com/","domain":"example.com","consent":{"analytics":"perhaps"}}`), 400)
+	f("invalid X-Forwarded-For", eventReq(ok, "X-Forwarded-For", "999.1.1.1"), 400)
+	f("binary X-Forwarded-For", eventReq(ok, "X-Forwarded-For", "\x01\x02"), 400)
+	if n := agg.Pending(); n != 0 {
+		t.Fatalf("rejected events left %d counter rows", n)
+	}
+
+	// Sanity: the same request done right is counted.
+	resp, _ := do(t, app, eventReq(ok))
+	if resp.StatusCode != http.StatusAccepted || agg.Pending() == 0 {
+		t.Fatalf("a valid event: status %d, pending %d", resp.StatusCode, agg.Pending())
+	}
+}
+
+func TestEventFromOtherOrigins(t *testing.T) {
+	app, _ := newTestApp(t)
+	req := eventReq(`{"name":"pageview","url":"https://example.com/","domain":"example.com"}`, "Origin", "https://example.com", "Content-Type", "text/plain")
+	resp, _ := do(t, app, req)
+	if resp.StatusCode != http.StatusAccepted || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("status %d, ACAO %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+}
+
+func TestOddUserAgentsAreFilteredNotFatal(t *testing.T) {
+	app, agg := newTestApp(t)
+	for _, ua := range []string{"", "\x00\x01\x02\xff", strings.Repeat("Mozilla/5.0 ", 300), "curl/8.5.0"} {
+		req := eventReq(`{"name":"pageview","url":"https://example.com/","domain":"example.com"}`)
+		req.Header.Set("User-Agent", ua)
+		resp, body := do(t, app, req)
+		if resp.StatusCode != http.StatusAccepted {
+			t.Errorf("UA %.20q: status %d %s", ua, resp.StatusCode, body)
+		}
+	}
+	// Four filtered hits, in as many reason rows as there are reasons, and
+	// no traffic: a "total" row would be traffic.
+	if n := agg.Pending(); n == 0 || n > 4 {
+		t.Fatalf("pending rows = %d, want 1 to 4 filtered rows", n)
+	}
+	huge := eventReq(`{"name":"pageview","url":"https://example.com/","domain":"example.com"}`)
+	huge.Header.Set("User-Agent", strings.Repeat("A", 10<<10))
+	resp, err := app.Test(huge, -1)
+	if err == nil && resp.StatusCode < 400 {
+		t.Fatalf("a 10 KiB header was accepted: %d", resp.StatusCode)
+	}
+}
+
+// assertGIF checks a pixel answer: 200, a decodable 1x1 GIF, never cached.
+func assertGIF(t *testing.T, name string, resp *http.Response, body []byte) {
+	t.Helper()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/gif" {
+		t.Errorf("%s: status %d, type %q", name, resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if !strings.Contains(resp.Header.Get("Cache-Control"), "no-store") {
+		t.Errorf("%s: Cache-Control %q lacks no-store", name, resp.Header.Get("Cache-Control"))
+	}
+	img, err := gif.Decode(bytes.NewReader(body))
+	if err != nil {
+		t.Errorf("%s: not a valid GIF: %v", name, err)
+		return
+	}
+	if b := img.Bounds(); b.Dx() != 1 || b.Dy() != 1 {
+		t.Errorf("%s: image is %dx%d", name, b.Dx(), b.Dy())
+	}
+}
+
+func TestPixelsAlwaysAnswerTheGIF(t *testing.T) {
+	app, agg := newTestApp(t)
+	get := func(target string, header ...string) (*http.Response, []byte) {
+		req := httptest.NewRequest(http.MethodGet, target, nil)
+		req.Header.Set("User-Agent", chrome)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		return do(t, app, req)
+	}
+	bad := map[string][]string{
+		"/p.gif":                              nil,
+		"/p.gif?d=nope.example":               {"Referer", "https://example.com/"},
+		"/p.gif?d=example.com":                nil, // no page
+		"/p.gif?d=example.com&u=javascript:1": nil,
+		"/p.gif?d=example.com&consent=maybe":  {"Referer", "https://example.com/"},
+		"/p.gif?d=example.com&u=%ff%fe":       nil,
+		"/p.gif?d=example.com&x=1":            {"Referer", "https://example.com/", "X-Forwarded-For", "not-an-ip"},
+		"/e/example.com/spring.gif":           nil, // unsigned
+		"/e/example.com/spring.gif?s=AAAA":    nil,
+		"/e/example.com/spring.png?s=AAAA":    nil,
+		"/e/nope.example/spring.gif":          nil,
+		"/e/example.com/" + pixel.Sign([]byte(testSecret), pixel.Claims{Site: "example.com", Campaign: "x"}): nil,
+	}
+	for target, header := range bad {
+		resp, body := get(target, header...)
+		assertGIF(t, target, resp, body)
+	}
+	if n := agg.Pending(); n != 0 {
+		t.Fatalf("bad pixel hits left %d counter rows", n)
+	}
+	resp, body := get("/p.gif?d=example.com", "Referer", "https://example.com/ok")
+	assertGIF(t, "valid web pixel", resp, body)
+	signed := pixel.EmailURL("", []byte(testSecret), pixel.Claims{Site: "example.com", Campaign: "spring", Recipient: "r1"})
+	resp, body = get(signed)
+	assertGIF(t, "valid email pixel", resp, body)
+	if agg.Pending() == 0 {
+		t.Fatal("valid pixels were not counted")
+	}
+}
+
+func TestCampaignSent(t *testing.T) {
+	app, agg := newTestApp(t)
+	post := func(id, body, token string) int {
+		req := httptest.NewRequest(http.MethodPost, "/api/campaigns/"+id+"/sent", strings.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, _ := do(t, app, req)
+		return resp.StatusCode
+	}
+	f := func(name string, got, want int) {
+		t.Helper()
+		if got != want {
+			t.Errorf("%s: status %d, want %d", name, got, want)
+		}
+	}
+	f("no token", post("spring", `{"site":"example.com","count":10}`, ""), 401)
+	f("wrong token", post("spring", `{"site":"example.com","count":10}`, "nope"), 401)
+	f("unknown site", post("spring", `{"site":"nope.example","count":10}`, testSecret), 400)
+	f("zero count", post("spring", `{"site":"example.com","count":0}`, testSecret), 400)
+	f("bad campaign", post("spr%20ing", `{"site":"example.com","count":10}`, testSecret), 400)
+	f("malformed", post("spring", `{"site":`, testSecret), 400)
+	if agg.Pending() != 0 {
+		t.Fatal("refused reports were counted")
+	}
+	f("valid", post("spring", `{"site":"example.com","count":10}`, testSecret), 202)
+	if agg.Pending() != 1 {
+		t.Fatalf("pending = %d, want the one sent row", agg.Pending())
+	}
+}
+
+func TestScriptHealthMetrics(t *testing.T) {
+	app, _ := newTestApp(t)
+	resp, body := do(t, app, httptest.NewRequest(http.MethodGet, "/js/script.js", nil))
+	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), "javascript") || !bytes.Contains(body, []byte("/api/event")) {
+		t.Errorf("script.js: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	resp, _ = do(t, app, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	if resp.StatusCode != 200 {
+		t.Errorf("healthz: %d", resp.StatusCode)
+	}
+	do(t, app, eventReq(`{"name":"pageview","url":"https://example.com/","domain":"example.com"}`))
+	do(t, app, eventReq(`{bad`))
+	resp, body = do(t, app, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, want := range []string{`tally_hits_total{kind="event",outcome="counted"} 1`, `tally_hits_rejected_total{kind="event",reason="malformed"} 1`} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	resp, body = do(t, app, httptest.NewRequest(http.MethodGet, "/nope", nil))
+	if resp.StatusCode != 404 || !bytes.Contains(body, []byte(`"error"`)) {
+		t.Errorf("unknown route: %d %s", resp.StatusCode, body)
+	}
+}
+
+func FuzzParseEvent(f *testing.F) {
+	for _, s := range []string{
+		`{"name":"pageview","url":"https://example.com/","domain":"example.com"}`,
+		`{"n":"pageview","u":"https://example.com/","d":"example.com","r":null,"p":{"a":1}}`,
+		`{"name":"x","url":"y","domain":"z","consent":{"analytics":"granted","tcf":"CO"}}`,
+		`{`, `null`, `[]`, `""`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		ev, err := parseEvent(body)
+		if err != nil {
+			return
+		}
+		if ev.Name == "" || ev.URL == "" || ev.Domain == "" {
+			t.Fatalf("accepted an event without name, url or domain: %+v", ev)
+		}
+	})
+}
