@@ -72,7 +72,7 @@ func (s *Store) write(ctx context.Context, l Link, tokenHash string) error {
 	if l.Revoked {
 		revoked = 1
 	}
-	if err := batch.Append(l.ID, tokenHash, l.Site, l.Label, l.CreatedAt, revoked, uint64(s.now().UnixNano())); err != nil {
+	if err := batch.Append(l.ID, tokenHash, l.Site, l.Label, l.CreatedAt, revoked, version()); err != nil {
 		batch.Abort()
 		return fmt.Errorf("cannot append share link: %w", err)
 	}
@@ -81,6 +81,10 @@ func (s *Store) write(ctx context.Context, l Link, tokenHash string) error {
 	}
 	return nil
 }
+
+// version orders a link's rows. It uses the real clock even when tests fix
+// s.now, as a revocation must win over the creation.
+func version() uint64 { return uint64(time.Now().UnixNano()) }
 
 const latest = `SELECT id, any(site), any(label), min(created_at), argMax(revoked, version), any(token_hash)
 FROM share_links WHERE `

@@ -1,0 +1,195 @@
+package dashboards
+
+import (
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"tally/dashboards/stats"
+)
+
+type apiError struct {
+	Error string `json:"error"`
+}
+
+type apiRange struct {
+	From     string    `json:"from"` // inclusive local days
+	To       string    `json:"to"`
+	Start    time.Time `json:"start"` // the UTC hours queried, [start, end)
+	End      time.Time `json:"end"`
+	Timezone string    `json:"timezone"`
+}
+
+func (d *Dashboards) apiFailed(c *fiber.Ctx, err error) error {
+	var ie *stats.InputError
+	if errors.As(err, &ie) {
+		return c.Status(fiber.StatusBadRequest).JSON(apiError{Error: ie.Error()})
+	}
+	d.opts.Logger.Error("stats API query failed", "route", c.Route().Path, "err", err)
+	return c.Status(fiber.StatusInternalServerError).JSON(apiError{Error: "internal error"})
+}
+
+// apiPeriod parses the range; ok is false when the answer was sent.
+func (d *Dashboards) apiPeriod(c *fiber.Ctx) (period, apiRange, bool) {
+	s := scopeOf(c)
+	p, err := d.period(c, s.Site)
+	if err != nil {
+		c.Status(fiber.StatusBadRequest).JSON(apiError{Error: err.Error()})
+		return period{}, apiRange{}, false
+	}
+	return p, apiRange{From: p.From, To: p.To, Start: p.Range.Start, End: p.Range.End, Timezone: s.Site.Location.String()}, true
+}
+
+func limit(c *fiber.Ctx, def int) (int, error) {
+	v := c.Query("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > stats.MaxLimit {
+		return 0, errors.New("limit must be a number between 1 and " + strconv.Itoa(stats.MaxLimit))
+	}
+	return n, nil
+}
+
+type ratios struct {
+	Visitors  *float64 `json:"visitors"` // null when the previous period had none
+	Pageviews *float64 `json:"pageviews"`
+}
+
+func ratio(cur, prev int64) *float64 {
+	if prev == 0 {
+		return nil
+	}
+	r := float64(cur-prev) / float64(prev)
+	return &r
+}
+
+func (d *Dashboards) apiTotals(c *fiber.Ctx) error {
+	s := scopeOf(c)
+	p, ar, ok := d.apiPeriod(c)
+	if !ok {
+		return nil
+	}
+	t, err := d.stats.Totals(c.UserContext(), s.Site.Domain, p.Range)
+	if err != nil {
+		return d.apiFailed(c, err)
+	}
+	return c.JSON(fiber.Map{
+		"site": s.Site.Domain, "range": ar, "current": t.Current, "previous": t.Previous,
+		"change":         ratios{Visitors: ratio(t.Current.Visitors, t.Previous.Visitors), Pageviews: ratio(t.Current.Pageviews, t.Previous.Pageviews)},
+		"visitors_note":  "visitors is the sum of daily unique visitors",
+		"previous_range": fiber.Map{"start": p.Range.Previous().Start, "end": p.Range.Previous().End},
+	})
+}
+
+func (d *Dashboards) apiSeries(c *fiber.Ctx) error {
+	s := scopeOf(c)
+	p, ar, ok := d.apiPeriod(c)
+	if !ok {
+		return nil
+	}
+	iv := p.Interval
+	if v := c.Query("interval"); v != "" {
+		iv = stats.Interval(strings.Clone(v))
+	}
+	pts, err := d.stats.Series(c.UserContext(), stats.SeriesQuery{
+		Site: s.Site.Domain, Range: p.Range, Interval: iv, Location: s.Site.Location,
+		Dimension: strings.Clone(c.Query("dimension")), Value: strings.Clone(c.Query("value")), K: s.Site.MinCountK})
+	if err != nil {
+		return d.apiFailed(c, err)
+	}
+	return c.JSON(fiber.Map{"site": s.Site.Domain, "range": ar, "interval": iv, "points": pts})
+}
+
+func (d *Dashboards) apiBreakdown(c *fiber.Ctx) error {
+	s := scopeOf(c)
+	p, ar, ok := d.apiPeriod(c)
+	if !ok {
+		return nil
+	}
+	n, err := limit(c, 10)
+	if err != nil {
+		return c.Status(fiber.StatusBadRequest).JSON(apiError{Error: err.Error()})
+	}
+	b, err := d.stats.Breakdown(c.UserContext(), stats.BreakdownQuery{
+		Site: s.Site.Domain, Dimension: strings.Clone(c.Params("dim")), Range: p.Range, Limit: n,
+		Filter: strings.Clone(c.Query("filter")), K: s.Site.MinCountK})
+	if err != nil {
+		return d.apiFailed(c, err)
+	}
+	if c.Query("format") == "csv" {
+		return sendCSV(c, s.Site.Domain+"-"+b.Dimension+"-"+p.From+"-"+p.To+".csv", webCSV(b))
+	}
+	type named struct {
+		stats.Row
+		Name string `json:"name,omitempty"`
+	}
+	rows := make([]named, len(b.Rows))
+	for i, r := range b.Rows {
+		rows[i] = named{Row: r, Name: name(b.Dimension, r.Value)}
+	}
+	return c.JSON(fiber.Map{"site": s.Site.Domain, "range": ar, "dimension": b.Dimension, "rows": rows,
+		"other": b.Other, "folded": b.Folded, "k": b.K})
+}
+
+func (d *Dashboards) apiCampaigns(c *fiber.Ctx) error {
+	s := scopeOf(c)
+	n, err := limit(c, 100)
+	if err != nil {
+		return c.Status(fiber.StatusBadRequest).JSON(apiError{Error: err.Error()})
+	}
+	cs, err := d.stats.Campaigns(c.UserContext(), s.Site.Domain, d.since(), n)
+	if err != nil {
+		return d.apiFailed(c, err)
+	}
+	return c.JSON(fiber.Map{"site": s.Site.Domain, "campaigns": cs})
+}
+
+func (d *Dashboards) apiCampaign(c *fiber.Ctx) error {
+	s := scopeOf(c)
+	name := strings.Clone(c.Params("campaign"))
+	if n, err := url.PathUnescape(name); err == nil {
+		name = n
+	}
+	cp, ok, err := d.stats.Campaign(c.UserContext(), s.Site.Domain, name, d.since())
+	if err != nil {
+		return d.apiFailed(c, err)
+	}
+	if !ok {
+		return c.Status(fiber.StatusNotFound).JSON(apiError{Error: "unknown campaign"})
+	}
+	r, iv := d.campaignRange(cp, s.Site.Location)
+	if v := c.Query("interval"); v != "" {
+		iv = stats.Interval(strings.Clone(v))
+	}
+	pts, err := d.stats.CampaignSeries(c.UserContext(), s.Site.Domain, name, r, iv, s.Site.Location)
+	if err != nil {
+		return d.apiFailed(c, err)
+	}
+	return c.JSON(fiber.Map{"site": s.Site.Domain, "campaign": cp, "interval": iv, "points": pts})
+}
+
+func (d *Dashboards) apiCampaignBreakdown(c *fiber.Ctx) error {
+	s := scopeOf(c)
+	name := strings.Clone(c.Params("campaign"))
+	if n, err := url.PathUnescape(name); err == nil {
+		name = n
+	}
+	n, err := limit(c, 10)
+	if err != nil {
+		return c.Status(fiber.StatusBadRequest).JSON(apiError{Error: err.Error()})
+	}
+	b, err := d.stats.CampaignBreakdown(c.UserContext(), s.Site.Domain, name, strings.Clone(c.Params("dim")), d.since(), n, s.Site.MinCountK)
+	if err != nil {
+		return d.apiFailed(c, err)
+	}
+	if c.Query("format") == "csv" {
+		return sendCSV(c, s.Site.Domain+"-"+safeFile(name)+"-"+b.Dimension+".csv", emailCSV(b))
+	}
+	return c.JSON(b)
+}

@@ -1,0 +1,112 @@
+package dashboards
+
+import (
+	"encoding/csv"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"tally/dashboards/regions"
+	"tally/dashboards/stats"
+)
+
+// cell guards a value that a spreadsheet would run as a formula (UTM
+// values and referrers are chosen by strangers).
+func cell(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
+}
+
+func name(dim, value string) string {
+	switch dim {
+	case "country":
+		return regions.Country(value)
+	case "region":
+		return regions.Subdivision(value)
+	}
+	return ""
+}
+
+func sendCSV(c *fiber.Ctx, filename string, rows [][]string) error {
+	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+filename+`"`)
+	w := csv.NewWriter(c.Response().BodyWriter())
+	if err := w.WriteAll(rows); err != nil {
+		return fmt.Errorf("cannot write CSV: %w", err)
+	}
+	return nil
+}
+
+func i64(n int64) string { return strconv.FormatInt(n, 10) }
+
+func webCSV(b stats.Breakdown) [][]string {
+	rows := [][]string{{"value", "name", "visitors", "pageviews", "hits"}}
+	add := func(r stats.Row) {
+		rows = append(rows, []string{cell(r.Value), cell(name(b.Dimension, r.Value)), i64(r.Visitors), i64(r.Pageviews), i64(r.Hits)})
+	}
+	for _, r := range b.Rows {
+		add(r)
+	}
+	if b.Other != nil {
+		add(*b.Other)
+	}
+	return rows
+}
+
+func emailCSV(b stats.EmailBreakdown) [][]string {
+	rows := [][]string{{"value", "name", "sent", "opens", "unique_opens", "machine_opens"}}
+	add := func(r stats.EmailRow) {
+		rows = append(rows, []string{cell(r.Value), cell(name(b.Dimension, r.Value)), i64(r.Sent), i64(r.Opens), i64(r.UniqueOpens), i64(r.MachineOpens)})
+	}
+	for _, r := range b.Rows {
+		add(r)
+	}
+	if b.Other != nil {
+		add(*b.Other)
+	}
+	return rows
+}
+
+func (d *Dashboards) siteCSV(c *fiber.Ctx) error {
+	s := scopeOf(c)
+	p, err := d.period(c, s.Site)
+	if err != nil {
+		return d.renderError(c, fiber.StatusBadRequest, err.Error())
+	}
+	dim := strings.Clone(c.Params("dim"))
+	b, err := d.stats.Breakdown(c.UserContext(), stats.BreakdownQuery{
+		Site: s.Site.Domain, Dimension: dim, Range: p.Range, Limit: stats.MaxLimit,
+		Filter: strings.Clone(c.Query("filter")), K: s.Site.MinCountK})
+	if err != nil {
+		return d.failed(c, err)
+	}
+	return sendCSV(c, fmt.Sprintf("%s-%s-%s-%s.csv", s.Site.Domain, dim, p.From, p.To), webCSV(b))
+}
+
+func (d *Dashboards) campaignCSV(c *fiber.Ctx) error {
+	s := scopeOf(c)
+	campaign := strings.Clone(c.Params("campaign"))
+	if n, err := url.PathUnescape(campaign); err == nil {
+		campaign = n
+	}
+	dim := strings.Clone(c.Params("dim"))
+	b, err := d.stats.CampaignBreakdown(c.UserContext(), s.Site.Domain, campaign, dim, d.since(), stats.MaxLimit, s.Site.MinCountK)
+	if err != nil {
+		return d.failed(c, err)
+	}
+	return sendCSV(c, fmt.Sprintf("%s-%s-%s.csv", s.Site.Domain, safeFile(campaign), dim), emailCSV(b))
+}
+
+func safeFile(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, s)
+}

@@ -1,0 +1,172 @@
+package dashboards
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/gofiber/fiber/v2"
+
+	"tally/collector/sites"
+	"tally/dashboards/share"
+	"tally/dashboards/stats"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed assets
+var assetFiles embed.FS
+
+// MinPasswordLen is the shortest admin password accepted outside dev mode.
+const MinPasswordLen = 12
+
+// Options configure the dashboards.
+type Options struct {
+	// Conn reads the counter tables (the sink's connection); required.
+	Conn driver.Conn
+	// Sites are the declared sites; required.
+	Sites *sites.Registry
+	// AdminUser and AdminPassword sign in to every site's dashboard.
+	// AdminUser defaults to "admin". AdminPassword is required (at least
+	// MinPasswordLen characters) unless Dev is set.
+	AdminUser, AdminPassword string
+	// Dev allows starting without AdminPassword: a random password is then
+	// made and logged at start-up. Never set it in production.
+	Dev bool
+	// SessionKey signs sign-in cookies (at least 32 bytes). Empty makes a
+	// random key at start-up: sign-ins then end when the process restarts,
+	// and several replicas need one shared key.
+	SessionKey []byte
+	// SessionTTL is how long a sign-in lasts (default 12h).
+	SessionTTL time.Duration
+	// SecureCookies marks cookies Secure; set it when served over HTTPS.
+	SecureCookies bool
+	// Retention is how far back queries may reach (default 400 days);
+	// older ranges are refused with 400.
+	Retention time.Duration
+	// PublicURL is the collector's address as sites see it, used in the
+	// embed snippet of empty dashboards (default: the request's host).
+	PublicURL string
+	// Logger receives errors (default: discarded).
+	Logger *slog.Logger
+	// Now is the clock (default time.Now); tests set it.
+	Now func() time.Time
+}
+
+// Dashboards is the mounted dashboard and stats API.
+type Dashboards struct {
+	opts   Options
+	stats  *stats.Querier
+	shares *share.Store
+	auth   *auth
+	pages  map[string]*template.Template
+	assets fs.FS
+}
+
+// New validates opts, fills defaults and parses the templates once.
+func New(opts Options) (*Dashboards, error) {
+	if opts.Conn == nil || opts.Sites == nil {
+		return nil, errors.New("dashboards: a ClickHouse connection and the sites are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.AdminUser == "" {
+		opts.AdminUser = "admin"
+	}
+	switch {
+	case opts.AdminPassword == "" && opts.Dev:
+		var b [12]byte
+		rand.Read(b[:])
+		opts.AdminPassword = base64.RawURLEncoding.EncodeToString(b[:])
+		opts.Logger.Warn("dashboards: dev mode without ADMIN_PASSWORD, using a random one",
+			"user", opts.AdminUser, "password", opts.AdminPassword)
+	case opts.AdminPassword == "":
+		return nil, errors.New("dashboards: ADMIN_PASSWORD is required (or set the dev flag for a random one)")
+	case len(opts.AdminPassword) < MinPasswordLen && !opts.Dev:
+		return nil, fmt.Errorf("dashboards: ADMIN_PASSWORD must be at least %d characters", MinPasswordLen)
+	}
+	if len(opts.SessionKey) == 0 {
+		opts.SessionKey = make([]byte, 32)
+		rand.Read(opts.SessionKey)
+	} else if len(opts.SessionKey) < 32 {
+		return nil, errors.New("dashboards: the session key must be at least 32 bytes")
+	}
+	if opts.SessionTTL <= 0 {
+		opts.SessionTTL = 12 * time.Hour
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = 400 * 24 * time.Hour
+	}
+	pages, err := parseTemplates()
+	if err != nil {
+		return nil, err
+	}
+	assets, err := fs.Sub(assetFiles, "assets")
+	if err != nil {
+		return nil, fmt.Errorf("dashboards: cannot open embedded assets: %w", err)
+	}
+	return &Dashboards{
+		opts:   opts,
+		stats:  stats.New(opts.Conn),
+		shares: share.New(opts.Conn, opts.Now),
+		auth: &auth{
+			key:    opts.SessionKey,
+			user:   sha256.Sum256([]byte(opts.AdminUser)),
+			pass:   sha256.Sum256([]byte(opts.AdminPassword)),
+			ttl:    opts.SessionTTL,
+			secure: opts.SecureCookies,
+			now:    opts.Now,
+		},
+		pages:  pages,
+		assets: assets,
+	}, nil
+}
+
+// Register mounts the dashboard, share-link and stats API routes. Every
+// route but sign-in, assets and share links (which carry their own secret)
+// requires the admin session or, for the API, a site's bearer token.
+func (d *Dashboards) Register(r fiber.Router) {
+	r.Get("/assets/:file", d.asset)
+	r.Get("/login", d.secure, d.loginPage)
+	r.Post("/login", d.secure, d.login)
+	r.Post("/logout", d.secure, d.admin, d.checkCSRF, d.logout)
+
+	r.Get("/", d.secure, d.admin, d.home)
+	site := []fiber.Handler{d.secure, d.admin, d.adminSite}
+	r.Get("/sites/:site", append(site, d.sitePage)...)
+	r.Get("/sites/:site/csv/:dim", append(site, d.siteCSV)...)
+	r.Get("/sites/:site/email", append(site, d.emailPage)...)
+	r.Get("/sites/:site/email/:campaign", append(site, d.campaignPage)...)
+	r.Get("/sites/:site/email/:campaign/csv/:dim", append(site, d.campaignCSV)...)
+	r.Get("/sites/:site/share", append(site, d.sharePage)...)
+	r.Post("/sites/:site/share", append(site, d.checkCSRF, d.shareCreate)...)
+	r.Post("/sites/:site/share/:id/revoke", append(site, d.checkCSRF, d.shareRevoke)...)
+
+	shared := []fiber.Handler{d.secure, d.sharedSite}
+	r.Get("/share/:token", append(shared, d.sitePage)...)
+	r.Get("/share/:token/csv/:dim", append(shared, d.siteCSV)...)
+	r.Get("/share/:token/email", append(shared, d.emailPage)...)
+	r.Get("/share/:token/email/:campaign", append(shared, d.campaignPage)...)
+	r.Get("/share/:token/email/:campaign/csv/:dim", append(shared, d.campaignCSV)...)
+
+	api := []fiber.Handler{d.apiAuth}
+	r.Get("/api/stats/:site/totals", append(api, d.apiTotals)...)
+	r.Get("/api/stats/:site/series", append(api, d.apiSeries)...)
+	r.Get("/api/stats/:site/breakdown/:dim", append(api, d.apiBreakdown)...)
+	r.Get("/api/stats/:site/campaigns", append(api, d.apiCampaigns)...)
+	r.Get("/api/stats/:site/campaigns/:campaign", append(api, d.apiCampaign)...)
+	r.Get("/api/stats/:site/campaigns/:campaign/breakdown/:dim", append(api, d.apiCampaignBreakdown)...)
+}

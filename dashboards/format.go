@@ -1,0 +1,113 @@
+package dashboards
+
+import (
+	"fmt"
+	"html/template"
+	"io/fs"
+	"math"
+	"strconv"
+	"strings"
+
+	"tally/aggregator"
+	"tally/dashboards/regions"
+)
+
+// formatInt writes n with thousands separators: 1234567 -> "1,234,567".
+func formatInt(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// formatPct writes a ratio as a percentage: 0.253 -> "25.3%".
+func formatPct(r float64) string {
+	if math.IsNaN(r) || math.IsInf(r, 0) {
+		return "–"
+	}
+	return strconv.FormatFloat(r*100, 'f', 1, 64) + "%"
+}
+
+// change describes cur against prev for a figure's comparison badge.
+type change struct {
+	Text  string
+	Class string // up, down, flat
+}
+
+func compare(cur, prev int64) change {
+	switch {
+	case prev == 0 && cur == 0:
+		return change{Text: "no change", Class: "flat"}
+	case prev == 0:
+		return change{Text: "new", Class: "up"}
+	}
+	d := float64(cur-prev) / float64(prev)
+	switch {
+	case math.Abs(d) < 0.0005:
+		return change{Text: "±0%", Class: "flat"}
+	case d > 0:
+		return change{Text: "+" + strconv.FormatFloat(d*100, 'f', 0, 64) + "%", Class: "up"}
+	default:
+		return change{Text: "−" + strconv.FormatFloat(-d*100, 'f', 0, 64) + "%", Class: "down"}
+	}
+}
+
+// valueLabel is how a stored value reads in a table.
+func valueLabel(dim, value string) string {
+	switch {
+	case value == "" && dim == aggregator.DimSource:
+		return "(direct / none)"
+	case value == "" && (dim == aggregator.DimCountry || dim == aggregator.DimRegion || dim == aggregator.DimClient):
+		return "(unknown)"
+	case value == "":
+		return "(none)"
+	case dim == aggregator.DimCountry:
+		return regions.Country(value)
+	case dim == aggregator.DimRegion:
+		return regions.Subdivision(value)
+	}
+	return value
+}
+
+var funcs = template.FuncMap{
+	"num":     formatInt,
+	"pct":     formatPct,
+	"compare": compare,
+	"ratio": func(a, b int64) float64 {
+		if b == 0 {
+			return 0
+		}
+		return float64(a) / float64(b)
+	},
+}
+
+// parseTemplates parses every page with the shared layout, once.
+func parseTemplates() (map[string]*template.Template, error) {
+	names, err := fs.Glob(templateFiles, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("cannot list templates: %w", err)
+	}
+	pages := map[string]*template.Template{}
+	for _, n := range names {
+		name := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if name == "layout" {
+			continue
+		}
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", n)
+		if err != nil {
+			return nil, fmt.Errorf("cannot parse template %s: %w", name, err)
+		}
+		pages[name] = t
+	}
+	return pages, nil
+}
