@@ -19,7 +19,9 @@ func TestDashboardQueriesRun(t *testing.T) {
 			Title   string
 			Targets []struct{ RawSQL string }
 		}
-		Templating struct{ List []struct{ Name, Query string } }
+		Templating struct {
+			List []struct{ Name, Query string }
+		}
 	}
 	if err := json.Unmarshal(grafana.Dashboard, &d); err != nil {
 		t.Fatal(err)
