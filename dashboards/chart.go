@@ -69,8 +69,8 @@ func maxInt(m int64, vs ...int64) int64 {
 	return m
 }
 
-// niceCeil rounds up to 1, 2, 2.5 or 5 times a power of ten, for round axis
-// labels.
+// niceCeil rounds up to a round number divisible by 4, so that the four grid
+// lines get whole, round labels.
 func niceCeil(v int64) int64 {
 	if v <= 4 {
 		return 4
@@ -79,10 +79,10 @@ func niceCeil(v int64) int64 {
 	for p*10 < v {
 		p *= 10
 	}
-	for _, m := range []int64{1, 2, 4, 5, 8, 10} {
+	for _, m := range []int64{2, 4, 8, 12, 20} {
 		if p*m >= v {
 			return p * m
 		}
 	}
-	return p * 10
+	return p * 20
 }

@@ -173,7 +173,7 @@ func TestEndToEndInChromium(t *testing.T) {
 	}
 	visitors, pageviews := text(`[data-kpi=visitors]`), text(`[data-kpi=pageviews]`)
 	pages, regions := text(`#path tbody`), text(`#region tbody`)
-	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(80))
+	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100)) // 100 gives a PNG
 	if err != nil {
 		t.Fatal(err)
 	}
