@@ -263,46 +263,48 @@ func (q *Querier) Breakdown(ctx context.Context, bq BreakdownQuery) (Breakdown, 
 		where + " GROUP BY value HAVING (h != 0 OR p != 0 OR v != 0)"
 
 	b := Breakdown{Dimension: d.Name, Rows: []Row{}, K: bq.K}
-	// measure and the column names are constants, never input.
-	top := grouped
-	topArgs := args
-	if k > 0 {
-		top += " AND " + measure + " >= ?"
-		topArgs = append(append([]any{}, args...), k)
-	}
-	rows, err := q.conn.Query(ctx, top+" ORDER BY "+measure+" DESC, p DESC, value LIMIT ?",
-		append(topArgs, bq.Limit)...)
+	// One scan: values at or above k stay themselves, the rest are summed in
+	// one group (shown = 0) that sorts first, so LIMIT n+1 keeps it and the
+	// top n. measure and the column names are constants, never input.
+	q2 := `SELECT ` + measure + ` >= ? AS shown, if(shown, value, '') AS val,
+    sum(h) AS sh, sum(p) AS sp, sum(v) AS sv, count() AS n
+FROM (` + grouped + `)
+GROUP BY shown, val
+ORDER BY shown, s` + measure + ` DESC, sp DESC, val
+LIMIT ?`
+	rows, err := q.conn.Query(ctx, q2, append(append([]any{k}, args...), bq.Limit+1)...)
 	if err != nil {
 		return Breakdown{}, fmt.Errorf("cannot query %s breakdown of %s: %w", d.Name, bq.Site, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
+		var shown uint8
+		var n uint64
 		var r Row
-		if err := rows.Scan(&r.Value, &r.Hits, &r.Pageviews, &r.Visitors); err != nil {
+		if err := rows.Scan(&shown, &r.Value, &r.Hits, &r.Pageviews, &r.Visitors, &n); err != nil {
 			return Breakdown{}, fmt.Errorf("cannot read %s breakdown of %s: %w", d.Name, bq.Site, err)
 		}
-		b.Rows = append(b.Rows, r)
+		if shown == 1 {
+			if len(b.Rows) < bq.Limit {
+				b.Rows = append(b.Rows, r)
+			}
+			continue
+		}
+		if k <= 0 {
+			continue // nothing is folded; only negative corrections land here
+		}
+		b.Folded = int64(n)
+		m := r.Visitors
+		if d.HitsOnly {
+			m = r.Hits
+		}
+		if m >= k {
+			r.Value = OtherValue
+			b.Other = &r
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return Breakdown{}, fmt.Errorf("cannot read %s breakdown of %s: %w", d.Name, bq.Site, err)
-	}
-	if k <= 0 {
-		return b, nil
-	}
-	var n uint64
-	var o Row
-	if err := q.conn.QueryRow(ctx, "SELECT count(), sum(h), sum(p), sum(v) FROM ("+grouped+" AND "+measure+" < ?)",
-		append(args, k)...).Scan(&n, &o.Hits, &o.Pageviews, &o.Visitors); err != nil {
-		return Breakdown{}, fmt.Errorf("cannot fold small %s counts of %s: %w", d.Name, bq.Site, err)
-	}
-	b.Folded = int64(n)
-	m := o.Visitors
-	if d.HitsOnly {
-		m = o.Hits
-	}
-	if n > 0 && m >= k {
-		o.Value = OtherValue
-		b.Other = &o
 	}
 	return b, nil
 }
