@@ -47,6 +47,11 @@ ensure_go() {
   go_ok
 }
 
+# ensure_chromium installs Debian's chromium for the dashboard's browser test.
+ensure_chromium() {
+  command -v chromium >/dev/null 2>&1 || apt_install chromium
+}
+
 ch_up() { clickhouse-client --port "$CH_PORT" -q 'SELECT 1' >/dev/null 2>&1; }
 
 # ensure_clickhouse installs Debian's clickhouse-server if needed and starts

@@ -7,5 +7,6 @@ set -euo pipefail
 cd "$ROOT"
 ensure_go
 ensure_clickhouse
+ensure_chromium
 if [ $# -eq 0 ]; then set -- ./...; fi
 go test -race -count=1 "$@"

@@ -21,6 +21,15 @@ type config struct {
 	LogLevel       slog.Level
 	EmailWindow    time.Duration
 	UACacheSize    int
+
+	// Dashboards.
+	AdminUser     string
+	AdminPassword string
+	Dev           bool
+	SessionKey    string
+	SecureCookies bool
+	Retention     time.Duration
+	PublicURL     string
 }
 
 // env reads an environment fallback for a flag.
@@ -56,6 +65,17 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 		fs.IntVar(p, flagName(name), v, help+" (env "+name+", default "+strconv.Itoa(def)+")")
 	}
 
+	boolean := func(p *bool, name string, help string) {
+		v := false
+		if raw := getenv(name); raw != "" {
+			var err error
+			if v, err = strconv.ParseBool(raw); err != nil {
+				errs = append(errs, fmt.Sprintf("%s: %v", name, err))
+			}
+		}
+		fs.BoolVar(p, flagName(name), v, help+" (env "+name+", default false)")
+	}
+
 	str(&c.ListenAddr, "LISTEN_ADDR", ":8080", "address to listen on")
 	str(&c.ClickHouseURL, "CLICKHOUSE_URL", "clickhouse://127.0.0.1:9000/analytics", "ClickHouse native URL; the path names the database")
 	str(&c.GeoIPDB, "GEOIP_DB", "", "GeoIP2/GeoLite2 City or Country .mmdb; empty: regions unknown")
@@ -71,6 +91,14 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 	}
 	dur(&c.EmailWindow, "EMAIL_WINDOW", "720h", "how long a recipient's open is remembered to count unique opens")
 	integer(&c.UACacheSize, "UA_CACHE_SIZE", 16384, "user agents whose classification is cached")
+
+	str(&c.AdminUser, "ADMIN_USER", "admin", "dashboard user name")
+	str(&c.AdminPassword, "ADMIN_PASSWORD", "", "dashboard password, at least 12 characters; required unless DEV")
+	boolean(&c.Dev, "DEV", "development mode: without ADMIN_PASSWORD a random one is made and logged; never in production")
+	str(&c.SessionKey, "SESSION_KEY", "", "at least 32 bytes signing sign-in cookies; share it between replicas; empty: random at start")
+	boolean(&c.SecureCookies, "SECURE_COOKIES", "mark cookies Secure (set when served over HTTPS)")
+	dur(&c.Retention, "RETENTION", "9600h", "how far back dashboard queries may reach (400 days)")
+	str(&c.PublicURL, "PUBLIC_URL", "", "the collector's public origin, shown in embed snippets; empty: the request's host")
 
 	check := func() error {
 		if len(errs) > 0 {

@@ -92,6 +92,7 @@ func startCollector(t *testing.T) *running {
 		"FLUSH_INTERVAL":  "200ms",
 		"TRUSTED_PROXIES": "127.0.0.1/32,::1/128",
 		"LOG_LEVEL":       "debug", // the privacy test reads every line
+		"ADMIN_PASSWORD":  "integration-admin-password",
 	}
 	fs := newFlagSet()
 	cfg, check := bindConfig(fs, func(k string) string { return env[k] })

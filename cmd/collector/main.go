@@ -28,6 +28,10 @@ import (
 	"tally/collector/sites"
 	"tally/collector/uniques"
 	"tally/collector/useragent"
+	"tally/dashboards"
+
+	// Site time zones must load in images without zoneinfo.
+	_ "time/tzdata"
 )
 
 func main() {
@@ -169,9 +173,21 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (*app, error) 
 		locator.Close()
 		return nil, err
 	}
+	dash, err := dashboards.New(dashboards.Options{
+		Conn: sink.Conn(), Sites: registry, Logger: logger,
+		AdminUser: cfg.AdminUser, AdminPassword: cfg.AdminPassword, Dev: cfg.Dev,
+		SessionKey: []byte(cfg.SessionKey), SecureCookies: cfg.SecureCookies,
+		Retention: cfg.Retention, PublicURL: cfg.PublicURL,
+	})
+	if err != nil {
+		sink.Close()
+		locator.Close()
+		return nil, fmt.Errorf("cannot start dashboards: %w", err)
+	}
 	f, err := collector.New(collector.Options{
 		Sites: registry, Pipeline: pipeline, Proxies: clientip.NewResolver(trusted),
 		Metrics: m, Logger: logger, Health: sink.Ping,
+		Mount: []func(fiber.Router){dash.Register},
 	})
 	if err != nil {
 		sink.Close()
