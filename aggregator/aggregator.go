@@ -10,18 +10,52 @@ import (
 	"time"
 )
 
+// ErrAmbiguous marks a sink error after which the rows may or may not be
+// stored, on a server that cannot deduplicate a retry. The aggregator does
+// not retry such a write: a retry could count twice.
+var ErrAmbiguous = errors.New("write outcome unknown and the server cannot deduplicate a retry")
+
+// ErrJournalFull is returned by a Journal that has no room for a segment.
+var ErrJournalFull = errors.New("spool is full")
+
+// Sink receives batches. Write stores the whole batch or returns an error.
+// token is the same for every retry of the same rows: a sink whose server
+// supports it deduplicates on it.
+type Sink interface {
+	Write(ctx context.Context, b *Batch, token string) error
+}
+
+// Journal keeps deltas on disk between a sync and the flush that stores
+// them (see package spool).
+type Journal interface {
+	Append(b *Batch) (uint64, error)
+	MergeAndSeal() (seq uint64, ok bool, err error)
+	Sealed() []uint64
+	Read(seq uint64) (*Batch, error)
+	Replace(seq uint64, b *Batch) error
+	Remove(seq uint64) error
+	Token(seq uint64) string
+}
+
 // Options configure an Aggregator.
 type Options struct {
 	Sink Sink
+	// Journal, if set, receives the deltas every SyncInterval, so that a
+	// crash loses at most that window and a ClickHouse outage loses nothing
+	// while the journal has room. Without it, failed flushes are kept in
+	// memory only.
+	Journal Journal
+	// SyncInterval is the time between journal writes (default 500ms).
+	SyncInterval time.Duration
 	// FlushInterval is the timer between flushes (default 10s).
 	FlushInterval time.Duration
-	// FlushRows triggers an early flush when the pending batch has this many
-	// rows (default 50,000).
+	// FlushRows triggers an early flush when this many rows are in memory
+	// (default 50,000).
 	FlushRows int
 	// FlushTimeout bounds one write to the sink (default 30s).
 	FlushTimeout time.Duration
 	Logger       *slog.Logger
-	// OnFlush, if set, is told the outcome of every flush (for metrics).
+	// OnFlush, if set, is told the outcome of every write (for metrics).
 	OnFlush func(rows int, took time.Duration, err error)
 }
 
@@ -29,8 +63,11 @@ func (o *Options) validate() error {
 	if o.Sink == nil {
 		return errors.New("aggregator: a sink is required")
 	}
-	if o.FlushInterval < 0 || o.FlushRows < 0 || o.FlushTimeout < 0 {
+	if o.FlushInterval < 0 || o.FlushRows < 0 || o.FlushTimeout < 0 || o.SyncInterval < 0 {
 		return errors.New("aggregator: negative flush setting")
+	}
+	if o.SyncInterval == 0 {
+		o.SyncInterval = 500 * time.Millisecond
 	}
 	if o.FlushInterval == 0 {
 		o.FlushInterval = 10 * time.Second
@@ -47,16 +84,28 @@ func (o *Options) validate() error {
 	return nil
 }
 
+// Stats are counts for metrics.
+type Stats struct {
+	// JournalFull counts syncs that found the journal full; their rows
+	// stay in memory until there is room.
+	JournalFull uint64
+	// JournalErrors counts syncs that could not write the journal.
+	JournalErrors uint64
+	// AmbiguousRows counts rows dropped after an ambiguous write (see
+	// ErrAmbiguous).
+	AmbiguousRows uint64
+}
+
 // Aggregator holds the counters between flushes. Add methods are safe for
-// concurrent use; Run flushes in the background until Stop.
+// concurrent use; Run syncs and flushes in the background until Stop.
 type Aggregator struct {
 	opts Options
 
 	mu      sync.Mutex
-	current *Batch
-	// failed holds a batch whose write failed; it is merged with the next one
-	// and retried, so nothing is lost while the sink is down.
-	failed *Batch
+	current *Batch // since the last sync
+	// held are rows only in memory: with no journal, everything not yet
+	// stored; with a journal, rows it had no room for.
+	held *Batch
 
 	flushMu sync.Mutex // one flush at a time
 	kick    chan struct{}
@@ -64,9 +113,11 @@ type Aggregator struct {
 	done    chan struct{}
 	once    sync.Once
 	started atomic.Bool
+
+	journalFull, journalErrors, ambiguousRows atomic.Uint64
 }
 
-// New makes an Aggregator; call Run to start the flush timer.
+// New makes an Aggregator; call Run to start the timers.
 func New(opts Options) (*Aggregator, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
@@ -74,6 +125,7 @@ func New(opts Options) (*Aggregator, error) {
 	return &Aggregator{
 		opts:    opts,
 		current: NewBatch(),
+		held:    NewBatch(),
 		kick:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
@@ -97,7 +149,7 @@ func (a *Aggregator) AddWeb(site string, hour int64, updates []WebUpdate) {
 		c.add(u.Counts)
 		a.current.Web[k] = c
 	}
-	full := a.current.Len() >= a.opts.FlushRows
+	full := a.current.Len()+a.held.Len() >= a.opts.FlushRows
 	a.mu.Unlock()
 	if full {
 		a.requestFlush()
@@ -120,22 +172,28 @@ func (a *Aggregator) AddEmail(site, campaign string, hour int64, updates []Email
 		c.add(u.Counts)
 		a.current.Email[k] = c
 	}
-	full := a.current.Len() >= a.opts.FlushRows
+	full := a.current.Len()+a.held.Len() >= a.opts.FlushRows
 	a.mu.Unlock()
 	if full {
 		a.requestFlush()
 	}
 }
 
-// Pending is the number of rows waiting for a flush, failed ones included.
+// Pending is the number of counter rows in memory (not yet in the journal
+// or the sink).
 func (a *Aggregator) Pending() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	n := a.current.Len()
-	if a.failed != nil {
-		n += a.failed.Len()
+	return a.current.Len() + a.held.Len()
+}
+
+// Stats returns the counts for metrics.
+func (a *Aggregator) Stats() Stats {
+	return Stats{
+		JournalFull:   a.journalFull.Load(),
+		JournalErrors: a.journalErrors.Load(),
+		AmbiguousRows: a.ambiguousRows.Load(),
 	}
-	return n
 }
 
 func (a *Aggregator) requestFlush() {
@@ -145,63 +203,176 @@ func (a *Aggregator) requestFlush() {
 	}
 }
 
-// Run flushes on the timer and on size until Stop is called. It returns when
-// stopped.
+// Run syncs and flushes on the timers (and flushes on size) until Stop is
+// called. Its first flush replays whatever the journal holds.
 func (a *Aggregator) Run() {
 	a.started.Store(true)
 	defer close(a.done)
-	t := time.NewTicker(a.opts.FlushInterval)
-	defer t.Stop()
+	flushT := time.NewTicker(a.opts.FlushInterval)
+	defer flushT.Stop()
+	var syncC <-chan time.Time
+	if a.opts.Journal != nil {
+		syncT := time.NewTicker(a.opts.SyncInterval)
+		defer syncT.Stop()
+		syncC = syncT.C
+		a.requestFlush() // replay the journal now, not one interval later
+	}
 	for {
 		select {
 		case <-a.stop:
 			return
-		case <-t.C:
+		case <-syncC:
+			a.sync()
+			continue
+		case <-flushT.C:
 		case <-a.kick:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), a.opts.FlushTimeout)
-		_ = a.Flush(ctx) // logged and retried on the next tick
+		_ = a.Flush(ctx) // logged; retried on the next tick
 		cancel()
 	}
 }
 
-// Flush writes everything pending to the sink now. On failure the rows are
-// kept for the next flush and the error is returned.
-func (a *Aggregator) Flush(ctx context.Context) error {
-	a.flushMu.Lock()
-	defer a.flushMu.Unlock()
-
+// sync moves the rows added since the last sync into the journal. Without
+// a journal, or when it is full, they stay in memory.
+func (a *Aggregator) sync() {
 	a.mu.Lock()
 	b := a.current
 	a.current = NewBatch()
-	if a.failed != nil {
-		a.failed.Merge(b)
-		b, a.failed = a.failed, nil
+	if a.held.Len() > 0 {
+		a.held.Merge(b)
+		b, a.held = a.held, NewBatch()
 	}
 	a.mu.Unlock()
 	if b.Len() == 0 {
-		return nil
+		return
 	}
+	if a.opts.Journal != nil {
+		_, err := a.opts.Journal.Append(b)
+		if err == nil {
+			return
+		}
+		if errors.Is(err, ErrJournalFull) {
+			a.journalFull.Add(1)
+		} else {
+			a.journalErrors.Add(1)
+			a.opts.Logger.Error("cannot write the spool; rows kept in memory", "rows", b.Len(), "err", err)
+		}
+	}
+	a.mu.Lock()
+	b.Merge(a.held)
+	a.held = b
+	a.mu.Unlock()
+}
 
+// Flush writes everything pending to the sink now. On failure what was not
+// stored is kept (in the journal, or in memory without one) for the next
+// flush, and the error is returned.
+func (a *Aggregator) Flush(ctx context.Context) error {
+	a.flushMu.Lock()
+	defer a.flushMu.Unlock()
+	if a.opts.Journal == nil {
+		return a.flushMemory(ctx)
+	}
+	a.sync()
+	// Segments that were sent before are retried first, in order, each
+	// with its own token; only then are new rows sealed and sent.
+	for _, seq := range a.opts.Journal.Sealed() {
+		if err := a.sendSegment(ctx, seq); err != nil {
+			return err
+		}
+	}
+	seq, ok, err := a.opts.Journal.MergeAndSeal()
+	if err != nil {
+		return fmt.Errorf("cannot seal spool segments: %w", err)
+	}
+	if ok {
+		return a.sendSegment(ctx, seq)
+	}
+	return nil
+}
+
+// sendSegment stores one sealed segment: web rows, then (after recording
+// that progress) email rows, then removes it.
+func (a *Aggregator) sendSegment(ctx context.Context, seq uint64) error {
+	j := a.opts.Journal
+	b, err := j.Read(seq)
+	if err != nil {
+		return err
+	}
+	token := j.Token(seq)
+	if len(b.Web) > 0 {
+		if err := a.write(ctx, &Batch{Web: b.Web}, token+"/web"); err != nil {
+			return err
+		}
+		if len(b.Email) > 0 {
+			if err := j.Replace(seq, &Batch{Email: b.Email}); err != nil {
+				return fmt.Errorf("cannot record flush progress: %w", err)
+			}
+		}
+	}
+	if len(b.Email) > 0 {
+		if err := a.write(ctx, &Batch{Email: b.Email}, token+"/email"); err != nil {
+			return err
+		}
+	}
+	if err := j.Remove(seq); err != nil {
+		return fmt.Errorf("cannot remove stored spool segment: %w", err)
+	}
+	return nil
+}
+
+// write sends one batch; an ambiguous failure counts the rows as dropped
+// and is not an error (see ErrAmbiguous).
+func (a *Aggregator) write(ctx context.Context, b *Batch, token string) error {
 	start := time.Now()
-	err := a.opts.Sink.Write(ctx, b)
+	err := a.opts.Sink.Write(ctx, b, token)
 	took := time.Since(start)
 	if a.opts.OnFlush != nil {
 		a.opts.OnFlush(b.Len(), took, err)
 	}
-	if err != nil {
-		a.mu.Lock()
-		a.failed = b
-		a.mu.Unlock()
-		a.opts.Logger.Warn("flush failed; rows kept for retry", "rows", b.Len(), "err", err)
-		return fmt.Errorf("cannot flush %d rows: %w", b.Len(), err)
+	switch {
+	case err == nil:
+		a.opts.Logger.Debug("flushed", "rows", b.Len(), "took", took)
+		return nil
+	case errors.Is(err, ErrAmbiguous):
+		a.ambiguousRows.Add(uint64(b.Len()))
+		a.opts.Logger.Error("flush outcome unknown; not retried to avoid double counting", "rows", b.Len(), "err", err)
+		return nil
 	}
-	a.opts.Logger.Debug("flushed", "rows", b.Len(), "took", took)
-	return nil
+	a.opts.Logger.Warn("flush failed; rows kept for retry", "rows", b.Len(), "err", err)
+	return fmt.Errorf("cannot flush %d rows: %w", b.Len(), err)
 }
 
-// Stop ends the timer and makes a last flush, bounded by ctx. Hits added
-// after Stop returns stay in memory, so the caller stops intake first.
+// flushMemory is Flush without a journal.
+func (a *Aggregator) flushMemory(ctx context.Context) error {
+	a.sync() // moves current into held
+	a.mu.Lock()
+	b := a.held
+	a.held = NewBatch()
+	a.mu.Unlock()
+	var err error
+	if len(b.Web) > 0 {
+		if err = a.write(ctx, &Batch{Web: b.Web, Email: map[EmailKey]EmailCounts{}}, ""); err == nil {
+			b.Web = map[WebKey]WebCounts{}
+		}
+	}
+	if err == nil && len(b.Email) > 0 {
+		if err = a.write(ctx, &Batch{Web: map[WebKey]WebCounts{}, Email: b.Email}, ""); err == nil {
+			b.Email = map[EmailKey]EmailCounts{}
+		}
+	}
+	if b.Len() > 0 {
+		a.mu.Lock()
+		a.held.Merge(b)
+		a.mu.Unlock()
+	}
+	return err
+}
+
+// Stop ends the timers and makes a last flush, bounded by ctx. Rows that
+// could not be stored stay in the journal for the next start; the error
+// says how many were only in memory. The caller stops intake first.
 func (a *Aggregator) Stop(ctx context.Context) error {
 	a.once.Do(func() { close(a.stop) })
 	if a.started.Load() {
@@ -210,5 +381,12 @@ func (a *Aggregator) Stop(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}
-	return a.Flush(ctx)
+	err := a.Flush(ctx)
+	if n := a.Pending(); n > 0 {
+		return errors.Join(err, fmt.Errorf("%d counter rows were only in memory and are lost", n))
+	}
+	if err != nil && a.opts.Journal != nil {
+		return fmt.Errorf("rows left in the spool for the next start: %w", err)
+	}
+	return err
 }

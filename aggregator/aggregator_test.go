@@ -19,7 +19,7 @@ type memSink struct {
 	web    map[WebKey]WebCounts
 }
 
-func (s *memSink) Write(_ context.Context, b *Batch) error {
+func (s *memSink) Write(_ context.Context, b *Batch, _ string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.writes++

@@ -1,7 +1,6 @@
 package aggregator
 
 import (
-	"context"
 	"time"
 )
 
@@ -97,12 +96,6 @@ func (b *Batch) Merge(other *Batch) {
 		c.add(d)
 		b.Email[k] = c
 	}
-}
-
-// Sink receives batches. Write must either store the whole batch or return
-// an error; the aggregator then keeps the batch and tries again later.
-type Sink interface {
-	Write(ctx context.Context, b *Batch) error
 }
 
 // HourOf truncates t to its UTC hour, as used in keys.

@@ -62,7 +62,7 @@ func newTestApp(t *testing.T) (*fiber.App, *aggregator.Aggregator) {
 
 type nopSink struct{}
 
-func (nopSink) Write(context.Context, *aggregator.Batch) error { return nil }
+func (nopSink) Write(context.Context, *aggregator.Batch, string) error { return nil }
 
 func do(t *testing.T, app *fiber.App, req *http.Request) (*http.Response, []byte) {
 	t.Helper()

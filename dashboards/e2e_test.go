@@ -62,6 +62,9 @@ func TestEndToEndInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sink.Close()
+	if err := sink.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
 	geoPath := filepath.Join(dir, "geo.mmdb")
 	geotest.WriteDB(t, geoPath, map[string]geo.Region{
 		"2001:db8:1::/48": {Country: "DE", Subdivision: "DE-BY"},

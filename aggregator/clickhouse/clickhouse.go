@@ -6,8 +6,10 @@ package clickhouse
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
+	"sync"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -28,12 +30,30 @@ type Options struct {
 // Sink writes aggregator batches to ClickHouse and serves queries.
 type Sink struct {
 	conn     driver.Conn
+	admin    *ch.Options
 	database string
+
+	mu    sync.Mutex
+	ready bool
+	// dedup: the server deduplicates inserts by insert_deduplication_token
+	// (ClickHouse 22.2 and later, with non_replicated_deduplication_window
+	// set on the tables at start-up).
+	dedup bool
 }
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
-// Open connects, creates the database if needed, and applies migrations.
+// dedupSince is the first version with insert_deduplication_token.
+var dedupSince = [2]uint64{22, 2}
+
+// dedupWindow is how many recent inserts each table remembers for
+// deduplication: far more than the retries of one outage.
+const dedupWindow = 10000
+
+// Open checks the URL and prepares the connection. It does not need the
+// server: Ready (called by Open's caller, or by the first Write) creates the
+// database and tables, so the collector can start, and spool, while
+// ClickHouse is down.
 func Open(ctx context.Context, opts Options) (*Sink, error) {
 	chOpts, err := ch.ParseDSN(opts.URL)
 	if err != nil {
@@ -49,27 +69,62 @@ func Open(ctx context.Context, opts Options) (*Sink, error) {
 		opts.DialTimeout = 5 * time.Second
 	}
 	chOpts.DialTimeout = opts.DialTimeout
-	database := chOpts.Auth.Database
-
 	// The database may not exist yet, and a connection naming it would be
-	// refused: create it through the default database first.
+	// refused: it is created through the default database.
 	admin := *chOpts
 	admin.Auth.Database = "default"
-	if err := createDatabase(ctx, &admin, database); err != nil {
-		return nil, err
-	}
-
 	conn, err := ch.Open(chOpts)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open ClickHouse connection: %w", err)
 	}
-	s := &Sink{conn: conn, database: database}
-	if err := s.migrate(ctx); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	return s, nil
+	return &Sink{conn: conn, admin: &admin, database: chOpts.Auth.Database}, nil
 }
+
+// Ready creates the database and tables and applies migrations, once. It
+// is safe to call again after a failure.
+func (s *Sink) Ready(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ready {
+		return nil
+	}
+	if err := createDatabase(ctx, s.admin, s.database); err != nil {
+		return err
+	}
+	if err := s.migrate(ctx); err != nil {
+		return err
+	}
+	dedup, err := s.enableDedup(ctx)
+	if err != nil {
+		return err
+	}
+	s.dedup, s.ready = dedup, true
+	return nil
+}
+
+// enableDedup turns on insert deduplication for the counter tables where the
+// server supports insert_deduplication_token. It runs at every start so an
+// upgraded server gets it without a migration.
+func (s *Sink) enableDedup(ctx context.Context) (bool, error) {
+	v, err := s.conn.ServerVersion()
+	if err != nil {
+		return false, fmt.Errorf("cannot read ClickHouse version: %w", err)
+	}
+	if v.Version.Major < dedupSince[0] || v.Version.Major == dedupSince[0] && v.Version.Minor < dedupSince[1] {
+		return false, nil
+	}
+	for _, t := range []string{"web_counters", "email_counters"} {
+		q := fmt.Sprintf("ALTER TABLE %s MODIFY SETTING non_replicated_deduplication_window = %d", t, dedupWindow)
+		if err := s.conn.Exec(ctx, q); err != nil {
+			return false, fmt.Errorf("cannot enable deduplication on %s: %w", t, err)
+		}
+	}
+	return true, nil
+}
+
+// Dedup reports whether retries are deduplicated by the server (known after
+// Ready).
+func (s *Sink) Dedup() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.dedup }
 
 func createDatabase(ctx context.Context, opts *ch.Options, name string) error {
 	conn, err := ch.Open(opts)
@@ -99,9 +154,18 @@ func (s *Sink) Ping(ctx context.Context) error { return s.conn.Ping(ctx) }
 // Close closes the connection.
 func (s *Sink) Close() error { return s.conn.Close() }
 
-// Write stores a batch: all web rows in one insert, all email rows in
-// another. A failure returns an error and the aggregator retries the batch.
-func (s *Sink) Write(ctx context.Context, b *aggregator.Batch) error {
+// Write stores a batch, web rows then email rows, each in one insert. The
+// aggregator sends one table per call, so a failure never leaves it unsure
+// which table was stored. token deduplicates retries where the server can;
+// where it cannot, a failure after the data may have reached the server
+// wraps aggregator.ErrAmbiguous.
+func (s *Sink) Write(ctx context.Context, b *aggregator.Batch, token string) error {
+	if err := s.Ready(ctx); err != nil {
+		return err
+	}
+	if s.Dedup() && token != "" {
+		ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{"insert_deduplication_token": token}))
+	}
 	if len(b.Web) > 0 {
 		batch, err := s.conn.PrepareBatch(ctx,
 			"INSERT INTO web_counters (site, hour, dimension, value, hits, pageviews, visitors)")
@@ -116,7 +180,7 @@ func (s *Sink) Write(ctx context.Context, b *aggregator.Batch) error {
 			}
 		}
 		if err := batch.Send(); err != nil {
-			return fmt.Errorf("cannot insert %d web counters: %w", len(b.Web), err)
+			return s.sendError(fmt.Sprintf("cannot insert %d web counters", len(b.Web)), err)
 		}
 	}
 	if len(b.Email) > 0 {
@@ -133,8 +197,20 @@ func (s *Sink) Write(ctx context.Context, b *aggregator.Batch) error {
 			}
 		}
 		if err := batch.Send(); err != nil {
-			return fmt.Errorf("cannot insert %d email counters: %w", len(b.Email), err)
+			return s.sendError(fmt.Sprintf("cannot insert %d email counters", len(b.Email)), err)
 		}
 	}
 	return nil
+}
+
+// sendError classifies a failed Send. A server exception is definite: the
+// insert was refused and nothing was stored. Anything else (connection
+// lost, timeout) may have happened after the server stored the block; with
+// deduplication a retry is safe, without it the error is ambiguous.
+func (s *Sink) sendError(what string, err error) error {
+	var exc *ch.Exception
+	if errors.As(err, &exc) || s.Dedup() {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return fmt.Errorf("%s: %w (%w)", what, aggregator.ErrAmbiguous, err)
 }

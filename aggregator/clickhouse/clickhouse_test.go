@@ -2,6 +2,7 @@ package clickhouse_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -18,6 +19,9 @@ func TestOpenMigratesIdempotently(t *testing.T) {
 		s, err := clickhouse.Open(ctx, clickhouse.Options{URL: url})
 		if err != nil {
 			t.Fatalf("open #%d: %v", i+1, err)
+		}
+		if err := s.Ready(ctx); err != nil {
+			t.Fatalf("ready #%d: %v", i+1, err)
 		}
 		s.Close()
 	}
@@ -48,7 +52,7 @@ func TestWriteSumsCounters(t *testing.T) {
 			aggregator.WebCounts{Hits: pv, Pageviews: pv, Visitors: vis}
 		b.Email[aggregator.EmailKey{Site: "example.com", Campaign: "spring", Hour: hour, Dimension: aggregator.DimTotal}] =
 			aggregator.EmailCounts{Sent: 100, Opens: pv, UniqueOpens: vis}
-		if err := s.Write(ctx, b); err != nil {
+		if err := s.Write(ctx, b, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -72,5 +76,35 @@ func TestWriteSumsCounters(t *testing.T) {
 	}
 	if sent != 200 || opens != 5 || uniq != 1 {
 		t.Fatalf("got sent=%d opens=%d unique=%d, want 200, 5, 1", sent, opens, uniq)
+	}
+}
+
+// TestStartsWithoutServer: the collector must start, and spool, while
+// ClickHouse is down; writes fail definitely (nothing was sent) until it is
+// up.
+func TestStartsWithoutServer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := clickhouse.Open(ctx, clickhouse.Options{URL: "clickhouse://127.0.0.1:1/analytics", DialTimeout: time.Second})
+	if err != nil {
+		t.Fatalf("Open needs no server, got %v", err)
+	}
+	defer s.Close()
+	b := aggregator.NewBatch()
+	b.Web[aggregator.WebKey{Site: "example.com", Dimension: aggregator.DimTotal}] = aggregator.WebCounts{Pageviews: 1}
+	err = s.Write(ctx, b, "t")
+	if err == nil {
+		t.Fatal("a write without a server succeeded")
+	}
+	if errors.Is(err, aggregator.ErrAmbiguous) {
+		t.Fatalf("a write that never connected is definite, got %v", err)
+	}
+}
+
+func TestRejectsBadURL(t *testing.T) {
+	for _, u := range []string{"://", "clickhouse://127.0.0.1:9000/bad-name;drop"} {
+		if _, err := clickhouse.Open(context.Background(), clickhouse.Options{URL: u}); err == nil {
+			t.Errorf("Open(%q) succeeded", u)
+		}
 	}
 }

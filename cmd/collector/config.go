@@ -21,6 +21,9 @@ type config struct {
 	LogLevel       slog.Level
 	EmailWindow    time.Duration
 	UACacheSize    int
+	SpoolDir       string
+	SpoolMaxBytes  int64
+	SyncInterval   time.Duration
 
 	// Dashboards.
 	AdminUser     string
@@ -91,6 +94,10 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 	}
 	dur(&c.EmailWindow, "EMAIL_WINDOW", "720h", "how long a recipient's open is remembered to count unique opens")
 	integer(&c.UACacheSize, "UA_CACHE_SIZE", 16384, "user agents whose classification is cached")
+	str(&c.SpoolDir, "SPOOL_DIR", "data/spool", "directory of the on-disk spool of counter deltas; empty: memory only (a crash loses everything unflushed)")
+	var spoolMB int
+	integer(&spoolMB, "SPOOL_MAX_MB", 1024, "size bound of the spool in MiB; when full, deltas stay in memory and tally_spool_full_total counts it")
+	dur(&c.SyncInterval, "SYNC_INTERVAL", "500ms", "time between spool writes: the most a crash (kill -9) can lose")
 
 	str(&c.AdminUser, "ADMIN_USER", "admin", "dashboard user name")
 	str(&c.AdminPassword, "ADMIN_PASSWORD", "", "dashboard password, at least 12 characters; required unless DEV")
@@ -104,9 +111,13 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 		if len(errs) > 0 {
 			return fmt.Errorf("invalid environment: %s", strings.Join(errs, "; "))
 		}
-		if c.FlushInterval <= 0 {
-			return fmt.Errorf("flush interval must be positive")
+		if c.FlushInterval <= 0 || c.SyncInterval <= 0 {
+			return fmt.Errorf("flush and sync intervals must be positive")
 		}
+		if spoolMB <= 0 {
+			return fmt.Errorf("spool size bound must be positive")
+		}
+		c.SpoolMaxBytes = int64(spoolMB) << 20
 		return nil
 	}
 	return c, check

@@ -93,6 +93,7 @@ func startCollector(t *testing.T) *running {
 		"TRUSTED_PROXIES": "127.0.0.1/32,::1/128",
 		"LOG_LEVEL":       "debug", // the privacy test reads every line
 		"ADMIN_PASSWORD":  "integration-admin-password",
+		"SPOOL_DIR":       filepath.Join(dir, "spool"),
 	}
 	fs := newFlagSet()
 	cfg, check := bindConfig(fs, func(k string) string { return env[k] })

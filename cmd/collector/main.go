@@ -20,6 +20,7 @@ import (
 
 	"tally/aggregator"
 	"tally/aggregator/clickhouse"
+	"tally/aggregator/spool"
 	"tally/collector"
 	"tally/collector/clientip"
 	"tally/collector/geo"
@@ -137,11 +138,28 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (*app, error) 
 	if err != nil {
 		return nil, fmt.Errorf("cannot build user-agent classifier: %w", err)
 	}
-	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	sink, err := clickhouse.Open(openCtx, clickhouse.Options{URL: cfg.ClickHouseURL})
+	sink, err := clickhouse.Open(ctx, clickhouse.Options{URL: cfg.ClickHouseURL})
 	if err != nil {
 		return nil, fmt.Errorf("cannot start ClickHouse sink: %w", err)
+	}
+	readyCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sink.Ready(readyCtx); err != nil {
+		// Not fatal: hits are spooled and the first flush that reaches
+		// ClickHouse creates the tables.
+		logger.Warn("ClickHouse is not ready; spooling until it is", "err", err)
+	}
+	var journal aggregator.Journal
+	var sp *spool.Spool
+	if cfg.SpoolDir != "" {
+		if sp, err = spool.Open(cfg.SpoolDir, cfg.SpoolMaxBytes); err != nil {
+			sink.Close()
+			return nil, fmt.Errorf("cannot open spool: %w", err)
+		}
+		journal = sp
+		if n := sp.Len(); n > 0 {
+			logger.Info("replaying spool", "segments", n, "bytes", sp.Size())
+		}
 	}
 	locator, err := geo.Open(cfg.GeoIPDB)
 	if err != nil {
@@ -156,9 +174,25 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (*app, error) 
 		PendingRows:  func() float64 { return float64(agg.Pending()) },
 		VisitorPairs: func() float64 { return float64(visitors.Len()) },
 		OpenKeys:     func() float64 { return float64(opens.Len()) },
+		SpoolBytes: func() float64 {
+			if sp == nil {
+				return 0
+			}
+			return float64(sp.Size())
+		},
+		SpoolSegs: func() float64 {
+			if sp == nil {
+				return 0
+			}
+			return float64(sp.Len())
+		},
+		SpoolFull:     func() float64 { return float64(agg.Stats().JournalFull) },
+		SpoolErrors:   func() float64 { return float64(agg.Stats().JournalErrors) },
+		AmbiguousRows: func() float64 { return float64(agg.Stats().AmbiguousRows) },
 	})
 	agg, err = aggregator.New(aggregator.Options{
-		Sink: sink, FlushInterval: cfg.FlushInterval, Logger: logger, OnFlush: m.Flushed,
+		Sink: sink, Journal: journal, SyncInterval: cfg.SyncInterval,
+		FlushInterval: cfg.FlushInterval, Logger: logger, OnFlush: m.Flushed,
 	})
 	if err != nil {
 		sink.Close()

@@ -29,6 +29,13 @@ type Gauges struct {
 	PendingRows  func() float64 // counter rows waiting for a flush
 	VisitorPairs func() float64 // (visitor, value) pairs remembered today
 	OpenKeys     func() float64 // recipient opens remembered
+	SpoolBytes   func() float64 // bytes of counter deltas in the on-disk spool
+	SpoolSegs    func() float64 // segments in the spool
+
+	// Counters read at scrape time (monotonic counts kept elsewhere).
+	SpoolFull     func() float64 // syncs that found the spool full
+	SpoolErrors   func() float64 // syncs that could not write the spool
+	AmbiguousRows func() float64 // rows dropped after an ambiguous write
 }
 
 // New registers the instruments and the gauges.
@@ -63,6 +70,16 @@ func New(g Gauges) *Metrics {
 	gauge("tally_pending_rows", "Counter rows waiting for a flush, failed ones included.", g.PendingRows)
 	gauge("tally_visitor_pairs", "(visitor, dimension value) pairs remembered today, in memory only.", g.VisitorPairs)
 	gauge("tally_email_open_keys", "Recipient opens remembered for de-duplication, in memory only.", g.OpenKeys)
+	gauge("tally_spool_bytes", "Bytes of counter deltas waiting in the on-disk spool.", g.SpoolBytes)
+	gauge("tally_spool_segments", "Segments waiting in the on-disk spool.", g.SpoolSegs)
+	counter := func(name, help string, f func() float64) {
+		if f != nil {
+			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
+		}
+	}
+	counter("tally_spool_full_total", "Syncs that found the spool full; their rows stayed in memory.", g.SpoolFull)
+	counter("tally_spool_errors_total", "Syncs that could not write the spool; their rows stayed in memory.", g.SpoolErrors)
+	counter("tally_flush_ambiguous_rows_total", "Rows dropped after a write whose outcome is unknown on a server without insert deduplication.", g.AmbiguousRows)
 	return m
 }
 

@@ -88,6 +88,9 @@ func run(url string, skipFill bool, runs int) error {
 		return err
 	}
 	defer sink.Close()
+	if err := sink.Ready(ctx); err != nil {
+		return err
+	}
 	conn := sink.Conn()
 
 	if !skipFill {
