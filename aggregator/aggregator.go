@@ -287,7 +287,15 @@ func (a *Aggregator) Flush(ctx context.Context) error {
 		return fmt.Errorf("cannot seal spool segments: %w", err)
 	}
 	if ok {
-		return a.sendSegment(ctx, seq)
+		if err := a.sendSegment(ctx, seq); err != nil {
+			return err
+		}
+	}
+	// Rows the spool had no room for: now that it is drained, try it again,
+	// and write what still does not fit straight from memory.
+	a.sync()
+	if a.Pending() > 0 {
+		return a.flushHeld(ctx)
 	}
 	return nil
 }
@@ -347,6 +355,12 @@ func (a *Aggregator) write(ctx context.Context, b *Batch, token string) error {
 // flushMemory is Flush without a journal.
 func (a *Aggregator) flushMemory(ctx context.Context) error {
 	a.sync() // moves current into held
+	return a.flushHeld(ctx)
+}
+
+// flushHeld writes the rows held in memory, one table at a time, keeping
+// what fails.
+func (a *Aggregator) flushHeld(ctx context.Context) error {
 	a.mu.Lock()
 	b := a.held
 	a.held = NewBatch()
