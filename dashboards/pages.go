@@ -114,6 +114,9 @@ type homeView struct {
 func (d *Dashboards) home(c *fiber.Ctx) error {
 	all := d.opts.Sites.All()
 	sums := make([]siteSummary, len(all))
+	// UserContext sets itself on first use: read it once, before the
+	// goroutines, or they race on the request's user values.
+	ctx := c.UserContext()
 	var fs []func() error
 	for i, s := range all {
 		sums[i].Site = s
@@ -122,7 +125,7 @@ func (d *Dashboards) home(c *fiber.Ctx) error {
 			if err != nil {
 				return err
 			}
-			sums[i].Totals, err = d.stats.Totals(c.UserContext(), s.Domain, p.Range)
+			sums[i].Totals, err = d.stats.Totals(ctx, s.Domain, p.Range)
 			return err
 		})
 	}
