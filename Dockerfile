@@ -17,9 +17,11 @@ FROM debian:bookworm-slim
 COPY --from=build /out/collector /usr/local/bin/collector
 COPY --from=geoip /tmp/geoip/package/GeoLite2-City.mmdb /tmp/geoip/package/LICENSE /usr/share/tally/
 COPY sites.example.json /etc/tally/sites.json
+RUN mkdir -p /var/lib/tally/spool && chown -R 65532:65532 /var/lib/tally
 ENV LISTEN_ADDR=:8080 \
     SITES_FILE=/etc/tally/sites.json \
-    GEOIP_DB=/usr/share/tally/GeoLite2-City.mmdb
+    GEOIP_DB=/usr/share/tally/GeoLite2-City.mmdb \
+    SPOOL_DIR=/var/lib/tally/spool
 USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/collector"]

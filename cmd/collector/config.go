@@ -55,17 +55,17 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", name, err))
 		}
-		fs.DurationVar(p, flagName(name), v, help+" (env "+name+", default "+def+")")
+		fs.DurationVar(p, flagName(name), v, help+" (env "+name+")")
 	}
 	str := func(p *string, name, def, help string) {
-		fs.StringVar(p, flagName(name), getenv.str(name, def), help+" (env "+name+", default "+quoteDefault(def)+")")
+		fs.StringVar(p, flagName(name), getenv.str(name, def), help+" (env "+name+")")
 	}
 	integer := func(p *int, name string, def int, help string) {
 		v, err := strconv.Atoi(getenv.str(name, strconv.Itoa(def)))
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", name, err))
 		}
-		fs.IntVar(p, flagName(name), v, help+" (env "+name+", default "+strconv.Itoa(def)+")")
+		fs.IntVar(p, flagName(name), v, help+" (env "+name+")")
 	}
 
 	boolean := func(p *bool, name string, help string) {
@@ -76,7 +76,7 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 				errs = append(errs, fmt.Sprintf("%s: %v", name, err))
 			}
 		}
-		fs.BoolVar(p, flagName(name), v, help+" (env "+name+", default false)")
+		fs.BoolVar(p, flagName(name), v, help+" (env "+name+")")
 	}
 
 	str(&c.ListenAddr, "LISTEN_ADDR", ":8080", "address to listen on")
@@ -86,7 +86,7 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 	dur(&c.FlushInterval, "FLUSH_INTERVAL", "10s", "time between writes to ClickHouse")
 	str(&c.TrustedProxies, "TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For / X-Real-IP are believed")
 	level := getenv.str("LOG_LEVEL", "info")
-	fs.Func(flagName("LOG_LEVEL"), "log level: debug, info, warn, error (env LOG_LEVEL, default info)", func(s string) error {
+	fs.Func(flagName("LOG_LEVEL"), "log level: debug, info, warn, error (env LOG_LEVEL) (default info)", func(s string) error {
 		return c.LogLevel.UnmarshalText([]byte(s))
 	})
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
@@ -125,10 +125,3 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 
 // flagName turns LISTEN_ADDR into listen-addr.
 func flagName(env string) string { return strings.ReplaceAll(strings.ToLower(env), "_", "-") }
-
-func quoteDefault(s string) string {
-	if s == "" {
-		return "empty"
-	}
-	return s
-}

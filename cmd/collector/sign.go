@@ -23,6 +23,9 @@ func signPixel(args []string, getenv func(string) string, stdout, stderr io.Writ
 	recipient := fs.String("recipient", "", "opaque per-recipient token for unique opens; never an email address")
 	consentBit := fs.Bool("consent", false, "the recipient consented to open tracking (strict-mode sites de-duplicate only these)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return err
 	}
 	if *site == "" || *campaign == "" {
