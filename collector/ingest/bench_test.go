@@ -25,7 +25,7 @@ import (
 // pipeline and the aggregator's memory, not ClickHouse.
 type discard struct{}
 
-func (discard) Write(context.Context, *aggregator.Batch) error { return nil }
+func (discard) Write(context.Context, *aggregator.Batch, string) error { return nil }
 
 // benchSites: an anonymous-mode site, a strict one and one with a second
 // hostname; all can receive email opens.

@@ -1,8 +1,17 @@
 package uniques
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
 	"net/netip"
+	"runtime"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -100,4 +109,306 @@ func BenchmarkVisitor(b *testing.B) {
 		vis := v.Visitor("example.com", ip, "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/124.0.0.0")
 		v.FirstToday(vis, "path", "/")
 	}
+}
+
+// refMAC is the reference: crypto/hmac over the same input, 64 bits.
+func refMAC(key []byte, parts ...[]byte) uint64 {
+	m := hmac.New(sha256.New, key)
+	for _, p := range parts {
+		m.Write(p)
+	}
+	return binary.LittleEndian.Uint64(m.Sum(nil))
+}
+
+func TestVisitorIsHMACOfSiteAddressAndAgent(t *testing.T) {
+	salt := bytes.Repeat([]byte{7}, 32)
+	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	v := &Visitors{now: clk.now}
+	v.today.Store(newVisitorDay(dayOf(clk.now()), bytes.Clone(salt)))
+	f := func(site, ip, ua string) {
+		t.Helper()
+		addr := netip.MustParseAddr(ip)
+		ip16 := addr.As16()
+		want := refMAC(salt, []byte(site), []byte{0}, ip16[:], []byte(ua))
+		if got := v.Visitor(site, addr, ua); got.id != want {
+			t.Errorf("Visitor(%q, %s, %.20q) = %x, want HMAC %x", site, ip, ua, got.id, want)
+		}
+	}
+	f("example.com", "192.0.2.1", "Mozilla/5.0")
+	f("example.com", "2001:db8::1", "")
+	f("", "192.0.2.1", "UA")
+	// Longer than the hasher's buffer, and exactly its size.
+	f("example.com", "192.0.2.1", strings.Repeat("Mozilla/5.0 (X11) ", 40))
+	f(strings.Repeat("s", 256-1-16), "192.0.2.1", "")
+	f(strings.Repeat("s", 256), "192.0.2.1", strings.Repeat("u", 256))
+}
+
+func TestFirstOpenIsHMACOfSiteCampaignAndToken(t *testing.T) {
+	key := bytes.Repeat([]byte{9}, 32)
+	o := NewOpens(time.Hour, nil)
+	o.key = newMACKey(bytes.Clone(key))
+	o.FirstOpen("example.com", "spring", "r1")
+	want := refMAC(key, []byte("example.com\x00spring\x00r1"))
+	if _, ok := o.first.get(want); !ok {
+		t.Fatalf("the open is not remembered under HMAC(key, site, campaign, token) = %x", want)
+	}
+}
+
+func TestVisitorsDoNotAllocate(t *testing.T) {
+	v := NewVisitors(nil)
+	ip := netip.MustParseAddr("192.0.2.1")
+	ua := "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+	v.FirstToday(v.Visitor("example.com", ip, ua), "path", "/") // warm the pool and the table
+	if n := testing.AllocsPerRun(1000, func() {
+		v.FirstToday(v.Visitor("example.com", ip, ua), "path", "/")
+	}); n != 0 {
+		t.Fatalf("Visitor + FirstToday allocate %.1f times per call", n)
+	}
+	o := NewOpens(0, nil)
+	o.FirstOpen("example.com", "c", "r")
+	if n := testing.AllocsPerRun(1000, func() { o.FirstOpen("example.com", "c", "r") }); n != 0 {
+		t.Fatalf("FirstOpen allocates %.1f times per call", n)
+	}
+}
+
+func TestRotationDestroysTheDay(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	v := NewVisitors(clk.now)
+	ip := netip.MustParseAddr("192.0.2.1")
+	for i := range 10_000 {
+		v.FirstToday(v.Visitor("example.com", ip, "UA"), "path", fmt.Sprint(i))
+	}
+	if v.Len() != 10_000 || v.Bytes() < 10_000*8 {
+		t.Fatalf("Len %d Bytes %d after 10,000 pairs", v.Len(), v.Bytes())
+	}
+	old := v.today.Load()
+	clk.add(12 * time.Hour)
+	if v.Len() != 0 || v.Bytes() != 0 {
+		t.Fatalf("after midnight: Len %d Bytes %d, want 0 and 0", v.Len(), v.Bytes())
+	}
+	if old.key.inner != nil || old.key.outer != nil {
+		t.Fatal("yesterday's key states survive the rotation")
+	}
+	for i := range old.shards {
+		if old.shards[i].set.slots != nil || !old.shards[i].dead {
+			t.Fatalf("shard %d of yesterday still holds its table", i)
+		}
+	}
+	// A clock stepping back does not revive or rotate again.
+	cur := v.today.Load()
+	clk.add(-13 * time.Hour)
+	if v.current() != cur {
+		t.Fatal("a clock stepping back rotated the day")
+	}
+}
+
+func TestSet64(t *testing.T) {
+	var s set64
+	ref := map[uint64]bool{}
+	r := rand.New(rand.NewPCG(1, 1))
+	for i := range 200_000 {
+		k := r.Uint64() | 1
+		if i%7 == 0 {
+			k = uint64(i)<<1 | 1 // small keys: they crowd the first slots
+		}
+		if i%5 == 0 {
+			k = ^uint64(i) // large keys: they crowd the last slots and wrap
+		}
+		added, _ := s.add(k)
+		if added == ref[k] {
+			t.Fatalf("add(%x) = %v, but the key was present: %v", k, added, ref[k])
+		}
+		ref[k] = true
+		if load := float64(s.n) / float64(len(s.slots)); load > 0.8 {
+			t.Fatalf("load %.2f above 0.8 at %d keys", load, s.n)
+		}
+	}
+	if s.n != len(ref) {
+		t.Fatalf("n = %d, want %d", s.n, len(ref))
+	}
+	for k := range ref {
+		if !s.has(k) {
+			t.Fatalf("lost %x after growing", k)
+		}
+		if added, _ := s.add(k); added {
+			t.Fatalf("%x added twice", k)
+		}
+	}
+	if s.has(2) {
+		t.Fatal("has a key never added")
+	}
+}
+
+func TestStampMapDeleteIf(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 2))
+	for round := range 50 {
+		var m stampMap
+		ref := map[uint64]uint32{}
+		n := 1 + r.IntN(3000)
+		for i := range n {
+			k := r.Uint64() | 1
+			if i%3 == 0 {
+				k = ^uint64(r.IntN(1 << 20)) // cluster at the end of the table, wrapping
+			}
+			st := uint32(r.IntN(100))
+			m.put(k, st)
+			ref[k] = st
+		}
+		cut := uint32(r.IntN(100))
+		m.deleteIf(func(s uint32) bool { return s < cut })
+		for k, st := range ref {
+			got, ok := m.get(k)
+			if (st < cut) == ok || ok && got != st {
+				t.Fatalf("round %d: key %x stamp %d, cut %d: get = %d, %v", round, k, st, cut, got, ok)
+			}
+			if st < cut {
+				delete(ref, k)
+			}
+		}
+		if m.len() != len(ref) {
+			t.Fatalf("round %d: len %d, want %d", round, m.len(), len(ref))
+		}
+		if len(m.keys) > minSlots && m.n*shrinkDen < len(m.keys) {
+			t.Fatalf("round %d: %d entries in %d slots were not shrunk", round, m.n, len(m.keys))
+		}
+	}
+}
+
+// TestVisitorsConcurrent runs hits from many goroutines, then again while
+// midnight passes: each (visitor, value) pair must be first exactly once
+// per day, and a hit keyed before midnight must not count after it.
+func TestVisitorsConcurrent(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 5, 1, 23, 59, 0, 0, time.UTC)}
+	v := NewVisitors(clk.now)
+	day1 := dayOf(clk.now())
+	const workers, visitors, values = 8, 200, 20
+	var firsts [2]atomic.Int64 // by the day of the visitor key
+	run := func() {
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for i := range visitors {
+					ip := netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})
+					vis := v.Visitor("example.com", ip, "UA")
+					for j := range values {
+						if v.FirstToday(vis, "path", fmt.Sprint((j+w)%values)) {
+							firsts[vis.day-day1].Add(1)
+						}
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	run()
+	// Rotate while hits are in flight, then make sure every pair was seen
+	// on the new day.
+	var wg sync.WaitGroup
+	wg.Go(func() { clk.add(2 * time.Minute); v.Len() })
+	run()
+	wg.Wait()
+	run()
+	for day := range firsts {
+		if got := firsts[day].Load(); got != visitors*values {
+			t.Errorf("day %d: %d first pairs, want %d", day+1, got, visitors*values)
+		}
+	}
+	if n := v.Len(); n != visitors*values {
+		t.Errorf("%d pairs remembered on day 2, want %d", n, visitors*values)
+	}
+}
+
+func TestOpensConcurrent(t *testing.T) {
+	o := NewOpens(0, nil)
+	var firsts atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for i := range 2000 {
+				if o.FirstOpen("example.com", "c", fmt.Sprint(i)) {
+					firsts.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if firsts.Load() != 2000 || o.Len() != 2000 {
+		t.Fatalf("%d first opens, %d remembered; want 2000", firsts.Load(), o.Len())
+	}
+	if b := o.Bytes(); b < 2000*slotBytes || b > 2000*slotBytes*2 {
+		t.Fatalf("Bytes = %d for 2000 opens", b)
+	}
+}
+
+// heapInUse is the live heap after a full collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// fillPairs adds n distinct pairs: 1 visitor in 10 values per visitor.
+func fillPairs(v *Visitors, n int) {
+	values := [10]string{"/", "/a", "/b", "/c", "/d", "/e", "/f", "/g", "/h", "/i"}
+	for i := 0; i < n; i += len(values) {
+		ip := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		vis := v.Visitor("example.com", ip, "UA")
+		for _, val := range values {
+			v.FirstToday(vis, "path", val)
+		}
+	}
+}
+
+// TestBytesPerPair measures the live heap of 1M pairs, the bound
+// being 16 bytes a pair, and checks that Bytes reports it.
+func TestBytesPerPair(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills 1M pairs")
+	}
+	before := heapInUse()
+	v := NewVisitors(nil)
+	fillPairs(v, 1_000_000)
+	after := heapInUse()
+	perPair := float64(after-before) / float64(v.Len())
+	t.Logf("%d pairs: %.2f bytes/pair live heap, Bytes() = %.2f bytes/pair", v.Len(), perPair, float64(v.Bytes())/float64(v.Len()))
+	if perPair > 16 {
+		t.Errorf("%.2f bytes per pair, want at most 16", perPair)
+	}
+	if reported := float64(v.Bytes()); reported > float64(after-before) || reported < 0.9*float64(after-before) {
+		t.Errorf("Bytes() = %.0f, measured %d", reported, after-before)
+	}
+	runtime.KeepAlive(v)
+}
+
+// BenchmarkBytesPerPair reports the memory of a pair at several sizes
+// (the figure moves between growth steps).
+func BenchmarkBytesPerPair(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000, 1_500_000, 3_000_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			var perPair float64
+			for range b.N {
+				before := heapInUse()
+				v := NewVisitors(nil)
+				fillPairs(v, n)
+				perPair = float64(heapInUse()-before) / float64(v.Len())
+				runtime.KeepAlive(v)
+			}
+			b.ReportMetric(perPair, "bytes/pair")
+		})
+	}
+}
+
+func BenchmarkFirstTodayParallel(b *testing.B) {
+	v := NewVisitors(nil)
+	fillPairs(v, 1_000_000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		vis := v.Visitor("example.com", netip.MustParseAddr("192.0.2.1"), "UA")
+		for pb.Next() {
+			v.FirstToday(vis, "path", "/")
+		}
+	})
 }

@@ -1,13 +1,12 @@
 package uniques
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"hash/maphash"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -18,16 +17,39 @@ type Visitor struct {
 	day int64
 }
 
+// shards splits the day's pairs so that concurrent hits rarely wait on the
+// same lock, and so that growing a table copies 1/64 of the memory at a
+// time instead of all of it.
+const shards = 64
+
 // Visitors is the day's memory of (visitor, dimension, value) pairs. Safe for
 // concurrent use.
 type Visitors struct {
 	now func() time.Time
 
+	rotating sync.Mutex // one rotation at a time
+	today    atomic.Pointer[visitorDay]
+}
+
+// visitorDay is everything derived from one day's salt.
+type visitorDay struct {
+	day int64
+
+	keyMu sync.RWMutex // destroy (write) against MACs in progress (read)
+	key   macKey       // the salt, as HMAC states; destroyed at rotation
+	seed  maphash.Seed // pair hash seed, replaced with the day
+
+	pairs atomic.Int64
+	bytes atomic.Int64
+
+	shards [shards]visitorShard
+}
+
+type visitorShard struct {
 	mu   sync.Mutex
-	day  int64
-	salt [32]byte
-	seed maphash.Seed
-	seen map[uint64]struct{}
+	set  set64
+	dead bool     // wiped by a rotation: refuses inserts
+	_    [23]byte // 64 bytes: neighbouring shards' locks on separate cache lines
 }
 
 // NewVisitors starts the day's memory. now is the clock (time.Now when nil).
@@ -36,49 +58,86 @@ func NewVisitors(now func() time.Time) *Visitors {
 		now = time.Now
 	}
 	v := &Visitors{now: now}
-	v.rotate(dayOf(now()))
+	v.today.Store(newVisitorDay(dayOf(now()), nil))
 	return v
 }
 
 func dayOf(t time.Time) int64 { return t.Unix() / 86400 }
 
-// rotate destroys the old salt and every key derived from it. Called with mu
-// held (or before v is shared).
-func (v *Visitors) rotate(day int64) {
-	clear(v.salt[:])
-	if _, err := rand.Read(v.salt[:]); err != nil {
-		// crypto/rand.Read never returns an error on supported platforms
-		// (Go 1.24+ crashes the program instead), so this is unreachable.
-		panic("uniques: cannot read random salt: " + err.Error())
+// newVisitorDay draws the day's salt (or uses salt, for tests), keeps only
+// the HMAC states derived from it and overwrites it.
+func newVisitorDay(day int64, salt []byte) *visitorDay {
+	var s [32]byte
+	if salt == nil {
+		salt = s[:]
+		if _, err := rand.Read(salt); err != nil {
+			// crypto/rand.Read never returns an error on supported platforms
+			// (Go 1.24+ crashes the program instead), so this is unreachable.
+			panic("uniques: cannot read random salt: " + err.Error())
+		}
 	}
-	v.seed = maphash.MakeSeed()
-	v.seen = make(map[uint64]struct{})
-	v.day = day
+	d := &visitorDay{day: day, key: newMACKey(salt), seed: maphash.MakeSeed()}
+	clear(s[:])
+	return d
 }
 
-// Visitor derives today's key for a visitor. The IP and user agent are used
-// here and nowhere else; only the 64-bit result leaves.
-func (v *Visitors) Visitor(site string, ip netip.Addr, userAgent string) Visitor {
+// current returns the day's memory, rotating it first at midnight UTC. A
+// clock that steps back never brings back an earlier day.
+func (v *Visitors) current() *visitorDay {
 	day := dayOf(v.now())
-	v.mu.Lock()
-	if day != v.day {
-		v.rotate(day)
+	d := v.today.Load()
+	if day <= d.day {
+		return d
 	}
-	mac := hmac.New(sha256.New, v.salt[:])
-	v.mu.Unlock()
+	v.rotating.Lock()
+	defer v.rotating.Unlock()
+	d = v.today.Load()
+	if day <= d.day {
+		return d
+	}
+	next := newVisitorDay(day, nil)
+	v.today.Store(next)
+	d.destroy()
+	return next
+}
 
-	var buf [16]byte
-	mac.Write([]byte(site))
-	mac.Write([]byte{0})
+// destroy overwrites the day's key and every pair, and releases the memory.
+func (d *visitorDay) destroy() {
+	d.keyMu.Lock()
+	d.key.destroy()
+	d.keyMu.Unlock()
+	for i := range d.shards {
+		sh := &d.shards[i]
+		sh.mu.Lock()
+		d.bytes.Add(-int64(sh.set.wipe()))
+		sh.dead = true
+		sh.mu.Unlock()
+	}
+	d.pairs.Store(0)
+}
+
+// Visitor derives today's key for a visitor: HMAC-SHA256(salt, site, 0,
+// ip as 16 bytes, user agent), 64 bits of it. The IP and user agent are
+// used here and nowhere else; only the 64-bit result leaves. It does not
+// allocate.
+func (v *Visitors) Visitor(site string, ip netip.Addr, userAgent string) Visitor {
+	d := v.current()
+	d.keyMu.RLock()
+	defer d.keyMu.RUnlock()
+	if d.key.inner == nil {
+		return Visitor{} // the day ended while we were here
+	}
+	h := start(&d.key)
+	h.write(site)
+	h.writeByte(0)
 	ip16 := ip.As16()
-	mac.Write(ip16[:])
-	mac.Write([]byte(userAgent))
-	sum := mac.Sum(buf[:0])
-	id := binary.LittleEndian.Uint64(sum)
+	h.writeBytes(ip16[:])
+	h.write(userAgent)
+	id := h.finish(&d.key)
 	if id == 0 {
 		id = 1 // 0 is reserved for "no visitor"
 	}
-	return Visitor{id: id, day: day}
+	return Visitor{id: id, day: d.day}
 }
 
 // FirstToday reports whether this is the visitor's first hit today with the
@@ -88,17 +147,12 @@ func (v *Visitors) FirstToday(vis Visitor, dimension, value string) bool {
 	if vis.id == 0 {
 		return false
 	}
-	today := dayOf(v.now())
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if today != v.day {
-		v.rotate(today)
-	}
-	if vis.day != v.day {
+	d := v.current()
+	if vis.day != d.day {
 		return false
 	}
 	var h maphash.Hash
-	h.SetSeed(v.seed)
+	h.SetSeed(d.seed)
 	var idb [8]byte
 	binary.LittleEndian.PutUint64(idb[:], vis.id)
 	h.Write(idb[:])
@@ -106,20 +160,29 @@ func (v *Visitors) FirstToday(vis Visitor, dimension, value string) bool {
 	h.WriteByte(0)
 	h.WriteString(value)
 	k := h.Sum64()
-	if _, ok := v.seen[k]; ok {
+	if k == 0 {
+		k = 1
+	}
+	sh := &d.shards[k%shards]
+	sh.mu.Lock()
+	if sh.dead {
+		sh.mu.Unlock()
 		return false
 	}
-	v.seen[k] = struct{}{}
-	return true
+	added, grew := sh.set.add(k)
+	sh.mu.Unlock()
+	if grew != 0 {
+		d.bytes.Add(int64(grew))
+	}
+	if added {
+		d.pairs.Add(1)
+	}
+	return added
 }
 
 // Len is the number of (visitor, dimension, value) pairs remembered today.
-func (v *Visitors) Len() int {
-	today := dayOf(v.now())
-	v.mu.Lock()
-	if today != v.day {
-		v.rotate(today)
-	}
-	defer v.mu.Unlock()
-	return len(v.seen)
-}
+// It is one atomic load: cheap enough to check on every hit.
+func (v *Visitors) Len() int { return int(v.current().pairs.Load()) }
+
+// Bytes is the memory of today's pair tables (10 to 15 bytes a pair).
+func (v *Visitors) Bytes() int { return int(v.current().bytes.Load()) }
