@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# Load benchmark, side by side, in one run on this machine:
+#   1. nginx empty_gif, one worker        (the ceiling)
+#   2. the same GIF from a bare Fiber handler
+#   3. the real collector: GeoLite2, user agents, bot check, consent,
+#      uniques, aggregation, flushes to ClickHouse (fresh database)
+# Each server is pinned to one core and the load generator to the other
+# (taskset), so a server's rate is its rate on one core. For each server: a
+# closed-loop saturation run finds its maximum rate, then an open-loop run
+# at half of it measures p50/p99 from each request's due time. The
+# collector's totals in ClickHouse are then checked against what it
+# accepted, and (full mode) a CPU profile of the collector under load is
+# taken from a build with net/http/pprof added by go build -overlay.
+#
+#   scripts/loadbench.sh                  full run, ~6 minutes
+#   LOADBENCH_QUICK=1 scripts/loadbench.sh   smoke run, < 60 s once built
+#
+# Settings (environment): LOADBENCH_OUT (results directory),
+# LOADBENCH_SERVER_CPU / LOADBENCH_LOADGEN_CPU (cores, default 0 / 1),
+# LOADBENCH_CONNS (default 64), LOADBENCH_WARMUP / LOADBENCH_SATURATION /
+# LOADBENCH_OPEN (durations), LOADBENCH_QUIET_WAIT (seconds to wait for the
+# machine to be idle before starting, default 300, 0 in quick mode),
+# LOADBENCH_COLLECTOR_FLAGS (extra collector flags, e.g. to raise limits),
+# LOADBENCH_PROFILE=0/1, CH_PORT.
+# Only loopback addresses are targets; everything started is stopped on exit.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+QUICK=${LOADBENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+  WARMUP=${LOADBENCH_WARMUP:-1s}; SAT=${LOADBENCH_SATURATION:-4s}; OPEN=${LOADBENCH_OPEN:-4s}
+  QUIET_WAIT=${LOADBENCH_QUIET_WAIT:-0}; PROFILE=${LOADBENCH_PROFILE:-0}
+  TRAFFIC=(-requests 20000 -visitors 5000 -human-uas 2000 -crawler-uas 200 -recipients 5000)
+else
+  WARMUP=${LOADBENCH_WARMUP:-5s}; SAT=${LOADBENCH_SATURATION:-20s}; OPEN=${LOADBENCH_OPEN:-30s}
+  QUIET_WAIT=${LOADBENCH_QUIET_WAIT:-300}; PROFILE=${LOADBENCH_PROFILE:-1}
+  TRAFFIC=(-requests 200000 -visitors 50000 -human-uas 4000 -crawler-uas 400 -recipients 40000)
+fi
+CONNS=${LOADBENCH_CONNS:-64}
+SERVER_CPU=${LOADBENCH_SERVER_CPU:-0}
+LOADGEN_CPU=${LOADBENCH_LOADGEN_CPU:-1}
+OUT=${LOADBENCH_OUT:-/tmp/loadbench-$(date -u +%Y%m%dT%H%M%SZ)}
+DB=loadbench
+SITES=$ROOT/sites.example.json
+SECRET=change-me-example-secret-0123456789abcdef
+NGINX_PORT=18081 FIBER_PORT=18082 COLLECTOR_PORT=18083 PPROF_PORT=18084
+
+mkdir -p "$OUT"
+WORK=$(mktemp -d /tmp/loadbench-work.XXXXXX)
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ensure_go
+ensure_clickhouse
+GEOIP=$(ensure_geoip)
+command -v nginx >/dev/null 2>&1 || apt_install nginx
+command -v taskset >/dev/null 2>&1 || apt_install util-linux
+command -v curl >/dev/null 2>&1 || apt_install curl
+[ "$(nproc)" -ge 2 ] || { log "needs 2 cores (one for the server, one for the load generator)"; exit 1; }
+
+log "building (results in $OUT)"
+go build -o "$WORK/collector" ./cmd/collector
+(cd tools/loadbench && go build -o "$WORK/loadgen" ./cmd/loadgen && go build -o "$WORK/barefiber" ./cmd/barefiber)
+if [ "$PROFILE" = 1 ]; then
+  printf '{"Replace":{"%s":"%s"}}\n' "$ROOT/cmd/collector/zz_loadbench_pprof.go" \
+    "$ROOT/tools/loadbench/overlay/pprof.go.in" >"$WORK/overlay.json"
+  go build -overlay "$WORK/overlay.json" -o "$WORK/collector-pprof" ./cmd/collector
+fi
+go mod download github.com/x-way/crawlerdetect
+UA_DIR=$(go list -m -f '{{.Dir}}' github.com/x-way/crawlerdetect)/testdata
+
+# The generator signs email pixels itself; make sure it signs as the collector does.
+"$WORK/loadgen" -secret "$SECRET" -check-signed-url \
+  "$("$WORK/collector" sign-pixel -sites-file "$SITES" -site example.com -campaign loadbench-check -recipient rc42 -consent)" >&2
+
+# Limits that would shed benchmark traffic (rate limiter, memory caps) must
+# be off or high; list the collector's flags that look like such limits.
+LIMIT_FLAGS=$("$WORK/collector" -h 2>&1 | grep -E '^\s+-' | grep -iE 'rate|limit|max|cap|shed|memory|budget' || true)
+if [ -n "$LIMIT_FLAGS" ]; then
+  log "collector flags that may limit load (raise them with LOADBENCH_COLLECTOR_FLAGS):"
+  printf '%s\n' "$LIMIT_FLAGS" >&2
+else
+  log "the collector has no rate-limit or memory-cap flags yet"
+fi
+printf '%s\n' "${LIMIT_FLAGS:-none}" >"$OUT/collector-limit-flags.txt"
+
+# busy_cores prints how many cores were busy over one second.
+busy_cores() {
+  local a b
+  a=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6; exit}' /proc/stat)
+  sleep 1
+  b=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6; exit}' /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN{split(a,x," "); split(b,y," "); printf "%.2f", (y[1]-x[1])/100}'
+}
+if [ "$QUIET_WAIT" -gt 0 ]; then
+  log "waiting up to ${QUIET_WAIT}s for the machine to be idle (< 0.15 busy cores)"
+  deadline=$((SECONDS + QUIET_WAIT))
+  until [ "$(awk -v b="$(busy_cores)" 'BEGIN{print (b < 0.15)}')" = 1 ]; do
+    if [ $SECONDS -ge $deadline ]; then log "machine still busy: results will show the disturbance"; break; fi
+    sleep 4
+  done
+fi
+
+wait_port() {
+  local port=$1 pid=$2
+  for _ in $(seq 1 150); do
+    kill -0 "$pid" 2>/dev/null || { log "server on port $port exited"; return 1; }
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    sleep 0.2
+  done
+  log "nothing listens on port $port"; return 1
+}
+
+RESULTS=$OUT/results.jsonl
+: >"$RESULTS"
+gen() { taskset -c "$LOADGEN_CPU" "$WORK/loadgen" -ua-dir "$UA_DIR" -secret "$SECRET" -conns "$CONNS" \
+  -warmup "$WARMUP" "${TRAFFIC[@]}" "$@"; }
+
+# measure NAME PORT PIDS [generator flags]: saturation, then open loop at half.
+measure() {
+  local name=$1 port=$2 pids=$3; shift 3
+  log "$name: closed-loop saturation, $CONNS connections, $SAT"
+  gen -addr "127.0.0.1:$port" -label "$name" -mode closed -duration "$SAT" -cpu-pids "$pids" "$@" | tee -a "$RESULTS" >"$WORK/sat.json"
+  local max; max=$(sed -E 's/.*"rps":([0-9.]+).*/\1/' "$WORK/sat.json")
+  local half; half=$(awk -v m="$max" 'BEGIN{printf "%d", m/2}')
+  log "$name: max $(printf '%.0f' "$max") req/s; open loop at $half req/s, $OPEN"
+  gen -addr "127.0.0.1:$port" -label "$name" -mode open -rate "$half" -duration "$OPEN" -cpu-pids "$pids" "$@" >>"$RESULTS"
+}
+
+# 1. nginx, one worker, empty_gif.
+mkdir -p "$WORK/nginx/logs"
+cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 75s;
+  client_body_temp_path $WORK/nginx/body;
+  proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi;
+  uwsgi_temp_path $WORK/nginx/uwsgi;
+  scgi_temp_path $WORK/nginx/scgi;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location = /p.gif { empty_gif; add_header Cache-Control "no-store"; }
+  }
+}
+EOF
+taskset -c "$SERVER_CPU" nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" &
+NGINX=$!; PIDS+=("$NGINX")
+wait_port $NGINX_PORT $NGINX
+NGINX_WORKER=$(pgrep -P "$NGINX" | head -1)
+measure nginx $NGINX_PORT "nginx=$NGINX_WORKER" -gif-only
+kill "$NGINX"; wait "$NGINX" 2>/dev/null || true
+
+# 2. Bare Fiber.
+taskset -c "$SERVER_CPU" "$WORK/barefiber" -listen "127.0.0.1:$FIBER_PORT" &
+FIBER=$!; PIDS+=("$FIBER")
+wait_port $FIBER_PORT $FIBER
+measure fiber $FIBER_PORT "fiber=$FIBER" -gif-only
+kill "$FIBER"; wait "$FIBER" 2>/dev/null || true
+
+# 3. The collector, full path, into a fresh database.
+CH_PID=$(pgrep -o -x clickhouse-serv || pgrep -o -f clickhouse-server || true)
+chq() { clickhouse-client --port "$CH_PORT" -q "$1"; }
+start_collector() { # binary db port [env]
+  local bin=$1 db=$2; shift 2
+  chq "DROP DATABASE IF EXISTS $db"
+  # shellcheck disable=SC2086
+  taskset -c "$SERVER_CPU" env CLICKHOUSE_URL="clickhouse://127.0.0.1:$CH_PORT/$db" GEOIP_DB="$GEOIP" \
+    SITES_FILE="$SITES" TRUSTED_PROXIES=127.0.0.1/32 LOG_LEVEL=warn ADMIN_PASSWORD=loadbench-not-a-secret \
+    LISTEN_ADDR="127.0.0.1:$COLLECTOR_PORT" "$@" \
+    "$bin" ${LOADBENCH_COLLECTOR_FLAGS:-} 2>>"$OUT/collector.log" &
+  COLLECTOR=$!; PIDS+=("$COLLECTOR")
+  wait_port $COLLECTOR_PORT $COLLECTOR
+}
+start_collector "$WORK/collector" $DB
+measure collector $COLLECTOR_PORT "collector=$COLLECTOR${CH_PID:+,clickhouse=$CH_PID}"
+curl -fsS "http://127.0.0.1:$COLLECTOR_PORT/metrics" >"$OUT/collector-metrics.txt"
+kill -TERM "$COLLECTOR"; wait "$COLLECTOR" || { log "collector exited with an error; see $OUT/collector.log"; exit 1; }
+
+# Accounting: what the collector accepted (its /metrics) must be what
+# ClickHouse holds. Web hits each add one to the consent or filtered row;
+# email opens one to opens or machine_opens of the total row.
+metric() { awk -v re="$1" '$0 ~ re {s += $NF} END {printf "%d", s}' "$OUT/collector-metrics.txt"; }
+M_WEB=$(metric '^tally_hits_total\{kind="(event|web_pixel)",outcome="(counted|consent_only|filtered)"\}')
+M_EMAIL=$(metric '^tally_hits_total\{kind="email_pixel",outcome="(counted|filtered)"\}')
+M_UNSIGNED=$(metric '^tally_hits_total\{kind="email_pixel",outcome="unsigned"\}')
+M_REJECTED=$(metric '^tally_hits_rejected_total\{')
+# Shed or rate-limited hits, under whatever name the limits get (not "flushed").
+M_SHED=$(metric '^tally_([a-z]+_)*(shed|limited|ratelimited|dropped)(_[a-z]+)*(\{| )')
+CH_WEB=$(chq "SELECT sum(hits) FROM $DB.web_counters WHERE dimension IN ('consent', 'filtered')")
+CH_EMAIL=$(chq "SELECT sum(opens) + sum(machine_opens) FROM $DB.email_counters WHERE dimension = 'total'")
+CH_PAGEVIEWS=$(chq "SELECT sum(pageviews) FROM $DB.web_counters WHERE dimension = 'total'")
+CH_ROWS=$(chq "SELECT count() FROM $DB.web_counters")
+cat >"$OUT/accounting.json" <<EOF
+{"metrics_web": $M_WEB, "metrics_email": $M_EMAIL, "metrics_unsigned": $M_UNSIGNED, "metrics_rejected": $M_REJECTED,
+ "metrics_shed": $M_SHED, "clickhouse_web": $CH_WEB, "clickhouse_email": $CH_EMAIL, "clickhouse_pageviews": $CH_PAGEVIEWS,
+ "clickhouse_web_rows": $CH_ROWS}
+EOF
+
+# 4. CPU profile of the collector under saturation (build with pprof added).
+if [ "$PROFILE" = 1 ]; then
+  log "profiling the collector under closed-loop load"
+  start_collector "$WORK/collector-pprof" ${DB}_profile LOADBENCH_PPROF_ADDR="127.0.0.1:$PPROF_PORT"
+  gen -addr "127.0.0.1:$COLLECTOR_PORT" -label collector-profiled -mode closed -warmup 3s -duration 25s \
+    -cpu-pids "collector=$COLLECTOR" >"$OUT/profiled-run.json" &
+  GEN=$!; PIDS+=("$GEN")
+  sleep 6
+  curl -fsS -o "$OUT/collector.cpu.pprof" "http://127.0.0.1:$PPROF_PORT/debug/pprof/profile?seconds=18"
+  wait "$GEN"
+  curl -fsS -o "$OUT/collector.allocs.pprof" "http://127.0.0.1:$PPROF_PORT/debug/pprof/allocs"
+  kill -TERM "$COLLECTOR"; wait "$COLLECTOR" || true
+  chq "DROP DATABASE IF EXISTS ${DB}_profile"
+  go tool pprof -top -nodecount=40 "$OUT/collector.cpu.pprof" >"$OUT/profile-top-flat.txt" 2>/dev/null
+  go tool pprof -top -cum -nodecount=60 "$OUT/collector.cpu.pprof" >"$OUT/profile-top-cum.txt" 2>/dev/null
+  go tool pprof -sample_index=alloc_space -top -nodecount=25 "$OUT/collector.allocs.pprof" >"$OUT/profile-allocs.txt" 2>/dev/null
+fi
+
+{
+  echo "# Load benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
+  echo "# $(go version | cut -d' ' -f3-), $(nginx -v 2>&1 | cut -d' ' -f3), ClickHouse $(chq 'SELECT version()'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- . ':!tools/loadbench' 2>/dev/null || echo ' + uncommitted changes')"
+  echo "# quick=$QUICK conns=$CONNS warmup=$WARMUP saturation=$SAT open=$OPEN server-cpu=$SERVER_CPU loadgen-cpu=$LOADGEN_CPU"
+  "$WORK/loadgen" report -results "$RESULTS" -accounting "$OUT/accounting.json"
+  if [ "$PROFILE" = 1 ]; then
+    echo; echo "CPU profile of the collector at saturation (flat, top 25): $OUT/collector.cpu.pprof"
+    sed -n '1,32p' "$OUT/profile-top-flat.txt"
+  fi
+} | tee "$OUT/report.md"
