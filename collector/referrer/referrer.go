@@ -4,8 +4,10 @@ package referrer
 
 import (
 	"errors"
+	"hash/maphash"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"golang.org/x/net/publicsuffix"
@@ -36,27 +38,164 @@ type Page struct {
 	Ref string
 }
 
-// ParsePage parses an absolute http(s) page URL.
+// ParsePage parses an absolute http(s) page URL. It gives the same result
+// as net/url would (parsePageNetURL, which the tests and FuzzParsePage
+// compare it with) but reads the URLs browsers send without allocating:
+// only a percent-encoded path or tag, or an unusual URL that goes through
+// net/url, costs allocations.
 func ParsePage(raw string) (Page, error) {
 	if len(raw) > MaxURLLen {
 		return Page{}, ErrURLTooLong
 	}
-	u, err := url.Parse(strings.TrimSpace(raw))
+	s := strings.TrimSpace(raw)
+	parts, ok := split(s)
+	if !ok {
+		return parsePageNetURL(s)
+	}
+	p := Page{Host: parts.host, Path: cleanPath(parts.path)}
+	if parts.rawQuery != "" {
+		var tags [numTags]string
+		queryTags(parts.rawQuery, &tags)
+		p.setTags(&tags)
+	}
+	return p, nil
+}
+
+// parsePageNetURL is ParsePage with net/url: the reference, and the way
+// for URLs that split leaves to it.
+func parsePageNetURL(s string) (Page, error) {
+	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 		return Page{}, ErrBadURL
 	}
 	p := Page{Host: strings.ToLower(u.Hostname()), Path: cleanPath(u.Path)}
 	if u.RawQuery != "" {
 		q, _ := url.ParseQuery(u.RawQuery) // keep what parses; a bad pair is not the visitor's fault
-		p.UTMSource = cleanValue(q.Get("utm_source"))
-		p.UTMMedium = cleanValue(q.Get("utm_medium"))
-		p.UTMCampaign = cleanValue(q.Get("utm_campaign"))
-		p.Ref = cleanValue(q.Get("ref"))
-		if p.Ref == "" {
-			p.Ref = cleanValue(q.Get("source"))
-		}
+		tags := [numTags]string{q.Get("utm_source"), q.Get("utm_medium"), q.Get("utm_campaign"), q.Get("ref"), q.Get("source")}
+		p.setTags(&tags)
 	}
 	return p, nil
+}
+
+// The query parameters kept, in the order of tagNames.
+const (
+	tagUTMSource = iota
+	tagUTMMedium
+	tagUTMCampaign
+	tagRef
+	tagSource
+	numTags
+)
+
+var tagNames = [numTags]string{"utm_source", "utm_medium", "utm_campaign", "ref", "source"}
+
+func (p *Page) setTags(t *[numTags]string) {
+	p.UTMSource = cleanValue(t[tagUTMSource])
+	p.UTMMedium = cleanValue(t[tagUTMMedium])
+	p.UTMCampaign = cleanValue(t[tagUTMCampaign])
+	p.Ref = cleanValue(t[tagRef])
+	if p.Ref == "" {
+		p.Ref = cleanValue(t[tagSource])
+	}
+}
+
+// queryTags sets the first value of each tag, as url.ParseQuery followed
+// by Values.Get would: pairs are separated by '&', a pair holding ';' or a
+// bad escape is skipped, '+' is a space. Only an escaped key or value
+// allocates.
+func queryTags(query string, tags *[numTags]string) {
+	var found [numTags]bool
+	for query != "" {
+		var pair string
+		pair, query, _ = strings.Cut(query, "&")
+		if pair == "" || strings.IndexByte(pair, ';') >= 0 {
+			continue
+		}
+		key, value, _ := strings.Cut(pair, "=")
+		key, ok := queryUnescape(key)
+		if !ok {
+			continue
+		}
+		for i, name := range tagNames {
+			if key != name {
+				continue
+			}
+			if v, ok := queryUnescape(value); ok && !found[i] {
+				tags[i], found[i] = v, true
+			}
+			break
+		}
+	}
+}
+
+// queryUnescape is url.QueryUnescape, without allocating when there is
+// nothing to unescape.
+func queryUnescape(s string) (string, bool) {
+	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
+		return s, true
+	}
+	u, err := url.QueryUnescape(s)
+	return u, err == nil
+}
+
+// urlParts are the parts of an absolute http(s) URL that the collector
+// reads.
+type urlParts struct {
+	host     string // lower case, no port
+	path     string // as sent: split only takes paths without escapes
+	rawQuery string
+}
+
+// split reads an absolute http or https URL of the plain shape browsers
+// send: lower-case scheme and host of letters, digits, dots and dashes, an
+// optional numeric port, no user info, no percent escape in the path or
+// fragment, no control characters. Anything else gives ok == false and
+// goes through net/url, so that the result never differs from net/url's.
+// split never allocates.
+func split(s string) (p urlParts, ok bool) {
+	var rest string
+	switch {
+	case strings.HasPrefix(s, "https://"):
+		rest = s[len("https://"):]
+	case strings.HasPrefix(s, "http://"):
+		rest = s[len("http://"):]
+	default:
+		return p, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return p, false // net/url refuses control characters
+		}
+	}
+	// net/url cuts the fragment first, then the query, then the path.
+	rest, frag, _ := strings.Cut(rest, "#")
+	if strings.IndexByte(frag, '%') >= 0 {
+		return p, false // net/url checks the fragment's escapes
+	}
+	rest, p.rawQuery, _ = strings.Cut(rest, "?")
+	authority, path := rest, ""
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		authority, path = rest[:i], rest[i:]
+	}
+	host := authority
+	if i := strings.IndexByte(authority, ':'); i >= 0 {
+		host = authority[:i]
+		for _, c := range []byte(authority[i+1:]) {
+			if c < '0' || c > '9' {
+				return p, false
+			}
+		}
+	}
+	if host == "" || strings.IndexByte(path, '%') >= 0 {
+		return p, false
+	}
+	for _, c := range []byte(host) {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '-') {
+			return p, false
+		}
+	}
+	p.host, p.path = host, path
+	return p, true
 }
 
 // Source names where a visit came from, following Plausible's order: an
@@ -73,15 +212,29 @@ func Source(p Page, rawReferrer string, ownHost func(string) bool) string {
 	if rawReferrer == "" || len(rawReferrer) > MaxURLLen {
 		return ""
 	}
-	u, err := url.Parse(strings.TrimSpace(rawReferrer))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		return ""
-	}
-	host := strings.ToLower(u.Hostname())
+	host := referrerHost(rawReferrer)
 	if host == "" || ownHost(host) {
 		return ""
 	}
-	return cleanValue(knownSource(host))
+	return cleanValue(sources.known(host))
+}
+
+// referrerHost is the lower-case host of an http(s) referrer, or "".
+func referrerHost(raw string) string {
+	s := strings.TrimSpace(raw)
+	if parts, ok := split(s); ok {
+		return parts.host
+	}
+	return referrerHostNetURL(s)
+}
+
+// referrerHostNetURL is referrerHost with net/url: the reference.
+func referrerHostNetURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return ""
+	}
+	return strings.ToLower(u.Hostname())
 }
 
 // cleanPath normalises a decoded path: "/" for empty, no trailing slash,
@@ -172,6 +325,31 @@ var brandSources = map[string]string{
 	"github":     "GitHub",
 	"pinterest":  "Pinterest",
 	"tiktok":     "TikTok",
+}
+
+// sourceCache remembers knownSource for recent hosts: the public suffix
+// lookup allocates on every call (it first tries the host as an IP
+// address), and referrers repeat. It is direct-mapped, 1024 slots: a
+// collision just looks the host up again. Entries hold a copy of the
+// host, never the referrer URL.
+type sourceCache struct {
+	seed  maphash.Seed
+	slots [1024]atomic.Pointer[sourceEntry]
+}
+
+type sourceEntry struct{ host, source string }
+
+var sources = &sourceCache{seed: maphash.MakeSeed()}
+
+func (c *sourceCache) known(host string) string {
+	slot := &c.slots[maphash.String(c.seed, host)%uint64(len(c.slots))]
+	if e := slot.Load(); e != nil && e.host == host {
+		return e.source
+	}
+	host = strings.Clone(host)
+	source := knownSource(host)
+	slot.Store(&sourceEntry{host: host, source: source})
+	return source
 }
 
 // knownSource maps a referrer host to a source name; unknown hosts are

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestParsePage(t *testing.T) {
@@ -68,4 +69,96 @@ func TestSource(t *testing.T) {
 	f("https://example.com/", "not a url", "")
 	f("https://example.com/?utm_source=newsletter", "https://www.google.com/", "newsletter")
 	f("https://example.com/?ref=producthunt&utm_source=x", "https://www.google.com/", "producthunt")
+}
+
+// tricky URLs where a hand-written split could part from net/url.
+var tricky = []string{
+	"https://example.com", "https://example.com/", "http://example.com:8080/a", "https://example.com:/a",
+	"https://example.com:80:90/", "https://example.com:8o/", "https://EXAMPLE.com/", "HTTPS://example.com/",
+	"https://user:pw@example.com/", "https://@example.com/", "https://[::1]/", "https://[::1]:80/a",
+	"https://192.0.2.1/", "https://exa_mple.com/", "https://xn--bcher-kva.example/", "https://bücher.example/",
+	"https://example.com/a%20b", "https://example.com/a%zzb", "https://example.com/%", "https://example.com/a b",
+	"https://example.com/#frag", "https://example.com/#%zz", "https://example.com/#%41", "https://example.com/?q#f?g",
+	"https://example.com?utm_source=x", "https://example.com#?utm_source=x", "https:///path", "https://",
+	"https:example.com", "https:/example.com/", "https://example.com/\x00", "https://example.com/\x7f",
+	" https://example.com/ ", "https://example.com/a//b//", "https://example.com/é", "https://example.com/\xff",
+	"https://example.com/?utm_source=a&utm_source=b", "https://example.com/?utm_source=%zz&utm_source=b",
+	"https://example.com/?utm_source=a;b&utm_source=c", "https://example.com/?utm%5Fsource=x",
+	"https://example.com/?utm_source=a+b%20c", "https://example.com/?utm_source", "https://example.com/?utm_source=",
+	"https://example.com/?ref=&source=hn", "https://example.com/?ref=%20&source=hn", "https://example.com/?&&=&ref=x",
+	"https://example.com/?ref=x=y", "https://example.com/?source=" + strings.Repeat("s", 200),
+	"https://example.com/?utm_campaign=%00x", "ftp://example.com/", "javascript:alert(1)", "//example.com/",
+	"https://a.b.c.d.example.co.uk:443/x/y/z?utm_medium=email#top",
+}
+
+func TestParsePageAgreesWithNetURL(t *testing.T) {
+	for _, raw := range tricky {
+		got, gotErr := ParsePage(raw)
+		want, wantErr := parsePageNetURL(strings.TrimSpace(raw))
+		if got != want || (gotErr == nil) != (wantErr == nil) {
+			t.Errorf("ParsePage(%q) = %+v, %v; net/url gives %+v, %v", raw, got, gotErr, want, wantErr)
+		}
+		if h, want := referrerHost(raw), referrerHostNetURL(strings.TrimSpace(raw)); h != want {
+			t.Errorf("referrerHost(%q) = %q; net/url gives %q", raw, h, want)
+		}
+	}
+}
+
+func TestParsePageAndSourceDoNotAllocate(t *testing.T) {
+	own := func(h string) bool { return h == "example.com" }
+	page := "https://example.com/blog/post?utm_source=newsletter&utm_medium=email&utm_campaign=spring&id=7#top"
+	ref := "https://www.google.de/search?q=x"
+	p, _ := ParsePage(page)
+	Source(Page{}, ref, own) // fills the source cache
+	if n := testing.AllocsPerRun(100, func() {
+		p, _ = ParsePage(page)
+		Source(Page{}, ref, own)
+	}); n != 0 {
+		t.Fatalf("ParsePage + Source allocate %.1f times for a plain URL", n)
+	}
+	if p.UTMCampaign != "spring" || p.Path != "/blog/post" {
+		t.Fatalf("parsed %+v", p)
+	}
+}
+
+// FuzzParsePage checks ParsePage and the referrer host against net/url on
+// any input, and the invariants of what is kept: a lower-case host, a path
+// that starts with "/" and fits its bound, bounded clean tags.
+func FuzzParsePage(f *testing.F) {
+	for _, s := range tricky {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		got, gotErr := ParsePage(raw)
+		if len(raw) <= MaxURLLen {
+			want, wantErr := parsePageNetURL(strings.TrimSpace(raw))
+			if got != want || (gotErr == nil) != (wantErr == nil) {
+				t.Fatalf("ParsePage(%q) = %+v, %v; net/url gives %+v, %v", raw, got, gotErr, want, wantErr)
+			}
+			if h, want := referrerHost(raw), referrerHostNetURL(strings.TrimSpace(raw)); h != want {
+				t.Fatalf("referrerHost(%q) = %q; net/url gives %q", raw, h, want)
+			}
+		}
+		if gotErr != nil {
+			if got != (Page{}) {
+				t.Fatalf("error %v with a non-zero page %+v", gotErr, got)
+			}
+			return
+		}
+		if got.Host == "" || got.Host != strings.ToLower(got.Host) {
+			t.Fatalf("host %q", got.Host)
+		}
+		if !strings.HasPrefix(got.Path, "/") || len(got.Path) > MaxPathLen || !utf8.ValidString(got.Path) {
+			t.Fatalf("path %q", got.Path)
+		}
+		for _, v := range []string{got.UTMSource, got.UTMMedium, got.UTMCampaign, got.Ref} {
+			if len(v) > MaxValueLen || !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+				t.Fatalf("tag %q", v)
+			}
+		}
+		own := func(h string) bool { return h == got.Host }
+		if s := Source(got, raw, own); got.Ref == "" && got.UTMSource == "" && s != "" {
+			t.Fatalf("a page's own URL as referrer gives source %q: internal navigation must be none", s)
+		}
+	})
 }
