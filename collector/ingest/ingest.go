@@ -7,9 +7,11 @@ package ingest
 
 import (
 	"errors"
-
+	"maps"
 	"net/netip"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -80,7 +82,8 @@ type Options struct {
 
 // Pipeline runs hits through the steps. Safe for concurrent use.
 type Pipeline struct {
-	opts Options
+	opts    Options
+	webmail webmailNames
 }
 
 // New checks the options.
@@ -213,7 +216,7 @@ func (p *Pipeline) EmailOpen(o Open, c Client) (Outcome, error) {
 		agent := p.opts.Agents.Classify(c.UserAgent)
 		mc = mailclient.Client{Name: agent.Browser, Machine: agent.Bot != ""}
 		if !mc.Machine {
-			mc.Name = "Webmail (" + agent.Browser + ")"
+			mc.Name = p.webmail.name(agent.Browser)
 		}
 	}
 	if mc.Machine {
@@ -272,4 +275,35 @@ func ValidCampaign(id string) bool {
 		}
 	}
 	return true
+}
+
+// webmailNames holds "Webmail (<browser>)" for each browser family seen, so
+// that an open does not build the string every time. Browser families are
+// a small fixed set (the classifier's table), so the map stays small; it is
+// copied on write and read without a lock.
+type webmailNames struct {
+	mu    sync.Mutex
+	names atomic.Pointer[map[string]string]
+}
+
+func (w *webmailNames) name(browser string) string {
+	if m := w.names.Load(); m != nil {
+		if n, ok := (*m)[browser]; ok {
+			return n
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	old := w.names.Load()
+	next := make(map[string]string, 1)
+	if old != nil {
+		if n, ok := (*old)[browser]; ok {
+			return n
+		}
+		maps.Copy(next, *old)
+	}
+	n := "Webmail (" + browser + ")"
+	next[browser] = n
+	w.names.Store(&next)
+	return n
 }
