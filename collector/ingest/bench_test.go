@@ -83,9 +83,14 @@ type benchEnv struct {
 }
 
 // newBenchEnv builds the real pipeline: geo on a fixture database, the real
-// classifier, real uniques and the real aggregator with a discarding sink.
-// The clock is fixed so that a run does not cross an hour or a day.
+// classifier, real uniques and the real aggregator with a discarding sink,
+// on the real clock (reading it is part of the cost of a hit).
 func newBenchEnv(tb testing.TB) *benchEnv {
+	return newEnv(tb, time.Now, discard{})
+}
+
+// newEnv is newBenchEnv with a given clock and sink.
+func newEnv(tb testing.TB, clock func() time.Time, sink aggregator.Sink) *benchEnv {
 	tb.Helper()
 	reg, err := sites.Parse(strings.NewReader(benchSites))
 	if err != nil {
@@ -102,12 +107,10 @@ func newBenchEnv(tb testing.TB) *benchEnv {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	agg, err := aggregator.New(aggregator.Options{Sink: discard{}, FlushRows: 1 << 30})
+	agg, err := aggregator.New(aggregator.Options{Sink: sink, FlushRows: 1 << 30})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
 	env := &benchEnv{
 		agg:      agg,
 		visitors: uniques.NewVisitors(clock),

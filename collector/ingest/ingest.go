@@ -8,6 +8,7 @@ package ingest
 import (
 	"errors"
 	"maps"
+	"math"
 	"net/netip"
 	"strings"
 	"sync"
@@ -70,6 +71,19 @@ const (
 	Unsigned    Outcome = "unsigned"     // email pixel without a valid signature: nothing
 )
 
+// Default memory bounds (see Options).
+const (
+	// DefaultMaxPendingRows bounds the counter rows held in memory: a row
+	// costs 150 to 250 bytes with its key strings, so about 250 MB.
+	DefaultMaxPendingRows = 1_000_000
+	// DefaultMaxVisitorPairs bounds the day's (visitor, value) pairs: 10 to
+	// 15 bytes each, at most 240 MB.
+	DefaultMaxVisitorPairs = 16_000_000
+	// DefaultMaxOpenKeys bounds the remembered email opens: 15 to 23 bytes
+	// each, at most 190 MB.
+	DefaultMaxOpenKeys = 8_000_000
+)
+
 // Options wire the steps.
 type Options struct {
 	Geo        *geo.Locator
@@ -78,28 +92,114 @@ type Options struct {
 	Opens      *uniques.Opens
 	Aggregator *aggregator.Aggregator
 	Now        func() time.Time // time.Now when nil
+
+	// MaxPendingRows sheds every hit while the aggregator holds this many
+	// counter rows in memory (0: DefaultMaxPendingRows; negative: no bound).
+	MaxPendingRows int
+	// PendingRows reads the aggregator's row count; Aggregator.Pending when
+	// nil. It is called once per hit.
+	PendingRows func() int
+	// MaxVisitorPairs sheds hits that would compute daily uniques once the
+	// day has this many (visitor, value) pairs (0: DefaultMaxVisitorPairs;
+	// negative: no bound). Hits without uniques are still counted.
+	MaxVisitorPairs int
+	// MaxOpenKeys sheds email opens that would be de-duplicated once this
+	// many opens are remembered (0: DefaultMaxOpenKeys; negative: no bound).
+	MaxOpenKeys int
+	// RetryAfter is the wait suggested when counter rows or open keys are
+	// over their bound (default 10s, the default flush interval). Shed
+	// visitor pairs are told to retry at midnight UTC, when the day's
+	// memory is released.
+	RetryAfter time.Duration
 }
 
 // Pipeline runs hits through the steps. Safe for concurrent use.
 type Pipeline struct {
 	opts    Options
 	webmail webmailNames
+	// Made once: shedding must not allocate under the load that causes it.
+	errRows, errOpens error
 }
 
-// New checks the options.
+// New checks the options and fills defaults.
 func New(opts Options) (*Pipeline, error) {
 	if opts.Geo == nil || opts.Agents == nil || opts.Visitors == nil || opts.Opens == nil || opts.Aggregator == nil {
 		return nil, errors.New("ingest: every step is required")
 	}
+	if opts.RetryAfter < 0 {
+		return nil, errors.New("ingest: negative retry-after")
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Pipeline{opts: opts}, nil
+	if opts.PendingRows == nil {
+		opts.PendingRows = opts.Aggregator.Pending
+	}
+	opts.MaxPendingRows = bound(opts.MaxPendingRows, DefaultMaxPendingRows)
+	opts.MaxVisitorPairs = bound(opts.MaxVisitorPairs, DefaultMaxVisitorPairs)
+	opts.MaxOpenKeys = bound(opts.MaxOpenKeys, DefaultMaxOpenKeys)
+	if opts.RetryAfter == 0 {
+		opts.RetryAfter = 10 * time.Second
+	}
+	return &Pipeline{
+		opts:     opts,
+		errRows:  &OverloadError{Reason: ShedCounterRows, RetryAfter: opts.RetryAfter},
+		errOpens: &OverloadError{Reason: ShedOpenKeys, RetryAfter: opts.RetryAfter},
+	}, nil
 }
 
-// Event counts a page view or custom event. An error means bad input:
-// nothing was counted.
+// bound turns a configured bound into a comparable one: 0 is the default,
+// a negative value no bound.
+func bound(n, def int) int {
+	switch {
+	case n == 0:
+		return def
+	case n < 0:
+		return math.MaxInt
+	}
+	return n
+}
+
+// Reasons for shedding, as metric labels.
+const (
+	ShedCounterRows  = "counter_rows"
+	ShedVisitorPairs = "visitor_pairs"
+	ShedOpenKeys     = "open_keys"
+)
+
+// ErrOverloaded is what every *OverloadError is (errors.Is): a memory
+// bound was reached and nothing of the hit was counted. The API answers
+// 503 with Retry-After; pixels still answer the image.
+var ErrOverloaded = errors.New("over the memory bound")
+
+// OverloadError says which bound shed a hit and when to try again.
+type OverloadError struct {
+	Reason     string // ShedCounterRows, ShedVisitorPairs or ShedOpenKeys
+	RetryAfter time.Duration
+}
+
+func (e *OverloadError) Error() string {
+	return "collector is over its memory bound (" + e.Reason + "): nothing was counted, retry later"
+}
+
+// Is makes errors.Is(err, ErrOverloaded) true.
+func (e *OverloadError) Is(target error) bool { return target == ErrOverloaded }
+
+// overRows is checked first on every hit, before any work: the counter
+// rows bound every kind of hit.
+func (p *Pipeline) overRows() error {
+	if p.opts.PendingRows() >= p.opts.MaxPendingRows {
+		return p.errRows
+	}
+	return nil
+}
+
+// Event counts a page view or custom event. An error means nothing was
+// counted: bad input, or an *OverloadError.
 func (p *Pipeline) Event(ev Event, c Client) (Outcome, error) {
+	if err := p.overRows(); err != nil {
+		return "", err
+	}
 	name, err := cleanName(ev.Name)
 	if err != nil {
 		return "", err
@@ -135,39 +235,54 @@ func (p *Pipeline) Event(ev Event, c Client) (Outcome, error) {
 
 	var vis uniques.Visitor // zero: never a first visit
 	if decision.Uniques {
+		if p.opts.Visitors.Len() >= p.opts.MaxVisitorPairs {
+			// Counting without the uniques would undercount visitors
+			// silently: shed the whole hit instead.
+			now := p.opts.Now().UTC()
+			midnight := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC)
+			return "", &OverloadError{Reason: ShedVisitorPairs, RetryAfter: midnight.Sub(now)}
+		}
 		vis = p.opts.Visitors.Visitor(ev.Site.Domain, c.IP, c.UserAgent)
 	}
-	count := func(dim, value string) aggregator.WebUpdate {
-		u := aggregator.WebUpdate{Dimension: dim, Value: value, Counts: aggregator.WebCounts{Hits: 1}}
+	// One pair per dimension counted: a custom event counts its name, a
+	// page view every dimension of the page and the visitor.
+	var pairs [11]uniques.Pair
+	n := 0
+	if name != PageviewName {
+		pairs[0] = uniques.Pair{Dimension: aggregator.DimEvent, Value: name}
+		n = 1
+	} else {
+		region := p.opts.Geo.Lookup(c.IP)
+		pairs = [11]uniques.Pair{
+			{Dimension: aggregator.DimTotal},
+			{Dimension: aggregator.DimPath, Value: page.Path},
+			{Dimension: aggregator.DimSource, Value: referrer.Source(page, ev.Referrer, ev.Site.OwnsHost)},
+			{Dimension: aggregator.DimUTMSource, Value: page.UTMSource},
+			{Dimension: aggregator.DimUTMMedium, Value: page.UTMMedium},
+			{Dimension: aggregator.DimUTMCampaign, Value: page.UTMCampaign},
+			{Dimension: aggregator.DimCountry, Value: region.Country},
+			{Dimension: aggregator.DimRegion, Value: region.Subdivision},
+			{Dimension: aggregator.DimDevice, Value: agent.Device},
+			{Dimension: aggregator.DimBrowser, Value: agent.Browser},
+			{Dimension: aggregator.DimOS, Value: agent.OS},
+		}
+		n = len(pairs)
+	}
+	p.opts.Visitors.FirstTodayAll(vis, pairs[:n]) // all false for the zero visitor
+
+	var updates [1 + len(pairs)]aggregator.WebUpdate
+	updates[0] = consentRow
+	for i, pr := range pairs[:n] {
+		u := aggregator.WebUpdate{Dimension: pr.Dimension, Value: pr.Value, Counts: aggregator.WebCounts{Hits: 1}}
 		if name == PageviewName {
 			u.Counts.Pageviews = 1
 		}
-		if p.opts.Visitors.FirstToday(vis, dim, value) {
+		if pr.First {
 			u.Counts.Visitors = 1
 		}
-		return u
+		updates[1+i] = u
 	}
-
-	if name != PageviewName {
-		p.opts.Aggregator.AddWeb(ev.Site.Domain, hour, []aggregator.WebUpdate{consentRow, count(aggregator.DimEvent, name)})
-		return Counted, nil
-	}
-	region := p.opts.Geo.Lookup(c.IP)
-	updates := [...]aggregator.WebUpdate{
-		consentRow,
-		count(aggregator.DimTotal, ""),
-		count(aggregator.DimPath, page.Path),
-		count(aggregator.DimSource, referrer.Source(page, ev.Referrer, ev.Site.OwnsHost)),
-		count(aggregator.DimUTMSource, page.UTMSource),
-		count(aggregator.DimUTMMedium, page.UTMMedium),
-		count(aggregator.DimUTMCampaign, page.UTMCampaign),
-		count(aggregator.DimCountry, region.Country),
-		count(aggregator.DimRegion, region.Subdivision),
-		count(aggregator.DimDevice, agent.Device),
-		count(aggregator.DimBrowser, agent.Browser),
-		count(aggregator.DimOS, agent.OS),
-	}
-	p.opts.Aggregator.AddWeb(ev.Site.Domain, hour, updates[:])
+	p.opts.Aggregator.AddWeb(ev.Site.Domain, hour, updates[:1+n])
 	return Counted, nil
 }
 
@@ -206,7 +321,11 @@ type Open struct {
 }
 
 // EmailOpen counts an open of a pixel whose signature the caller verified.
+// An error means nothing was counted.
 func (p *Pipeline) EmailOpen(o Open, c Client) (Outcome, error) {
+	if err := p.overRows(); err != nil {
+		return "", err
+	}
 	if !ValidCampaign(o.Campaign) {
 		return "", ErrBadCampaign
 	}
@@ -231,7 +350,10 @@ func (p *Pipeline) EmailOpen(o Open, c Client) (Outcome, error) {
 	// recipient: always in anonymous mode (nothing per recipient is
 	// stored), in strict mode only with the signed consent bit.
 	first := false
-	if o.Site.Mode == consent.ModeAnonymous || o.RecipientConsent {
+	if o.Recipient != "" && (o.Site.Mode == consent.ModeAnonymous || o.RecipientConsent) {
+		if p.opts.Opens.Len() >= p.opts.MaxOpenKeys {
+			return "", p.errOpens
+		}
 		first = p.opts.Opens.FirstOpen(o.Site.Domain, o.Campaign, o.Recipient)
 	}
 	open := aggregator.EmailCounts{Opens: 1}
@@ -250,6 +372,9 @@ func (p *Pipeline) EmailOpen(o Open, c Client) (Outcome, error) {
 
 // EmailSent records that a campaign sent n emails.
 func (p *Pipeline) EmailSent(site *sites.Site, campaign string, n int64) error {
+	if err := p.overRows(); err != nil {
+		return err
+	}
 	if !ValidCampaign(campaign) {
 		return ErrBadCampaign
 	}

@@ -412,3 +412,32 @@ func BenchmarkFirstTodayParallel(b *testing.B) {
 		}
 	})
 }
+
+func TestFirstTodayAllMatchesFirstToday(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 5, 1, 23, 0, 0, 0, time.UTC)}
+	v := NewVisitors(clk.now)
+	vis := v.Visitor("example.com", netip.MustParseAddr("192.0.2.1"), "UA")
+	v.FirstToday(vis, "path", "/seen")
+	pairs := []Pair{{Dimension: "path", Value: "/seen"}, {Dimension: "path", Value: "/new"},
+		{Dimension: "source", Value: "/new"}, {Dimension: "path", Value: "/new"}}
+	v.FirstTodayAll(vis, pairs)
+	for i, want := range []bool{false, true, true, false} {
+		if pairs[i].First != want {
+			t.Errorf("pair %d %+v: First = %v, want %v", i, pairs[i], pairs[i].First, want)
+		}
+	}
+	if v.FirstToday(vis, "source", "/new") {
+		t.Error("FirstTodayAll did not remember its pairs")
+	}
+	pairs[1].First = true
+	v.FirstTodayAll(Visitor{}, pairs)
+	if pairs[1].First {
+		t.Error("the zero visitor counted")
+	}
+	clk.add(time.Hour)
+	pairs = []Pair{{Dimension: "path", Value: "/after-midnight"}}
+	v.FirstTodayAll(vis, pairs)
+	if pairs[0].First {
+		t.Error("a key made before midnight counted after it")
+	}
+}

@@ -151,10 +151,15 @@ func (v *Visitors) FirstToday(vis Visitor, dimension, value string) bool {
 	if vis.day != d.day {
 		return false
 	}
+	return d.add(vis.id, dimension, value)
+}
+
+// add remembers the pair and reports whether it is new.
+func (d *visitorDay) add(id uint64, dimension, value string) bool {
 	var h maphash.Hash
 	h.SetSeed(d.seed)
 	var idb [8]byte
-	binary.LittleEndian.PutUint64(idb[:], vis.id)
+	binary.LittleEndian.PutUint64(idb[:], id)
 	h.Write(idb[:])
 	h.WriteString(dimension)
 	h.WriteByte(0)
@@ -178,6 +183,28 @@ func (v *Visitors) FirstToday(vis Visitor, dimension, value string) bool {
 		d.pairs.Add(1)
 	}
 	return added
+}
+
+// Pair is a dimension value to test with FirstTodayAll.
+type Pair struct {
+	Dimension, Value string
+	First            bool // set by FirstTodayAll
+}
+
+// FirstTodayAll is FirstToday for several values of one hit: it sets
+// First on each pair. The clock is read once, where FirstToday reads it on
+// every call.
+func (v *Visitors) FirstTodayAll(vis Visitor, pairs []Pair) {
+	if vis.id == 0 {
+		for i := range pairs {
+			pairs[i].First = false
+		}
+		return
+	}
+	d := v.current()
+	for i := range pairs {
+		pairs[i].First = vis.day == d.day && d.add(vis.id, pairs[i].Dimension, pairs[i].Value)
+	}
 }
 
 // Len is the number of (visitor, dimension, value) pairs remembered today.

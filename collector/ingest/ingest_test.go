@@ -1,0 +1,222 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"tally/aggregator"
+	"tally/collector/consent"
+)
+
+// testNow is the tests' fixed clock: noon UTC.
+var testNow = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+
+// captureSink keeps what is flushed.
+type captureSink struct {
+	mu  sync.Mutex
+	web map[aggregator.WebKey]aggregator.WebCounts
+}
+
+func (s *captureSink) Write(_ context.Context, b *aggregator.Batch, _ string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.web == nil {
+		s.web = map[aggregator.WebKey]aggregator.WebCounts{}
+	}
+	for k, c := range b.Web {
+		cur := s.web[k]
+		cur.Hits += c.Hits
+		cur.Pageviews += c.Pageviews
+		cur.Visitors += c.Visitors
+		s.web[k] = cur
+	}
+	return nil
+}
+
+// newTestEnv is the bench environment on the fixed clock, with the memory
+// bounds set by set, flushing to sink.
+func newTestEnv(t *testing.T, set func(*Options)) *benchEnv {
+	t.Helper()
+	return newTestEnvSink(t, set, discard{})
+}
+
+func newTestEnvSink(t *testing.T, set func(*Options), sink aggregator.Sink) *benchEnv {
+	t.Helper()
+	env := newEnv(t, func() time.Time { return testNow }, sink)
+	opts := env.p.opts
+	opts.MaxPendingRows, opts.MaxVisitorPairs, opts.MaxOpenKeys, opts.PendingRows = 0, 0, 0, nil
+	set(&opts)
+	p, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.p = p
+	return env
+}
+
+const firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0"
+
+func pageview(env *benchEnv, path string, analytics consent.State) (Event, Client) {
+	return Event{Site: env.sites[0], Name: PageviewName, URL: "https://shop.example" + path,
+			Consent: consent.Signals{Analytics: analytics}},
+		Client{IP: netip.MustParseAddr("10.1.2.3"), UserAgent: firefox}
+}
+
+func overload(t *testing.T, err error, reason string) *OverloadError {
+	t.Helper()
+	var oe *OverloadError
+	if !errors.Is(err, ErrOverloaded) || !errors.As(err, &oe) || oe.Reason != reason {
+		t.Fatalf("error %v, want an overload for %s", err, reason)
+	}
+	if oe.RetryAfter <= 0 {
+		t.Fatalf("overload without a retry delay: %+v", oe)
+	}
+	return oe
+}
+
+func TestShedsPastThePendingRowBound(t *testing.T) {
+	env := newTestEnv(t, func(o *Options) { o.MaxPendingRows = 20 })
+	// Page views on new paths add rows until the bound sheds one.
+	var err error
+	before := 0
+	for i := 0; err == nil; i++ {
+		if i > 20 {
+			t.Fatal("never shed")
+		}
+		before = env.agg.Pending()
+		_, err = env.p.Event(pageview(env, "/"+string(rune('a'+i)), consent.Unknown))
+	}
+	overload(t, err, ShedCounterRows)
+	if before < 20 || env.agg.Pending() != before {
+		t.Fatalf("shed at %d rows (bound 20), %d after", before, env.agg.Pending())
+	}
+	_, err = env.p.EmailOpen(Open{Site: env.sites[0], Campaign: "spring", Recipient: "r1"},
+		Client{IP: netip.MustParseAddr("10.1.2.3"), UserAgent: firefox})
+	overload(t, err, ShedCounterRows)
+	overload(t, env.p.EmailSent(env.sites[0], "spring", 10), ShedCounterRows)
+	if got := env.agg.Pending(); got != before {
+		t.Fatalf("shed hits changed the counters: %d rows, was %d", got, before)
+	}
+	// A flush frees the memory and hits are counted again.
+	if err := env.agg.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.p.Event(pageview(env, "/c", consent.Unknown)); err != nil {
+		t.Fatalf("after a flush: %v", err)
+	}
+}
+
+func TestShedsUniquesPastThePairBound(t *testing.T) {
+	env := newTestEnv(t, func(o *Options) { o.MaxVisitorPairs = 11 })
+	if _, err := env.p.Event(pageview(env, "/a", consent.Granted)); err != nil {
+		t.Fatal(err)
+	}
+	pairs, rows := env.visitors.Len(), env.agg.Pending()
+	if pairs < 11 {
+		t.Fatalf("a consented page view remembered %d pairs; the test needs 11", pairs)
+	}
+	_, err := env.p.Event(pageview(env, "/b", consent.Granted))
+	oe := overload(t, err, ShedVisitorPairs)
+	// The bench clock stands at 12:00 UTC: memory is freed at midnight.
+	if oe.RetryAfter != 12*time.Hour {
+		t.Errorf("retry after %v, want 12h (midnight UTC)", oe.RetryAfter)
+	}
+	if env.visitors.Len() != pairs || env.agg.Pending() != rows {
+		t.Fatal("a shed hit was half counted")
+	}
+	// A hit without consent computes no uniques: it is still counted.
+	if _, err := env.p.Event(pageview(env, "/b", consent.Unknown)); err != nil {
+		t.Fatalf("a hit without uniques was shed: %v", err)
+	}
+}
+
+func TestShedsOpensPastTheKeyBound(t *testing.T) {
+	env := newTestEnv(t, func(o *Options) { o.MaxOpenKeys = 1 })
+	c := Client{IP: netip.MustParseAddr("10.1.2.3"), UserAgent: firefox}
+	if _, err := env.p.EmailOpen(Open{Site: env.sites[0], Campaign: "spring", Recipient: "r1"}, c); err != nil {
+		t.Fatal(err)
+	}
+	rows := env.agg.Pending()
+	_, err := env.p.EmailOpen(Open{Site: env.sites[0], Campaign: "spring", Recipient: "r2"}, c)
+	overload(t, err, ShedOpenKeys)
+	if env.agg.Pending() != rows || env.opens.Len() != 1 {
+		t.Fatal("a shed open was half counted")
+	}
+	// An open without a recipient token remembers nothing: counted.
+	if _, err := env.p.EmailOpen(Open{Site: env.sites[0], Campaign: "spring"}, c); err != nil {
+		t.Fatalf("an open without a token was shed: %v", err)
+	}
+}
+
+func TestBoundsDefaultsAndNoBound(t *testing.T) {
+	env := newTestEnv(t, func(o *Options) { o.MaxPendingRows = -1; o.PendingRows = func() int { return 1 << 40 } })
+	if _, err := env.p.Event(pageview(env, "/", consent.Unknown)); err != nil {
+		t.Fatalf("a negative bound must mean no bound: %v", err)
+	}
+	env = newTestEnv(t, func(o *Options) {})
+	if env.p.opts.MaxPendingRows != DefaultMaxPendingRows || env.p.opts.MaxVisitorPairs != DefaultMaxVisitorPairs ||
+		env.p.opts.MaxOpenKeys != DefaultMaxOpenKeys || env.p.opts.RetryAfter != 10*time.Second {
+		t.Fatalf("defaults not filled: %+v", env.p.opts)
+	}
+	if _, err := New(Options{}); err == nil {
+		t.Fatal("a pipeline without steps was built")
+	}
+	var _ aggregator.Sink = discard{}
+}
+
+// TestPageviewCountsEachDimensionOnce follows one visitor through the real
+// pipeline: every dimension row gets the hit, the first hit of the day
+// with a value counts a visitor, and a hit without consent counts none.
+func TestPageviewCountsEachDimensionOnce(t *testing.T) {
+	sink := &captureSink{}
+	env := newTestEnvSink(t, func(*Options) {}, sink)
+	hit := func(path, ref string, analytics consent.State) {
+		t.Helper()
+		ev, c := pageview(env, path, analytics)
+		ev.URL += "?utm_source=news"
+		ev.Referrer = ref
+		c.IP = netip.MustParseAddr("10.1.2.3") // DE-BY in the fixture
+		if o, err := env.p.Event(ev, c); err != nil || o != Counted {
+			t.Fatalf("%s: %v %v", path, o, err)
+		}
+	}
+	hit("/a", "https://www.google.com/", consent.Granted)
+	hit("/b", "", consent.Granted)
+	hit("/b", "", consent.Unknown)
+	ev, c := pageview(env, "/", consent.Granted)
+	ev.Name = "signup"
+	if _, err := env.p.Event(ev, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.agg.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	hour := aggregator.HourOf(testNow)
+	f := func(dim, value string, want aggregator.WebCounts) {
+		t.Helper()
+		k := aggregator.WebKey{Site: "shop.example", Hour: hour, Dimension: dim, Value: value}
+		if got := sink.web[k]; got != want {
+			t.Errorf("%s=%q: %+v, want %+v", dim, value, got, want)
+		}
+	}
+	f(aggregator.DimTotal, "", aggregator.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
+	f(aggregator.DimPath, "/a", aggregator.WebCounts{Hits: 1, Pageviews: 1, Visitors: 1})
+	f(aggregator.DimPath, "/b", aggregator.WebCounts{Hits: 2, Pageviews: 2, Visitors: 1})
+	f(aggregator.DimSource, "news", aggregator.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
+	f(aggregator.DimUTMSource, "news", aggregator.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
+	f(aggregator.DimCountry, "DE", aggregator.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
+	f(aggregator.DimRegion, "DE-BY", aggregator.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
+	f(aggregator.DimBrowser, "Firefox", aggregator.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
+	f(aggregator.DimOS, "Linux", aggregator.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
+	f(aggregator.DimDevice, "desktop", aggregator.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
+	f(aggregator.DimConsent, "granted", aggregator.WebCounts{Hits: 3})
+	f(aggregator.DimConsent, "unknown", aggregator.WebCounts{Hits: 1})
+	f(aggregator.DimEvent, "signup", aggregator.WebCounts{Hits: 1, Visitors: 1})
+	if len(sink.web) != 15 {
+		t.Errorf("%d rows, want 15: %v", len(sink.web), sink.web)
+	}
+}
