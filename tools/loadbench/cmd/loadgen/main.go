@@ -40,9 +40,10 @@ type result struct {
 	TargetRate  float64            `json:"target_rate,omitempty"`
 	WindowS     float64            `json:"window_s"`
 	RPS         float64            `json:"rps"`
-	Sent        uint64             `json:"sent"`      // whole run, warm-up included
-	Completed   uint64             `json:"completed"` // answered, any status
-	Errors      uint64             `json:"errors"`    // connection or protocol errors
+	Sent        uint64             `json:"sent"`               // whole run, warm-up included
+	Completed   uint64             `json:"completed"`          // answered, any status
+	Overflow    uint64             `json:"overflow,omitempty"` // due requests the generator could not queue
+	Errors      uint64             `json:"errors"`             // connection or protocol errors
 	FirstError  string             `json:"first_error,omitempty"`
 	Dials       int                `json:"dials"`
 	Statuses    map[string]uint64  `json:"statuses"`
@@ -169,8 +170,16 @@ func run() error {
 	}
 
 	var stop atomic.Bool
+	var overflow atomic.Uint64
 	base, baseMono := time.Now(), monoNow()
 	warm, end := *warmup, *warmup+*duration
+	period := float64(time.Second) / *rate
+	due := make(chan int, 1<<20)
+	if *mode == "open" {
+		wt := newWaiter(baseMono)
+		defer wt.close()
+		go pace(due, period, base, wt, end, &overflow)
+	}
 	var wg sync.WaitGroup
 	for _, w := range workers {
 		wg.Add(1)
@@ -179,9 +188,7 @@ func run() error {
 			if *mode == "closed" {
 				w.closedLoop(tr, len(workers), base, warm, &stop)
 			} else {
-				wt := newWaiter(baseMono)
-				defer wt.close()
-				w.openLoop(tr, len(workers), *rate, base, wt, warm, end)
+				w.openLoop(tr, due, period, base, warm)
 			}
 		}()
 	}
@@ -231,6 +238,8 @@ func run() error {
 	}
 	if *mode == "open" {
 		res.TargetRate = *rate
+		res.Overflow = overflow.Load()
+		res.Errors += res.Overflow
 	}
 	var lat, svc, late histogram
 	for _, w := range workers {
@@ -314,28 +323,53 @@ func (w *worker) closedLoop(tr *traffic, n int, base time.Time, warm time.Durati
 	}
 }
 
-// openLoop sends request g = j*n + id at base + g/rate: the n connections
-// share the constant rate, each taking every n-th due time.
-func (w *worker) openLoop(tr *traffic, n int, rate float64, base time.Time, wt *waiter, warm, end time.Duration) {
-	period := float64(time.Second) / rate
-	for j := 0; ; j++ {
-		g := j*n + w.id
-		due := time.Duration(float64(g) * period)
-		if due >= end {
-			return
-		}
+// openLoop takes due requests from the pacer and sends them; a request
+// that waited for a free connection is charged for the wait.
+func (w *worker) openLoop(tr *traffic, due <-chan int, period float64, base time.Time, warm time.Duration) {
+	for g := range due {
+		at := time.Duration(float64(g) * period)
 		now := time.Since(base)
-		if due > now {
-			wt.sleep(due, due-now)
-			now = time.Since(base)
-		}
 		ok := w.exchange(tr, g%len(tr.reqs))
-		if ok && due >= warm {
+		if ok && at >= warm {
 			doneAt := time.Since(base)
-			w.lat.record(doneAt - due)
+			w.lat.record(doneAt - at)
 			w.svc.record(doneAt - now)
-			w.late.record(now - due)
+			w.late.record(now - at)
 		}
+	}
+}
+
+// pace releases request g at base + g*period until end, into due, which
+// the connections drain. It wakes on a timerfd at the next due time, or
+// at most every minGap when requests are closer than that (then several
+// go at once), so the generator's own cost per request stays low and its
+// lag is bounded by minGap plus scheduling; the report shows that lag.
+// It never blocks: if due is full, the request is counted as overflow.
+func pace(due chan<- int, period float64, base time.Time, wt *waiter, end time.Duration, overflow *atomic.Uint64) {
+	defer close(due)
+	const minGap = 50 * time.Microsecond
+	for g := 0; ; {
+		now := time.Since(base)
+		for {
+			at := time.Duration(float64(g) * period)
+			if at >= end {
+				return
+			}
+			if at > now {
+				break
+			}
+			select {
+			case due <- g:
+			default:
+				overflow.Add(1)
+			}
+			g++
+		}
+		next := time.Duration(float64(g) * period)
+		if next < now+minGap {
+			next = now + minGap
+		}
+		wt.sleep(next, next-now)
 	}
 }
 

@@ -44,6 +44,7 @@ func report(args []string, w io.Writer) error {
 	defer f.Close()
 	runs := map[string]*pair{}
 	var order []string
+	var all []*result // every run, repeated ones included, for the accounting
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -51,15 +52,23 @@ func report(args []string, w io.Writer) error {
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			return fmt.Errorf("%s: %w", *results, err)
 		}
+		all = append(all, &r)
 		p := runs[r.Label]
 		if p == nil {
 			p = &pair{}
 			runs[r.Label] = p
 			order = append(order, r.Label)
 		}
+		// A run repeated because it was disturbed supersedes the earlier one.
 		if r.Mode == "closed" {
+			if p.sat != nil {
+				p.repeated++
+			}
 			p.sat = &r
 		} else {
+			if p.open != nil {
+				p.repeated++
+			}
 			p.open = &r
 		}
 	}
@@ -99,6 +108,11 @@ func report(args []string, w io.Writer) error {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Ratios: per core (raw req/s in parentheses). Latency: open loop, from each request's due time.")
+	for _, l := range order {
+		if n := runs[l].repeated; n > 0 {
+			fmt.Fprintf(w, "%s: %d run(s) repeated because other processes disturbed them; the last one is shown.\n", l, n)
+		}
+	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| run | connections | window | load generator CPU | other processes' CPU | errors | statuses | generator send lag p99 | service time p50 / p99 |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---|---:|---:|")
@@ -125,7 +139,7 @@ func report(args []string, w io.Writer) error {
 		fmt.Fprintln(w)
 		tr := c.sat.Traffic
 		fmt.Fprintf(w, "Collector traffic: %d distinct requests, %d human and %d crawler user agents, %d client addresses; sent %v.\n",
-			tr["distinct_requests"], tr["human_user_agents"], tr["crawler_user_agents"], tr["client_addresses"], sumKinds(c))
+			tr["distinct_requests"], tr["human_user_agents"], tr["crawler_user_agents"], tr["client_addresses"], sumKinds(all, "collector"))
 		if n := runs["nginx"]; n != nil && n.sat != nil {
 			r := perCore(c.sat) / perCore(n.sat)
 			fmt.Fprintf(w, "Target rate >= %.0f%% of nginx per core: %.0f%%, %s.\n", 100*targetRatio, 100*r, verdict(r >= targetRatio))
@@ -151,8 +165,8 @@ func report(args []string, w io.Writer) error {
 		return fmt.Errorf("no collector runs to account for")
 	}
 	var webOK, emailOK, forgedOK, errs uint64
-	for _, r := range []*result{c.sat, c.open} {
-		if r == nil {
+	for _, r := range all {
+		if r.Label != "collector" {
 			continue
 		}
 		webOK += r.OKByKind["pageview"] + r.OKByKind["custom_event"] + r.OKByKind["web_pixel"]
@@ -180,7 +194,10 @@ func report(args []string, w io.Writer) error {
 }
 
 // pair is a server's saturation and open-loop runs.
-type pair struct{ sat, open *result }
+type pair struct {
+	sat, open *result
+	repeated  int
+}
 
 var errAccounting = fmt.Errorf("accounting failed")
 
@@ -191,11 +208,11 @@ func verdict(ok bool) string {
 	return "NOT met"
 }
 
-// sumKinds adds up the requests sent by kind over both runs.
-func sumKinds(p *pair) map[string]uint64 {
+// sumKinds adds up the requests sent by kind over every run of label.
+func sumKinds(all []*result, label string) map[string]uint64 {
 	out := map[string]uint64{}
-	for _, r := range []*result{p.sat, p.open} {
-		if r != nil {
+	for _, r := range all {
+		if r.Label == label {
 			for k, n := range r.SentByKind {
 				out[k] += n
 			}
