@@ -34,6 +34,9 @@ func (s *server) event(c *fiber.Ctx) error {
 	outcome, err := s.opts.Pipeline.Event(ingest.Event{
 		Site: site, Name: ev.Name, URL: ev.URL, Referrer: ev.Referrer, Consent: ev.Consent,
 	}, client)
+	if shed, err2 := s.overloaded(c, "event", err); shed {
+		return err2
+	}
 	if err != nil {
 		s.opts.Metrics.Rejected("event", reason(err))
 		return badRequest(c, err.Error())
@@ -66,7 +69,11 @@ func (s *server) campaignSent(c *fiber.Ctx) error {
 		s.opts.Metrics.Rejected("sent", "unauthorized")
 		return c.Status(fiber.StatusUnauthorized).JSON(errorBody{Error: "send the site's email secret as a bearer token"})
 	}
-	if err := s.opts.Pipeline.EmailSent(site, strings.Clone(c.Params("id")), b.Count); err != nil {
+	err := s.opts.Pipeline.EmailSent(site, strings.Clone(c.Params("id")), b.Count)
+	if shed, err2 := s.overloaded(c, "sent", err); shed {
+		return err2
+	}
+	if err != nil {
 		s.opts.Metrics.Rejected("sent", reason(err))
 		return badRequest(c, err.Error())
 	}
@@ -77,6 +84,10 @@ func (s *server) campaignSent(c *fiber.Ctx) error {
 // recordPixel feeds pixel outcomes to the metrics.
 func (s *server) recordPixel(kind string, o ingest.Outcome, err error) {
 	kind += "_pixel"
+	if oe, ok := overload(err); ok {
+		s.opts.Metrics.Shed(kind, oe.Reason) // the image is sent all the same
+		return
+	}
 	if err != nil {
 		s.opts.Metrics.Rejected(kind, reason(err))
 		return

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/cors"
+	"github.com/gofiber/fiber/v2/utils"
 
 	"tally/collector/clientip"
 	"tally/collector/ingest"
@@ -36,8 +37,86 @@ type Options struct {
 	Health func(context.Context) error
 	// Mount adds more routes (the dashboards) after the collector's own.
 	Mount []func(fiber.Router)
-	// BodyLimit bounds request bodies (default 16 KiB: an event is ~300 bytes).
+
+	// Request limits. Zero means the default; the defaults fit a collector
+	// whose requests are a few hundred bytes.
+
+	// BodyLimit bounds request bodies (default 16 KiB: an event is ~300
+	// bytes); larger bodies get 413.
 	BodyLimit int
+	// HeaderLimit bounds the request line and headers (default 8 KiB);
+	// larger requests get 431.
+	HeaderLimit int
+	// ReadTimeout bounds reading one request, headers and body, so a slow
+	// client cannot hold a connection open by trickling bytes (default 5s).
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing one response (default 10s: dashboard
+	// pages and CSV downloads share the server).
+	WriteTimeout time.Duration
+	// IdleTimeout bounds the wait for the next request on a keep-alive
+	// connection (default 60s).
+	IdleTimeout time.Duration
+	// MaxConns bounds concurrent connections (default 10,000); past it new
+	// connections get 503 at once. Each costs about HeaderLimit + 4 KiB.
+	MaxConns int
+
+	// RateLimit is the number of requests one client may make to the
+	// counting routes (/api/event and both pixels) per RateWindow (default
+	// 120; negative: no limit). Over it the API answers 429 with
+	// Retry-After and pixels answer the image without counting. Clients
+	// are told apart by a keyed hash of their address whose key changes
+	// every hour; the address itself is never kept.
+	RateLimit int
+	// RateWindow is the rate limit's window (default 10s).
+	RateWindow time.Duration
+	// RateStorage keeps the rate limit's counts; Fiber's in-memory store
+	// when nil, which is what the privacy promise assumes (tests pass one
+	// to look at what is kept: only keyed hashes).
+	RateStorage fiber.Storage
+}
+
+// Defaults of Options.
+const (
+	DefaultBodyLimit    = 16 << 10
+	DefaultHeaderLimit  = 8 << 10
+	DefaultReadTimeout  = 5 * time.Second
+	DefaultWriteTimeout = 10 * time.Second
+	DefaultIdleTimeout  = 60 * time.Second
+	DefaultMaxConns     = 10_000
+	DefaultRateLimit    = 120
+	DefaultRateWindow   = 10 * time.Second
+)
+
+// The pixel routes, also used to recognise them in middleware.
+const (
+	webPixelRoute   = "/p.gif"
+	emailPixelRoute = "/e/:site/:file"
+)
+
+func (o *Options) fill() error {
+	if o.BodyLimit < 0 || o.HeaderLimit < 0 || o.ReadTimeout < 0 || o.WriteTimeout < 0 ||
+		o.IdleTimeout < 0 || o.MaxConns < 0 || o.RateWindow < 0 {
+		return errors.New("collector: negative request limit")
+	}
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	dur := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&o.BodyLimit, DefaultBodyLimit)
+	def(&o.HeaderLimit, DefaultHeaderLimit)
+	dur(&o.ReadTimeout, DefaultReadTimeout)
+	dur(&o.WriteTimeout, DefaultWriteTimeout)
+	dur(&o.IdleTimeout, DefaultIdleTimeout)
+	def(&o.MaxConns, DefaultMaxConns)
+	def(&o.RateLimit, DefaultRateLimit)
+	dur(&o.RateWindow, DefaultRateWindow)
+	return nil
 }
 
 // New builds the Fiber app with every route.
@@ -48,30 +127,39 @@ func New(opts Options) (*fiber.App, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.BodyLimit <= 0 {
-		opts.BodyLimit = 16 << 10
+	if err := opts.fill(); err != nil {
+		return nil, err
 	}
 	s := &server{opts: opts}
 	app := fiber.New(fiber.Config{
 		AppName:               "tally",
 		DisableStartupMessage: true,
 		BodyLimit:             opts.BodyLimit,
-		ReadBufferSize:        8 << 10, // request line + headers; larger gets 431
-		ReadTimeout:           10 * time.Second,
-		WriteTimeout:          10 * time.Second,
-		IdleTimeout:           60 * time.Second,
-		Network:               fiber.NetworkTCP, // IPv4 and IPv6
-		ErrorHandler:          s.errorHandler,
+		ReadBufferSize:        opts.HeaderLimit, // request line + headers; larger gets 431
+		ReadTimeout:           opts.ReadTimeout,
+		WriteTimeout:          opts.WriteTimeout,
+		IdleTimeout:           opts.IdleTimeout,
+		Concurrency:           opts.MaxConns,
+		// No per-address connection cap (fasthttp's MaxConnsPerIP): it
+		// counts by IPv4 address only, lumping every IPv6 client together,
+		// and behind a proxy it would cap the proxy. The rate limit below
+		// works on the resolved client address instead.
+		Network:      fiber.NetworkTCP, // IPv4 and IPv6
+		ErrorHandler: s.errorHandler,
 	})
 	app.Use(s.recoverer, s.accessLog)
 
+	limit := func(c *fiber.Ctx) error { return c.Next() }
+	if opts.RateLimit > 0 {
+		limit = s.rateLimit(opts.RateLimit, opts.RateWindow)
+	}
 	px := &pixel.Handlers{Sites: opts.Sites, Pipeline: opts.Pipeline, Proxies: opts.Proxies, Record: s.recordPixel}
-	app.Get("/p.gif", px.Web)
-	app.Get("/e/:site/:file", px.Email)
+	app.Get(webPixelRoute, limit, px.Web)
+	app.Get(emailPixelRoute, limit, px.Email)
 
 	// The tracker posts from every site's origin; answers carry no data.
 	api := cors.New(cors.Config{AllowOrigins: "*", AllowMethods: "POST", AllowHeaders: "Content-Type"})
-	app.Post("/api/event", api, s.event)
+	app.Post("/api/event", api, limit, s.event)
 	app.Options("/api/event", api)
 	app.Post("/api/campaigns/:id/sent", s.campaignSent)
 
@@ -88,12 +176,14 @@ type server struct {
 	opts Options
 }
 
-// errorHandler answers Fiber's own errors (404, 405, 413...) as JSON, and
-// anything else as a bare 500 whose details stay out of the response.
+// errorHandler answers Fiber's own errors (404, 405, 413, 431...) as JSON
+// with the status text, and anything else as a bare 500 whose details stay
+// out of the response. Fiber's messages can quote the request (a path, or
+// the bytes of a malformed request with its headers), so they are not used.
 func (s *server) errorHandler(c *fiber.Ctx, err error) error {
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
-		return c.Status(fe.Code).JSON(errorBody{Error: fe.Message})
+		return c.Status(fe.Code).JSON(errorBody{Error: utils.StatusMessage(fe.Code)})
 	}
 	// The route pattern, never the URL: a URL may carry a recipient token.
 	s.opts.Logger.Error("request failed", "route", c.Route().Path, "err", err)
@@ -114,7 +204,7 @@ func (s *server) recoverer(c *fiber.Ctx) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.opts.Logger.Error("handler panicked", "route", c.Route().Path)
-			if c.Route().Path == "/p.gif" || c.Route().Path == "/e/:site/:file" {
+			if _, ok := pixelKind(c); ok {
 				err = pixel.Send(c) // a pixel is always an image
 				return
 			}

@@ -33,6 +33,13 @@ const chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KH
 // ClickHouse: these tests look at what reaches the aggregator.
 func newTestApp(t *testing.T) (*fiber.App, *aggregator.Aggregator) {
 	t.Helper()
+	return newTestAppWith(t, nil, nil)
+}
+
+// newTestAppWith is newTestApp with the pipeline's and the server's options
+// adjusted by the given functions (either may be nil).
+func newTestAppWith(t *testing.T, pipe func(*ingest.Options), srv func(*Options)) (*fiber.App, *aggregator.Aggregator) {
+	t.Helper()
 	reg, err := sites.Parse(strings.NewReader(`{"sites":[{"domain":"example.com","email_secret":"` + testSecret + `"}]}`))
 	if err != nil {
 		t.Fatal(err)
@@ -46,14 +53,22 @@ func newTestApp(t *testing.T) (*fiber.App, *aggregator.Aggregator) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := ingest.New(ingest.Options{Geo: loc, Agents: agents, Visitors: uniques.NewVisitors(nil),
-		Opens: uniques.NewOpens(0, nil), Aggregator: agg})
+	po := ingest.Options{Geo: loc, Agents: agents, Visitors: uniques.NewVisitors(nil),
+		Opens: uniques.NewOpens(0, nil), Aggregator: agg}
+	if pipe != nil {
+		pipe(&po)
+	}
+	p, err := ingest.New(po)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// app.Test connections come from 0.0.0.0: trust it, to test forwarded headers.
-	app, err := New(Options{Sites: reg, Pipeline: p, Metrics: metrics.New(metrics.Gauges{}),
-		Proxies: clientip.NewResolver([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/32")})})
+	so := Options{Sites: reg, Pipeline: p, Metrics: metrics.New(metrics.Gauges{}),
+		Proxies: clientip.NewResolver([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/32")})}
+	if srv != nil {
+		srv(&so)
+	}
+	app, err := New(so)
 	if err != nil {
 		t.Fatal(err)
 	}

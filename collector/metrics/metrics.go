@@ -19,6 +19,7 @@ type Metrics struct {
 	registry *prometheus.Registry
 	hits     *prometheus.CounterVec
 	rejected *prometheus.CounterVec
+	shed     *prometheus.CounterVec
 	flushDur prometheus.Histogram
 	flushRow prometheus.Counter
 	flushErr prometheus.Counter
@@ -28,7 +29,9 @@ type Metrics struct {
 type Gauges struct {
 	PendingRows  func() float64 // counter rows waiting for a flush
 	VisitorPairs func() float64 // (visitor, value) pairs remembered today
+	VisitorBytes func() float64 // memory of those pairs (uniques.Visitors.Bytes)
 	OpenKeys     func() float64 // recipient opens remembered
+	OpenBytes    func() float64 // memory of those opens (uniques.Opens.Bytes)
 	SpoolBytes   func() float64 // bytes of counter deltas in the on-disk spool
 	SpoolSegs    func() float64 // segments in the spool
 
@@ -49,6 +52,10 @@ func New(g Gauges) *Metrics {
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tally_hits_rejected_total", Help: "Hits refused as bad input, by kind and reason.",
 		}, []string{"kind", "reason"}),
+		shed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tally_shed_total",
+			Help: "Hits not counted to protect the collector, by kind and reason (counter_rows, visitor_pairs, open_keys: a memory bound; rate_limited: one client over its limit).",
+		}, []string{"kind", "reason"}),
 		flushDur: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "tally_flush_duration_seconds", Help: "Time to write one batch to ClickHouse.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
@@ -60,7 +67,7 @@ func New(g Gauges) *Metrics {
 			Name: "tally_flush_errors_total", Help: "Flushes that failed and were kept for retry.",
 		}),
 	}
-	reg.MustRegister(m.hits, m.rejected, m.flushDur, m.flushRow, m.flushErr,
+	reg.MustRegister(m.hits, m.rejected, m.shed, m.flushDur, m.flushRow, m.flushErr,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	gauge := func(name, help string, f func() float64) {
 		if f != nil {
@@ -69,7 +76,9 @@ func New(g Gauges) *Metrics {
 	}
 	gauge("tally_pending_rows", "Counter rows waiting for a flush, failed ones included.", g.PendingRows)
 	gauge("tally_visitor_pairs", "(visitor, dimension value) pairs remembered today, in memory only.", g.VisitorPairs)
+	gauge("tally_visitor_bytes", "Memory of the day's (visitor, value) pairs, in bytes.", g.VisitorBytes)
 	gauge("tally_email_open_keys", "Recipient opens remembered for de-duplication, in memory only.", g.OpenKeys)
+	gauge("tally_email_open_bytes", "Memory of the remembered opens, in bytes.", g.OpenBytes)
 	gauge("tally_spool_bytes", "Bytes of counter deltas waiting in the on-disk spool.", g.SpoolBytes)
 	gauge("tally_spool_segments", "Segments waiting in the on-disk spool.", g.SpoolSegs)
 	counter := func(name, help string, f func() float64) {
@@ -88,6 +97,10 @@ func (m *Metrics) Hit(kind, outcome string) { m.hits.WithLabelValues(kind, outco
 
 // Rejected counts a refused hit; reason must come from a fixed set.
 func (m *Metrics) Rejected(kind, reason string) { m.rejected.WithLabelValues(kind, reason).Inc() }
+
+// Shed counts a hit that was not counted to protect the collector; reason
+// must come from a fixed set.
+func (m *Metrics) Shed(kind, reason string) { m.shed.WithLabelValues(kind, reason).Inc() }
 
 // Flushed records a flush outcome.
 func (m *Metrics) Flushed(rows int, took time.Duration, err error) {

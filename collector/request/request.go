@@ -19,8 +19,7 @@ import (
 // clientip.ErrInvalidForwarded when a trusted proxy sent a malformed
 // forwarded header; its text never contains the header.
 func Client(c *fiber.Ctx, proxies *clientip.Resolver) (ingest.Client, error) {
-	peer, _ := netip.AddrFromSlice(c.Context().RemoteIP())
-	ip, err := proxies.Resolve(peer.Unmap(), forwardedFor(c), c.Get("X-Real-IP"))
+	ip, err := Addr(c, proxies)
 	if err != nil {
 		return ingest.Client{}, err
 	}
@@ -33,6 +32,13 @@ func Client(c *fiber.Ctx, proxies *clientip.Resolver) (ingest.Client, error) {
 		DNT:       c.Get("DNT") == "1",
 		Prefetch:  isPrefetch(c),
 	}, nil
+}
+
+// Addr is the client address through the trusted-proxy rules; see Client
+// for the error.
+func Addr(c *fiber.Ctx, proxies *clientip.Resolver) (netip.Addr, error) {
+	peer, _ := netip.AddrFromSlice(c.Context().RemoteIP())
+	return proxies.Resolve(peer.Unmap(), forwardedFor(c), c.Get("X-Real-IP"))
 }
 
 // forwardedFor joins every X-Forwarded-For line: a proxy may add its own

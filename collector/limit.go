@@ -1,0 +1,136 @@
+package collector
+
+import (
+	"errors"
+	"hash/maphash"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
+	"github.com/gofiber/fiber/v2/utils"
+
+	"tally/collector/ingest"
+	"tally/collector/request"
+	"tally/pixel"
+)
+
+// clientKeys turns a client address into a rate-limit key: a 64-bit keyed
+// hash whose key (a maphash seed) is random, held in memory only and
+// replaced every period. The limiter's memory therefore never holds an
+// address, and a key cannot be linked to the same client's key of another
+// period. Safe for concurrent use.
+type clientKeys struct {
+	period uint32        // seconds
+	now    func() uint32 // unix seconds
+
+	mu  sync.Mutex // one rotation at a time
+	cur atomic.Pointer[keySeed]
+}
+
+type keySeed struct {
+	seed  maphash.Seed
+	until uint32 // unix seconds when the seed is replaced
+}
+
+// newClientKeys starts with a fresh seed. now is the clock in unix
+// seconds; Fiber's cached timestamp when nil (one atomic load, where
+// time.Now costs a clock read on every request).
+func newClientKeys(period time.Duration, now func() uint32) *clientKeys {
+	if now == nil {
+		utils.StartTimeStampUpdater()
+		now = func() uint32 { return atomic.LoadUint32(&utils.Timestamp) }
+	}
+	k := &clientKeys{period: uint32(max(period/time.Second, 1)), now: now}
+	k.cur.Store(k.newSeed(now()))
+	return k
+}
+
+func (k *clientKeys) newSeed(now uint32) *keySeed {
+	return &keySeed{seed: maphash.MakeSeed(), until: now - now%k.period + k.period}
+}
+
+// key is the limiter key of addr: 8 bytes of keyed hash, as a string.
+func (k *clientKeys) key(addr netip.Addr) string {
+	s := k.cur.Load()
+	if now := k.now(); now >= s.until {
+		k.mu.Lock()
+		if s = k.cur.Load(); now >= s.until {
+			s = k.newSeed(now)
+			k.cur.Store(s)
+		}
+		k.mu.Unlock()
+	}
+	ip := addr.Unmap().As16()
+	h := maphash.Bytes(s.seed, ip[:])
+	var b [8]byte
+	for i := range b {
+		b[i] = byte(h >> (8 * i))
+	}
+	return string(b[:])
+}
+
+// rateLimit is Fiber's limiter (fixed window, in-memory storage) keyed by
+// clientKeys: each client may make limit requests per window to the
+// counting routes. Entries live for one window.
+func (s *server) rateLimit(limit int, window time.Duration) fiber.Handler {
+	keys := newClientKeys(time.Hour, nil)
+	return limiter.New(limiter.Config{
+		Max:        limit,
+		Expiration: window,
+		KeyGenerator: func(c *fiber.Ctx) string {
+			addr, err := request.Addr(c, s.opts.Proxies)
+			if err != nil {
+				// A malformed forwarded header: the handler refuses the
+				// request; count it against the peer that sent it.
+				addr, _ = netip.AddrFromSlice(c.Context().RemoteIP())
+			}
+			return keys.key(addr)
+		},
+		LimitReached: s.limited,
+		Storage:      s.opts.RateStorage,
+	})
+}
+
+// limited answers a client over its limit: the API with 429 (the limiter
+// has set Retry-After), a pixel with the image, uncounted.
+func (s *server) limited(c *fiber.Ctx) error {
+	if kind, ok := pixelKind(c); ok {
+		s.opts.Metrics.Shed(kind, "rate_limited")
+		c.Response().Header.Del(fiber.HeaderRetryAfter)
+		return pixel.Send(c)
+	}
+	s.opts.Metrics.Shed("event", "rate_limited")
+	return c.Status(fiber.StatusTooManyRequests).JSON(errorBody{Error: "too many requests from this client: retry after the Retry-After delay"})
+}
+
+// pixelKind names the pixel route c is on, for metrics.
+func pixelKind(c *fiber.Ctx) (string, bool) {
+	switch c.Route().Path {
+	case webPixelRoute:
+		return "web_pixel", true
+	case emailPixelRoute:
+		return "email_pixel", true
+	}
+	return "", false
+}
+
+// overloaded answers a hit that the pipeline shed over a memory bound with
+// 503 and Retry-After, and counts it. ok is false for any other error.
+func (s *server) overloaded(c *fiber.Ctx, kind string, err error) (ok bool, _ error) {
+	oe, ok := overload(err)
+	if !ok {
+		return false, nil
+	}
+	s.opts.Metrics.Shed(kind, oe.Reason)
+	c.Set(fiber.HeaderRetryAfter, strconv.FormatInt(int64((oe.RetryAfter+time.Second-1)/time.Second), 10))
+	return true, c.Status(fiber.StatusServiceUnavailable).JSON(errorBody{Error: oe.Error()})
+}
+
+func overload(err error) (*ingest.OverloadError, bool) {
+	var oe *ingest.OverloadError
+	return oe, errors.As(err, &oe)
+}
