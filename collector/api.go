@@ -83,16 +83,23 @@ func (s *server) campaignSent(c *fiber.Ctx) error {
 
 // recordPixel feeds pixel outcomes to the metrics.
 func (s *server) recordPixel(kind string, o ingest.Outcome, err error) {
-	kind += "_pixel"
+	switch kind { // constant labels: a concatenation would allocate per hit
+	case "web":
+		kind = "web_pixel"
+	case "email":
+		kind = "email_pixel"
+	default:
+		kind += "_pixel"
+	}
+	if err == nil {
+		s.opts.Metrics.Hit(kind, string(o))
+		return
+	}
 	if oe, ok := overload(err); ok {
 		s.opts.Metrics.Shed(kind, oe.Reason) // the image is sent all the same
 		return
 	}
-	if err != nil {
-		s.opts.Metrics.Rejected(kind, reason(err))
-		return
-	}
-	s.opts.Metrics.Hit(kind, string(o))
+	s.opts.Metrics.Rejected(kind, reason(err))
 }
 
 // reason maps an error to a metrics label from a fixed set.

@@ -121,6 +121,9 @@ func pixelKind(c *fiber.Ctx) (string, bool) {
 // overloaded answers a hit that the pipeline shed over a memory bound with
 // 503 and Retry-After, and counts it. ok is false for any other error.
 func (s *server) overloaded(c *fiber.Ctx, kind string, err error) (ok bool, _ error) {
+	if err == nil {
+		return false, nil
+	}
 	oe, ok := overload(err)
 	if !ok {
 		return false, nil

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
 
 	"tally/collector/clientip"
 	"tally/collector/ingest"
@@ -25,9 +26,11 @@ func Client(c *fiber.Ctx, proxies *clientip.Resolver) (ingest.Client, error) {
 	}
 	return ingest.Client{
 		IP: ip,
-		// The user agent is only hashed and classified during this request;
-		// still copied, because fasthttp reuses the header buffer.
-		UserAgent: strings.Clone(c.Get(fiber.HeaderUserAgent)),
+		// Not copied out of fasthttp's header buffer: the pipeline only
+		// hashes and classifies it during this request, and nothing keeps it
+		// (the classifier caches a hash of it, uniques an HMAC). Not copying
+		// also leaves no copy of it on the heap.
+		UserAgent: c.Get(fiber.HeaderUserAgent),
 		GPC:       c.Get("Sec-GPC") == "1",
 		DNT:       c.Get("DNT") == "1",
 		Prefetch:  isPrefetch(c),
@@ -50,7 +53,8 @@ func forwardedFor(c *fiber.Ctx) string {
 	case 0:
 		return ""
 	case 1:
-		return string(lines[0])
+		// Not copied: the resolver only reads it, like every c.Get value.
+		return utils.UnsafeString(lines[0])
 	}
 	return string(bytes.Join(lines, []byte(", ")))
 }

@@ -1,0 +1,74 @@
+package collector
+
+import (
+	"fmt"
+	"net"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+
+	"tally/collector/ingest"
+)
+
+// benchApp serves requests straight into the app's fasthttp handler (no
+// network): the cost of the HTTP layer and the pipeline together.
+func benchApp(b *testing.B, rateLimit int, build func(i int, req *fasthttp.Request)) {
+	app, _ := newTestAppWith(&testing.T{}, func(o *ingest.Options) { o.MaxPendingRows = -1 },
+		func(o *Options) { o.RateLimit = rateLimit })
+	h := app.Handler()
+	// 1024 distinct clients, so the limiter's and the pipeline's state is
+	// in steady state after the warm-up.
+	reqs := make([]fasthttp.Request, 1024)
+	for i := range reqs {
+		build(i, &reqs[i])
+		reqs[i].Header.Set("X-Forwarded-For", fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255))
+	}
+	remote := &net.TCPAddr{IP: net.IPv4zero, Port: 1234}
+	var ctx fasthttp.RequestCtx
+	run := func(i int) {
+		ctx.Init(&reqs[i%len(reqs)], remote, nil)
+		h(&ctx)
+		if code := ctx.Response.StatusCode(); code >= 300 {
+			b.Fatalf("status %d: %s", code, ctx.Response.Body())
+		}
+	}
+	for i := range len(reqs) {
+		run(i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		run(i)
+	}
+}
+
+var benchPaths = []string{"/", "/pricing", "/blog/launch", "/docs/install", "/about"}
+
+// BenchmarkAppPixel is GET /p.gif through the whole app.
+func BenchmarkAppPixel(b *testing.B) {
+	for _, limit := range []int{-1, 1 << 30} {
+		b.Run(map[int]string{-1: "nolimit", 1 << 30: "limiter"}[limit], func(b *testing.B) {
+			benchApp(b, limit, func(i int, req *fasthttp.Request) {
+				req.SetRequestURI("/p.gif?d=example.com")
+				req.Header.Set("User-Agent", chrome)
+				req.Header.Set("Referer", "https://example.com"+benchPaths[i%len(benchPaths)])
+			})
+		})
+	}
+}
+
+// BenchmarkAppEvent is POST /api/event through the whole app.
+func BenchmarkAppEvent(b *testing.B) {
+	for _, limit := range []int{-1, 1 << 30} {
+		b.Run(map[int]string{-1: "nolimit", 1 << 30: "limiter"}[limit], func(b *testing.B) {
+			benchApp(b, limit, func(i int, req *fasthttp.Request) {
+				req.Header.SetMethod("POST")
+				req.SetRequestURI("/api/event")
+				req.Header.Set("User-Agent", chrome)
+				req.Header.SetContentType("application/json")
+				req.SetBodyString(`{"n":"pageview","u":"https://example.com` + benchPaths[i%len(benchPaths)] +
+					`","d":"example.com","r":"https://www.google.com/","consent":{"analytics":"granted"}}`)
+			})
+		})
+	}
+}
