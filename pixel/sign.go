@@ -25,16 +25,24 @@ const sigLen = 16
 // Sign returns the URL-safe signature of c under the site's secret.
 func Sign(secret []byte, c Claims) string {
 	var out [32]byte
-	return base64.RawURLEncoding.EncodeToString(mac(secret, c, out[:0])[:sigLen])
+	return sigEncoding.EncodeToString(mac(secret, c, out[:0])[:sigLen])
 }
 
+// sigEncoding is strict: the unused low bits of the last character must be
+// zero, so that Sign's output is the only string that verifies.
+var sigEncoding = base64.RawURLEncoding.Strict()
+
 // Verify reports whether sig is c's signature under secret, in constant time.
+// Claims whose site or campaign holds a newline never verify: the MAC's
+// encoding separates fields with newlines, and only the last variable
+// field (the recipient) may contain them without ambiguity.
 func Verify(secret []byte, c Claims, sig string) bool {
-	if len(secret) == 0 || len(sig) != base64.RawURLEncoding.EncodedLen(sigLen) {
+	if len(secret) == 0 || len(sig) != sigEncoding.EncodedLen(sigLen) ||
+		strings.ContainsRune(c.Site, '\n') || strings.ContainsRune(c.Campaign, '\n') {
 		return false
 	}
 	var got [sigLen]byte
-	if n, err := base64.RawURLEncoding.Decode(got[:], []byte(sig)); err != nil || n != sigLen {
+	if n, err := sigEncoding.Decode(got[:], []byte(sig)); err != nil || n != sigLen {
 		return false
 	}
 	var out [32]byte
