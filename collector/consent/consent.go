@@ -131,10 +131,18 @@ func Decide(mode Mode, s Signals) Decision {
 // tcfState reads purpose 8 consent from a TCF v2 string. A string that does
 // not parse says nothing, so it is Unknown rather than an error: a broken CMP
 // must not make the hit fail.
-func tcfState(raw string) State {
+func tcfState(raw string) (st State) {
 	if len(raw) > 4096 {
 		return Unknown
 	}
+	// go-gdpr v1.12.0 indexes past the end of some malformed strings
+	// (FuzzDecide found one, kept in testdata): such a string says nothing
+	// either.
+	defer func() {
+		if recover() != nil {
+			st = Unknown
+		}
+	}()
 	vc, err := vendorconsent.ParseString(raw)
 	if err != nil || vc.Version() != 2 {
 		return Unknown

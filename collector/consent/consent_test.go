@@ -35,6 +35,8 @@ func TestDecide(t *testing.T) {
 	f(ModeStrict, Signals{TCF: tcfNoPurpose8}, Decision{State: Denied})
 	f(ModeAnonymous, Signals{TCF: tcfNoPurpose8}, Decision{State: Denied, Counters: true})
 	f(ModeStrict, Signals{TCF: "not-a-tcf-string"}, Decision{State: Unknown})
+	// go-gdpr panics on this one (index out of range): unknown, no panic.
+	f(ModeStrict, Signals{TCF: "C0000000000000000000000000000000000AAFA0000"}, Decision{State: Unknown})
 	// The explicit field wins over the CMP's string.
 	f(ModeStrict, Signals{Analytics: Denied, TCF: tcfPurpose8}, Decision{State: Denied})
 }
