@@ -12,19 +12,26 @@
 # accepted, and (full mode) a CPU profile of the collector under load is
 # taken from a build with net/http/pprof added by go build -overlay.
 #
-#   scripts/loadbench.sh                  full run, ~6 minutes
+#   scripts/loadbench.sh                  full run, ~9 minutes on a quiet machine
 #   LOADBENCH_QUICK=1 scripts/loadbench.sh   smoke run, < 60 s once built
 #
-# Settings (environment): LOADBENCH_OUT (results directory),
-# LOADBENCH_SERVER_CPU / LOADBENCH_LOADGEN_CPU (cores, default 0 / 1),
-# LOADBENCH_CONNS (default 64), LOADBENCH_WARMUP / LOADBENCH_SATURATION /
-# LOADBENCH_OPEN (durations), LOADBENCH_QUIET_WAIT (seconds to wait for the
-# machine to be idle before starting, default 300, 0 in quick mode),
-# LOADBENCH_RETRIES (runs disturbed by other processes using more than
-# LOADBENCH_MAX_OTHER cores, default 0.1, are repeated: default 2, 0 quick),
-# LOADBENCH_NICE (default -10 as root: other work on the machine disturbs
-# the runs less), LOADBENCH_COLLECTOR_FLAGS (extra collector flags, e.g. to
-# raise limits), LOADBENCH_PROFILE=0/1, CH_PORT.
+# Settings (environment):
+#   LOADBENCH_OUT          results directory (default /tmp/loadbench-DATE)
+#   LOADBENCH_ROUNDS       rounds (default 3, quick 1): the servers are
+#                          measured in turn, round after round, and the
+#                          report gives the median over rounds
+#   LOADBENCH_WARMUP, LOADBENCH_SATURATION, LOADBENCH_OPEN   durations
+#   LOADBENCH_CONNS        keep-alive connections (default 64)
+#   LOADBENCH_SERVER_CPU, LOADBENCH_LOADGEN_CPU   cores (default 0 and 1)
+#   LOADBENCH_NICE         priority of everything started (default -10 as
+#                          root, so other work on the machine disturbs less)
+#   LOADBENCH_QUIET_WAIT   seconds to wait for an idle machine first
+#                          (default 300, quick 0)
+#   LOADBENCH_RETRIES      repeats of a run during which other processes
+#                          used more than LOADBENCH_MAX_OTHER cores
+#                          (default 0.1); default 1, quick 0
+#   LOADBENCH_COLLECTOR_FLAGS   extra collector flags (to raise limits)
+#   LOADBENCH_PROFILE      0/1: CPU profile of the collector (full: 1)
 # Only loopback addresses are targets; everything started is stopped on exit.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -34,19 +41,23 @@ QUICK=${LOADBENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
   WARMUP=${LOADBENCH_WARMUP:-1s}; SAT=${LOADBENCH_SATURATION:-4s}; OPEN=${LOADBENCH_OPEN:-4s}
   QUIET_WAIT=${LOADBENCH_QUIET_WAIT:-0}; PROFILE=${LOADBENCH_PROFILE:-0}; RETRIES=${LOADBENCH_RETRIES:-0}
+  ROUNDS=${LOADBENCH_ROUNDS:-1}
   TRAFFIC=(-requests 20000 -visitors 5000 -human-uas 2000 -crawler-uas 200 -recipients 5000)
 else
-  WARMUP=${LOADBENCH_WARMUP:-5s}; SAT=${LOADBENCH_SATURATION:-20s}; OPEN=${LOADBENCH_OPEN:-30s}
-  QUIET_WAIT=${LOADBENCH_QUIET_WAIT:-300}; PROFILE=${LOADBENCH_PROFILE:-1}; RETRIES=${LOADBENCH_RETRIES:-2}
+  WARMUP=${LOADBENCH_WARMUP:-3s}; SAT=${LOADBENCH_SATURATION:-15s}; OPEN=${LOADBENCH_OPEN:-20s}
+  QUIET_WAIT=${LOADBENCH_QUIET_WAIT:-300}; PROFILE=${LOADBENCH_PROFILE:-1}; RETRIES=${LOADBENCH_RETRIES:-1}
+  ROUNDS=${LOADBENCH_ROUNDS:-3}
   TRAFFIC=(-requests 200000 -visitors 50000 -human-uas 4000 -crawler-uas 400 -recipients 40000)
 fi
 CONNS=${LOADBENCH_CONNS:-64}
 MAX_OTHER=${LOADBENCH_MAX_OTHER:-0.1}
 if [ "$(id -u)" = 0 ]; then NICE=${LOADBENCH_NICE:--10}; else NICE=${LOADBENCH_NICE:-0}; fi
-# pin CPU CMD...: run on one core, at the benchmark's priority.
-pin() { local cpu=$1; shift; nice -n "$NICE" taskset -c "$cpu" "$@"; }
 SERVER_CPU=${LOADBENCH_SERVER_CPU:-0}
 LOADGEN_CPU=${LOADBENCH_LOADGEN_CPU:-1}
+# Command prefixes that run on one core at the benchmark's priority. They
+# exec, so "$!" of a backgrounded server is the server's own pid.
+ON_SERVER=(nice -n "$NICE" taskset -c "$SERVER_CPU")
+ON_LOADGEN=(nice -n "$NICE" taskset -c "$LOADGEN_CPU")
 OUT=${LOADBENCH_OUT:-/tmp/loadbench-$(date -u +%Y%m%dT%H%M%SZ)}
 DB=loadbench
 SITES=$ROOT/sites.example.json
@@ -128,7 +139,7 @@ wait_port() {
 
 RESULTS=$OUT/results.jsonl
 : >"$RESULTS"
-gen() { pin "$LOADGEN_CPU" "$WORK/loadgen" -ua-dir "$UA_DIR" -secret "$SECRET" -conns "$CONNS" \
+gen() { "${ON_LOADGEN[@]}" "$WORK/loadgen" -ua-dir "$UA_DIR" -secret "$SECRET" -conns "$CONNS" \
   -warmup "$WARMUP" "${TRAFFIC[@]}" "$@"; }
 
 field() { sed -E "s/.*\"$1\":([0-9.e+-]+).*/\1/" "$2"; }
@@ -146,17 +157,22 @@ run_once() {
   done
 }
 
-# measure NAME PORT PIDS [generator flags]: saturation, then open loop at half.
+# measure ROUND NAME PORT PIDS [generator flags]: saturation, then open loop at half.
 measure() {
-  local name=$1 port=$2 pids=$3; shift 3
-  log "$name: closed-loop saturation, $CONNS connections, $SAT"
-  run_once "$name saturation" -addr "127.0.0.1:$port" -label "$name" -mode closed -duration "$SAT" -cpu-pids "$pids" "$@"
+  local round=$1 name=$2 port=$3 pids=$4; shift 4
+  log "round $round, $name: closed-loop saturation, $CONNS connections, $SAT"
+  run_once "$name saturation" -round "$round" -addr "127.0.0.1:$port" -label "$name" -mode closed \
+    -duration "$SAT" -cpu-pids "$pids" "$@"
   local max; max=$(field rps "$WORK/run.json")
   local half; half=$(awk -v m="$max" 'BEGIN{printf "%d", m/2}')
-  log "$name: max $(printf '%.0f' "$max") req/s; open loop at $half req/s, $OPEN"
-  run_once "$name open loop" -addr "127.0.0.1:$port" -label "$name" -mode open -rate "$half" -duration "$OPEN" -cpu-pids "$pids" "$@"
+  log "round $round, $name: max $(printf '%.0f' "$max") req/s; open loop at $half req/s, $OPEN"
+  run_once "$name open loop" -round "$round" -addr "127.0.0.1:$port" -label "$name" -mode open -rate "$half" \
+    -duration "$OPEN" -cpu-pids "$pids" "$@"
 }
 
+# The three servers wait side by side on the server core, each idle while
+# another is measured; rounds interleave them, so that a slow patch of the
+# machine does not fall on one server only.
 # 1. nginx, one worker, empty_gif.
 mkdir -p "$WORK/nginx/logs"
 cat >"$WORK/nginx/nginx.conf" <<EOF
@@ -180,36 +196,38 @@ http {
   }
 }
 EOF
-pin "$SERVER_CPU" nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" &
+"${ON_SERVER[@]}" nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" &
 NGINX=$!; PIDS+=("$NGINX")
 wait_port $NGINX_PORT $NGINX
 NGINX_WORKER=$(pgrep -P "$NGINX" | head -1)
-measure nginx $NGINX_PORT "nginx=$NGINX_WORKER" -gif-only
-kill "$NGINX"; wait "$NGINX" 2>/dev/null || true
 
 # 2. Bare Fiber.
-pin "$SERVER_CPU" "$WORK/barefiber" -listen "127.0.0.1:$FIBER_PORT" &
+"${ON_SERVER[@]}" "$WORK/barefiber" -listen "127.0.0.1:$FIBER_PORT" &
 FIBER=$!; PIDS+=("$FIBER")
 wait_port $FIBER_PORT $FIBER
-measure fiber $FIBER_PORT "fiber=$FIBER" -gif-only
-kill "$FIBER"; wait "$FIBER" 2>/dev/null || true
 
-# 3. The collector, full path, into a fresh database.
+# 3. The collector, full path, into a fresh database and a fresh spool.
 CH_PID=$(pgrep -o -x clickhouse-serv || pgrep -o -f clickhouse-server || true)
 chq() { clickhouse-client --port "$CH_PORT" -q "$1"; }
-start_collector() { # binary db port [env]
+start_collector() { # binary db [env]
   local bin=$1 db=$2; shift 2
   chq "DROP DATABASE IF EXISTS $db"
   # shellcheck disable=SC2086
-  pin "$SERVER_CPU" env CLICKHOUSE_URL="clickhouse://127.0.0.1:$CH_PORT/$db" GEOIP_DB="$GEOIP" \
-    SITES_FILE="$SITES" TRUSTED_PROXIES=127.0.0.1/32 LOG_LEVEL=warn ADMIN_PASSWORD=loadbench-not-a-secret \
-    LISTEN_ADDR="127.0.0.1:$COLLECTOR_PORT" "$@" \
+  "${ON_SERVER[@]}" env CLICKHOUSE_URL="clickhouse://127.0.0.1:$CH_PORT/$db" GEOIP_DB="$GEOIP" \
+    SITES_FILE="$SITES" SPOOL_DIR="$WORK/spool-$db" TRUSTED_PROXIES=127.0.0.1/32 LOG_LEVEL=warn \
+    ADMIN_PASSWORD=loadbench-not-a-secret LISTEN_ADDR="127.0.0.1:$COLLECTOR_PORT" "$@" \
     "$bin" ${LOADBENCH_COLLECTOR_FLAGS:-} 2>>"$OUT/collector.log" &
   COLLECTOR=$!; PIDS+=("$COLLECTOR")
   wait_port $COLLECTOR_PORT $COLLECTOR
 }
 start_collector "$WORK/collector" $DB
-measure collector $COLLECTOR_PORT "collector=$COLLECTOR${CH_PID:+,clickhouse=$CH_PID}"
+
+for round in $(seq 1 "$ROUNDS"); do
+  measure "$round" nginx $NGINX_PORT "nginx=$NGINX_WORKER" -gif-only
+  measure "$round" fiber $FIBER_PORT "fiber=$FIBER" -gif-only
+  measure "$round" collector $COLLECTOR_PORT "collector=$COLLECTOR${CH_PID:+,clickhouse=$CH_PID}"
+done
+kill "$NGINX" "$FIBER"; wait "$NGINX" "$FIBER" 2>/dev/null || true
 curl -fsS "http://127.0.0.1:$COLLECTOR_PORT/metrics" >"$OUT/collector-metrics.txt"
 kill -TERM "$COLLECTOR"; wait "$COLLECTOR" || { log "collector exited with an error; see $OUT/collector.log"; exit 1; }
 
@@ -237,7 +255,7 @@ EOF
 if [ "$PROFILE" = 1 ]; then
   log "profiling the collector under closed-loop load"
   start_collector "$WORK/collector-pprof" ${DB}_profile LOADBENCH_PPROF_ADDR="127.0.0.1:$PPROF_PORT"
-  pin "$LOADGEN_CPU" "$WORK/loadgen" -ua-dir "$UA_DIR" -secret "$SECRET" -conns "$CONNS" "${TRAFFIC[@]}" \
+  "${ON_LOADGEN[@]}" "$WORK/loadgen" -ua-dir "$UA_DIR" -secret "$SECRET" -conns "$CONNS" "${TRAFFIC[@]}" \
     -addr "127.0.0.1:$COLLECTOR_PORT" -label collector-profiled -mode closed -warmup 3s -duration 25s \
     -cpu-pids "collector=$COLLECTOR" >"$OUT/profiled-run.json" &
   GEN=$!; PIDS+=("$GEN")
@@ -255,7 +273,7 @@ fi
 {
   echo "# Load benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
   echo "# $(go version | cut -d' ' -f3-), $(nginx -v 2>&1 | cut -d' ' -f3), ClickHouse $(chq 'SELECT version()'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- . ':!tools/loadbench' 2>/dev/null || echo ' + uncommitted changes')"
-  echo "# quick=$QUICK conns=$CONNS warmup=$WARMUP saturation=$SAT open=$OPEN server-cpu=$SERVER_CPU loadgen-cpu=$LOADGEN_CPU nice=$NICE"
+  echo "# quick=$QUICK rounds=$ROUNDS conns=$CONNS warmup=$WARMUP saturation=$SAT open=$OPEN server-cpu=$SERVER_CPU loadgen-cpu=$LOADGEN_CPU nice=$NICE"
   "$WORK/loadgen" report -results "$RESULTS" -accounting "$OUT/accounting.json"
   if [ "$PROFILE" = 1 ]; then
     echo; echo "CPU profile of the collector at saturation (flat, top 25): $OUT/collector.cpu.pprof"

@@ -34,6 +34,7 @@ import (
 )
 
 type result struct {
+	Round       int                `json:"round"`
 	Label       string             `json:"label"`
 	Mode        string             `json:"mode"`
 	Conns       int                `json:"conns"`
@@ -107,6 +108,7 @@ func run() error {
 		duration  = flag.Duration("duration", 15*time.Second, "measurement window")
 		warmup    = flag.Duration("warmup", 3*time.Second, "time before the window, not measured")
 		label     = flag.String("label", "", "name of the server in the results")
+		round     = flag.Int("round", 1, "round number, for the results")
 		pids      = flag.String("cpu-pids", "", "name=pid,... processes whose CPU time is measured over the window")
 		gifOnly   = flag.Bool("gif-only", false, "send every hit as GET /p.gif (the static ceilings)")
 		cpuProf   = flag.String("cpuprofile", "", "write the generator's own CPU profile here (window only)")
@@ -198,6 +200,7 @@ func run() error {
 	cpu0 := cpuTimes(watched)
 	self0 := selfCPU()
 	busy0 := machineBusy()
+	others0 := allCPU()
 	if *cpuProf != "" {
 		pf, err := os.Create(*cpuProf)
 		if err != nil {
@@ -215,6 +218,7 @@ func run() error {
 	cpu1 := cpuTimes(watched)
 	self1 := selfCPU()
 	busy1 := machineBusy()
+	others1 := allCPU()
 	if *cpuProf != "" {
 		pprof.StopCPUProfile()
 	}
@@ -227,7 +231,7 @@ func run() error {
 
 	window := t1.Sub(t0).Seconds()
 	res := result{
-		Label: *label, Mode: *mode, Conns: *conns, WindowS: window,
+		Round: *round, Label: *label, Mode: *mode, Conns: *conns, WindowS: window,
 		Statuses: map[string]uint64{}, SentByKind: map[string]uint64{}, OKByKind: map[string]uint64{},
 		CPUSeconds: map[string]float64{}, CPUUtil: map[string]float64{},
 		SelfCPUUtil: (self1 - self0) / window,
@@ -278,14 +282,20 @@ func run() error {
 		res.LateP50us, res.LateP99us = us(late.quantile(.5)), us(late.quantile(.99))
 	}
 	res.MachineCPUUtil = (busy1 - busy0) / window
-	explained := res.SelfCPUUtil
-	for name := range watched {
+	ours := map[int]bool{os.Getpid(): true}
+	for name, pid := range watched {
 		s := cpu1[name] - cpu0[name]
 		res.CPUSeconds[name] = s
 		res.CPUUtil[name] = s / window
-		explained += s / window
+		ours[pid] = true
 	}
-	res.OtherCPUUtil = max(0, res.MachineCPUUtil-explained)
+	var other float64
+	for pid, t := range others1 {
+		if !ours[pid] {
+			other += t - others0[pid]
+		}
+	}
+	res.OtherCPUUtil = other / window
 	return json.NewEncoder(os.Stdout).Encode(res)
 }
 
@@ -433,6 +443,20 @@ func procCPU(pid string) float64 {
 	ut, _ := strconv.ParseFloat(f[11], 64)
 	st, _ := strconv.ParseFloat(f[12], 64)
 	return (ut + st) / 100 // USER_HZ is 100 on Linux
+}
+
+// allCPU reads the CPU time of every process.
+func allCPU() map[int]float64 {
+	out := map[int]float64{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		out[pid] = procCPU(e.Name())
+	}
+	return out
 }
 
 // machineBusy is the busy time of all cores in seconds, from /proc/stat:

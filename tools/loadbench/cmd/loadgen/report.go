@@ -3,10 +3,13 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strings"
 )
 
 // accounting is what scripts/loadbench.sh read from the collector's
@@ -29,8 +32,79 @@ const (
 	targetP99us = 2000.0 // at half of the collector's maximum rate
 )
 
-// report prints the Markdown summary of a results file and returns
-// whether the accounting holds (targets missed are reported, not failed).
+// round is one server's saturation and open-loop runs of one round.
+type round struct {
+	sat, open *result
+	repeated  int // runs superseded because they were disturbed
+}
+
+// server is every round of one server.
+type server struct {
+	label  string
+	rounds map[int]*round
+}
+
+func (s *server) ordered() []*round {
+	var keys []int
+	for k := range s.rounds {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	out := make([]*round, len(keys))
+	for i, k := range keys {
+		out[i] = s.rounds[k]
+	}
+	return out
+}
+
+// perCore is requests per second per busy core of the server.
+func perCore(r *result) float64 {
+	if u := r.CPUUtil[r.Label]; u > 0 {
+		return r.RPS / u
+	}
+	return 0
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// stat gathers one figure over a server's rounds.
+func (s *server) stat(open bool, f func(*result) float64) []float64 {
+	var out []float64
+	for _, r := range s.ordered() {
+		x := r.sat
+		if open {
+			x = r.open
+		}
+		if x != nil {
+			out = append(out, f(x))
+		}
+	}
+	return out
+}
+
+func spread(xs []float64, format func(float64) string) string {
+	if len(xs) < 2 {
+		return ""
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return " (" + format(s[0]) + "–" + format(s[len(s)-1]) + ")"
+}
+
+var errAccounting = errors.New("accounting failed")
+
+// report prints the Markdown summary of a results file; it fails when the
+// accounting does not hold (targets missed are reported, not failed).
 func report(args []string, w io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ExitOnError)
 	results := fs.String("results", "", "results.jsonl written by the runs")
@@ -42,110 +116,136 @@ func report(args []string, w io.Writer) error {
 		return err
 	}
 	defer f.Close()
-	runs := map[string]*pair{}
+	servers := map[string]*server{}
 	var order []string
 	var all []*result // every run, repeated ones included, for the accounting
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		var r result
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+		r := &result{}
+		if err := json.Unmarshal(sc.Bytes(), r); err != nil {
 			return fmt.Errorf("%s: %w", *results, err)
 		}
-		all = append(all, &r)
-		p := runs[r.Label]
-		if p == nil {
-			p = &pair{}
-			runs[r.Label] = p
+		all = append(all, r)
+		s := servers[r.Label]
+		if s == nil {
+			s = &server{label: r.Label, rounds: map[int]*round{}}
+			servers[r.Label] = s
 			order = append(order, r.Label)
 		}
-		// A run repeated because it was disturbed supersedes the earlier one.
-		if r.Mode == "closed" {
-			if p.sat != nil {
-				p.repeated++
-			}
-			p.sat = &r
-		} else {
-			if p.open != nil {
-				p.repeated++
-			}
-			p.open = &r
+		rd := s.rounds[r.Round]
+		if rd == nil {
+			rd = &round{}
+			s.rounds[r.Round] = rd
 		}
+		// A run repeated because it was disturbed supersedes the earlier one.
+		slot := &rd.sat
+		if r.Mode == "open" {
+			slot = &rd.open
+		}
+		if *slot != nil {
+			rd.repeated++
+		}
+		*slot = r
 	}
 	if err := sc.Err(); err != nil {
 		return err
 	}
-	perCore := func(r *result) float64 {
-		if u := r.CPUUtil[r.Label]; u > 0 {
-			return r.RPS / u
-		}
-		return 0
-	}
-	ms := func(us float64) string { return fmt.Sprintf("%.3f ms", us/1000) }
-	ratio := func(label, base string) string {
-		a, b := runs[label], runs[base]
-		if a == nil || b == nil || a.sat == nil || b.sat == nil || perCore(b.sat) == 0 {
+
+	num := func(x float64) string { return fmt.Sprintf("%.0f", x) }
+	ms := func(us float64) string { return fmt.Sprintf("%.2f ms", us/1000) }
+	rps := func(r *result) float64 { return r.RPS }
+	cpu := func(r *result) float64 { return r.CPUUtil[r.Label] }
+	p50 := func(r *result) float64 { return r.P50us }
+	p99 := func(r *result) float64 { return r.P99us }
+	p999 := func(r *result) float64 { return r.P999us }
+	ratio := func(a, b *server) string {
+		if a == nil || b == nil {
 			return "-"
 		}
-		return fmt.Sprintf("%.0f%% (%.0f%%)", 100*perCore(a.sat)/perCore(b.sat), 100*a.sat.RPS/b.sat.RPS)
+		pc, base := median(a.stat(false, perCore)), median(b.stat(false, perCore))
+		raw, baseRaw := median(a.stat(false, rps)), median(b.stat(false, rps))
+		if base == 0 || baseRaw == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.0f%% (%.0f%%)", 100*pc/base, 100*raw/baseRaw)
 	}
 
+	rounds := 0
+	for _, l := range order {
+		rounds = max(rounds, len(servers[l].rounds))
+	}
 	fmt.Fprintln(w)
+	fmt.Fprintf(w, "Medians over %d round(s); the range over rounds in parentheses.\n\n", rounds)
 	fmt.Fprintln(w, "| server | max req/s (server on 1 core) | server CPU at max | req/s per core | open loop at | p50 | p99 | p99.9 | vs nginx | vs bare Fiber |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, l := range order {
-		p := runs[l]
-		if p.sat == nil {
-			continue
-		}
-		row := fmt.Sprintf("| %s | %.0f | %.2f cores | %.0f |", l, p.sat.RPS, p.sat.CPUUtil[l], perCore(p.sat))
-		if p.open != nil {
-			row += fmt.Sprintf(" %.0f req/s | %s | %s | %s |", p.open.RPS, ms(p.open.P50us), ms(p.open.P99us), ms(p.open.P999us))
+		s := servers[l]
+		row := fmt.Sprintf("| %s | %s%s | %.2f cores | %s%s |", l,
+			num(median(s.stat(false, rps))), spread(s.stat(false, rps), num),
+			median(s.stat(false, cpu)),
+			num(median(s.stat(false, perCore))), spread(s.stat(false, perCore), num))
+		if o := s.stat(true, rps); len(o) > 0 {
+			row += fmt.Sprintf(" %s req/s | %s%s | %s%s | %s |", num(median(o)),
+				ms(median(s.stat(true, p50))), spread(s.stat(true, p50), ms),
+				ms(median(s.stat(true, p99))), spread(s.stat(true, p99), ms),
+				ms(median(s.stat(true, p999))))
 		} else {
 			row += " - | - | - | - |"
 		}
-		fmt.Fprintln(w, row, ratio(l, "nginx"), "|", ratio(l, "fiber"), "|")
+		fmt.Fprintln(w, row, ratio(s, servers["nginx"]), "|", ratio(s, servers["fiber"]), "|")
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Ratios: per core (raw req/s in parentheses). Latency: open loop, from each request's due time.")
-	for _, l := range order {
-		if n := runs[l].repeated; n > 0 {
-			fmt.Fprintf(w, "%s: %d run(s) repeated because other processes disturbed them; the last one is shown.\n", l, n)
-		}
-	}
+	fmt.Fprintln(w, "Ratios: of requests per second per core (of raw requests per second in parentheses).")
+	fmt.Fprintln(w, "Latency: open loop at half the round's maximum, measured from each request's due time.")
+
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| run | connections | window | load generator CPU | other processes' CPU | errors | statuses | generator send lag p99 | service time p50 / p99 |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---|---:|---:|")
+	fmt.Fprintln(w, "| run | req/s | server CPU | load generator CPU | other processes' CPU | p50 / p99 | generator send lag p50 / p99 | errors | statuses |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, l := range order {
-		for _, r := range []*result{runs[l].sat, runs[l].open} {
-			if r == nil {
-				continue
+		for i, rd := range servers[l].ordered() {
+			for _, r := range []*result{rd.sat, rd.open} {
+				if r == nil {
+					continue
+				}
+				lag := "-"
+				if r.Mode == "open" {
+					lag = ms(r.LateP50us) + " / " + ms(r.LateP99us)
+				}
+				extra := ""
+				if ch, ok := r.CPUUtil["clickhouse"]; ok {
+					extra = fmt.Sprintf(" (+ClickHouse %.2f)", ch)
+				}
+				rep := ""
+				if rd.repeated > 0 && r == rd.open {
+					rep = fmt.Sprintf(" (%d disturbed run(s) repeated)", rd.repeated)
+				}
+				var st []string
+				for code, n := range r.Statuses {
+					st = append(st, fmt.Sprintf("%s: %d", code, n))
+				}
+				sort.Strings(st)
+				fmt.Fprintf(w, "| %s r%d %s%s | %.0f | %.2f%s | %.2f | %.2f | %s / %s | %s | %d | %s |\n",
+					l, i+1, r.Mode, rep, r.RPS, cpu(r), extra, r.SelfCPUUtil, r.OtherCPUUtil,
+					ms(r.P50us), ms(r.P99us), lag, r.Errors, strings.Join(st, ", "))
 			}
-			lag := "-"
-			if r.Mode == "open" {
-				lag = ms(r.LateP99us)
-			}
-			extra := ""
-			if ch, ok := r.CPUUtil["clickhouse"]; ok {
-				extra = fmt.Sprintf(" (+ClickHouse %.2f)", ch)
-			}
-			fmt.Fprintf(w, "| %s %s | %d | %.1f s | %.2f cores | %.2f cores%s | %d | %v | %s | %s / %s |\n",
-				l, r.Mode, r.Conns, r.WindowS, r.SelfCPUUtil, r.OtherCPUUtil, extra, r.Errors, r.Statuses, lag,
-				ms(r.SvcP50us), ms(r.SvcP99us))
 		}
 	}
 
-	if c := runs["collector"]; c != nil && c.sat != nil {
+	if c := servers["collector"]; c != nil {
 		fmt.Fprintln(w)
-		tr := c.sat.Traffic
-		fmt.Fprintf(w, "Collector traffic: %d distinct requests, %d human and %d crawler user agents, %d client addresses; sent %v.\n",
-			tr["distinct_requests"], tr["human_user_agents"], tr["crawler_user_agents"], tr["client_addresses"], sumKinds(all, "collector"))
-		if n := runs["nginx"]; n != nil && n.sat != nil {
-			r := perCore(c.sat) / perCore(n.sat)
-			fmt.Fprintf(w, "Target rate >= %.0f%% of nginx per core: %.0f%%, %s.\n", 100*targetRatio, 100*r, verdict(r >= targetRatio))
+		if rs := c.ordered(); len(rs) > 0 && rs[0].sat != nil {
+			tr := rs[0].sat.Traffic
+			fmt.Fprintf(w, "Collector traffic: %d distinct requests, %d human and %d crawler user agents, %d client addresses; sent %v.\n",
+				tr["distinct_requests"], tr["human_user_agents"], tr["crawler_user_agents"], tr["client_addresses"], sumKinds(all, "collector"))
 		}
-		if c.open != nil {
-			fmt.Fprintf(w, "Target p99 < %.0f ms at half the maximum rate: %s, %s.\n", targetP99us/1000, ms(c.open.P99us), verdict(c.open.P99us < targetP99us))
+		if n := servers["nginx"]; n != nil && median(n.stat(false, perCore)) > 0 {
+			r := median(c.stat(false, perCore)) / median(n.stat(false, perCore))
+			fmt.Fprintf(w, "Target, rate >= %.0f%% of nginx's per core: %.0f%%, %s.\n", 100*targetRatio, 100*r, verdict(r >= targetRatio))
+		}
+		if p := c.stat(true, p99); len(p) > 0 {
+			fmt.Fprintf(w, "Target, p99 < %.0f ms at half the maximum rate: %s (median of rounds), %s.\n",
+				targetP99us/1000, ms(median(p)), verdict(median(p) < targetP99us))
 		}
 	}
 
@@ -160,10 +260,6 @@ func report(args []string, w io.Writer) error {
 	if err := json.Unmarshal(b, &a); err != nil {
 		return err
 	}
-	c := runs["collector"]
-	if c == nil {
-		return fmt.Errorf("no collector runs to account for")
-	}
 	var webOK, emailOK, forgedOK, errs uint64
 	for _, r := range all {
 		if r.Label != "collector" {
@@ -175,31 +271,23 @@ func report(args []string, w io.Writer) error {
 		errs += r.Errors
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| accounting | web hits | email opens | forged opens |")
+	fmt.Fprintln(w, "| accounting (every collector run) | web hits | email opens | forged opens |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|")
 	fmt.Fprintf(w, "| answered 2xx to the load generator | %d | %d | %d |\n", webOK, emailOK, forgedOK)
-	fmt.Fprintf(w, "| accepted by the collector (/metrics) | %d | %d | %d (unsigned, not counted) |\n", a.MetricsWeb, a.MetricsEmail, a.MetricsUnsigned)
+	fmt.Fprintf(w, "| accepted by the collector (/metrics) | %d | %d | %d (unsigned: not counted) |\n", a.MetricsWeb, a.MetricsEmail, a.MetricsUnsigned)
 	fmt.Fprintf(w, "| counted in ClickHouse | %d | %d | - |\n", a.CHWeb, a.CHEmail)
-	fmt.Fprintf(w, "\nClickHouse: %d page views, %d web counter rows; collector rejected %d, shed %d, load generator errors %d.\n",
+	fmt.Fprintf(w, "\nClickHouse: %d page views in %d web counter rows. Rejected %d, shed %d, load generator errors %d.\n",
 		a.CHPageviews, a.CHWebRows, a.MetricsRejected, a.MetricsShed, errs)
 	ok := a.CHWeb == a.MetricsWeb && a.CHEmail == a.MetricsEmail &&
 		uint64(a.MetricsWeb) == webOK && uint64(a.MetricsEmail) == emailOK && uint64(a.MetricsUnsigned) == forgedOK &&
 		a.MetricsRejected == 0 && a.MetricsShed == 0 && errs == 0
 	if !ok {
-		fmt.Fprintln(w, "ACCOUNTING FAILED: ClickHouse, the collector's metrics and the generator disagree, or hits were rejected or shed.")
+		fmt.Fprintln(w, "ACCOUNTING FAILED: ClickHouse, the collector's metrics and the load generator disagree, or hits were rejected or shed.")
 		return errAccounting
 	}
-	fmt.Fprintln(w, "Accounting: OK, every hit the collector answered is in ClickHouse, none rejected or shed.")
+	fmt.Fprintln(w, "Accounting OK: every hit the collector answered is in ClickHouse; none rejected or shed.")
 	return nil
 }
-
-// pair is a server's saturation and open-loop runs.
-type pair struct {
-	sat, open *result
-	repeated  int
-}
-
-var errAccounting = fmt.Errorf("accounting failed")
 
 func verdict(ok bool) string {
 	if ok {
