@@ -54,6 +54,14 @@ MAX_OTHER=${LOADBENCH_MAX_OTHER:-0.1}
 if [ "$(id -u)" = 0 ]; then NICE=${LOADBENCH_NICE:--10}; else NICE=${LOADBENCH_NICE:-0}; fi
 SERVER_CPU=${LOADBENCH_SERVER_CPU:-0}
 LOADGEN_CPU=${LOADBENCH_LOADGEN_CPU:-1}
+# The scheduler shares the CPU between sessions (autogroups) before nice
+# values count, so the priority is also given to this script's autogroup,
+# and given back on exit.
+AUTOGROUP_OLD=
+if [ "$NICE" != 0 ] && [ -w "/proc/$$/autogroup" ]; then
+  AUTOGROUP_OLD=$(sed -E 's/.* nice (-?[0-9]+).*/\1/' "/proc/$$/autogroup")
+  echo "$NICE" >"/proc/$$/autogroup" 2>/dev/null || AUTOGROUP_OLD=
+fi
 # Command prefixes that run on one core at the benchmark's priority. They
 # exec, so "$!" of a backgrounded server is the server's own pid.
 ON_SERVER=(nice -n "$NICE" taskset -c "$SERVER_CPU")
@@ -72,6 +80,7 @@ cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$WORK"
+  if [ -n "$AUTOGROUP_OLD" ]; then echo "$AUTOGROUP_OLD" >"/proc/$$/autogroup" 2>/dev/null || true; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
