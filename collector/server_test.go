@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,6 +17,7 @@ import (
 
 	"tally/aggregator"
 	"tally/collector/clientip"
+	"tally/collector/consent"
 	"tally/collector/geo"
 	"tally/collector/ingest"
 	"tally/collector/metrics"
@@ -295,13 +297,26 @@ func FuzzParseEvent(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	// Errors come from a fixed set of texts: they never quote the body
+	// (JSON field names are ours).
+	fixed := []string{"malformed JSON: syntax error at byte ", "malformed JSON: field ", "malformed JSON: not a JSON object",
+		"name is required", "url is required", "domain is required", "consent.analytics: invalid consent value", errEmptyBody.Error()}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		ev, err := parseEvent(body)
 		if err != nil {
+			if !slices.ContainsFunc(fixed, func(p string) bool { return strings.HasPrefix(err.Error(), p) }) {
+				t.Fatalf("error %q is not one of the fixed texts", err)
+			}
 			return
 		}
 		if ev.Name == "" || ev.URL == "" || ev.Domain == "" {
 			t.Fatalf("accepted an event without name, url or domain: %+v", ev)
+		}
+		if ev.Domain != strings.ToLower(strings.TrimSpace(ev.Domain)) {
+			t.Fatalf("domain %q is not normalised", ev.Domain)
+		}
+		if s := ev.Consent.Analytics; s != consent.Unknown && s != consent.Granted && s != consent.Denied {
+			t.Fatalf("consent state %d", s)
 		}
 	})
 }
