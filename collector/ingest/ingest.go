@@ -27,7 +27,8 @@ import (
 )
 
 // Client is what the pipeline may know of the requester, for this request
-// only.
+// only. Its strings may point into the HTTP server's reused buffers: the
+// pipeline reads them during the call and keeps none of them.
 type Client struct {
 	IP        netip.Addr
 	UserAgent string
@@ -37,6 +38,8 @@ type Client struct {
 }
 
 // Event is a page view or custom event, as parsed from the API or a pixel.
+// Its strings must belong to the caller (not to a reused request buffer):
+// counter rows keep parts of them as keys.
 type Event struct {
 	Site     *sites.Site
 	Name     string // "pageview" or a custom event name

@@ -6,7 +6,16 @@
 // truncated to 64 bits and held only in memory. The salt is random, made
 // when the day starts and overwritten when it ends, together with every key
 // derived from it, so yesterday's visitors cannot be recognised by anyone,
-// this process included.
+// this process included. Only the two SHA-256 states that HMAC derives from
+// the salt are kept (the salt itself is overwritten at once); starting
+// each MAC from them is what makes a hit free of allocations.
+//
+// Memory: each (visitor, dimension, value) pair is a 64-bit seeded hash in
+// an open-addressing table (linear probing, grown by half at 80% load), 10
+// to 15 bytes a pair; 12 measured at a million pairs (TestBytesPerPair),
+// against 24 to 38 for a Go map. The table is split in 64 shards with a
+// lock each. Len and Bytes are single atomic loads, cheap enough for the
+// pipeline's memory bound to check on every hit.
 //
 // Email opens: a recipient token is reduced to HMAC-SHA256(process key,
 // site, campaign, token) in memory and forgotten when the counting window
