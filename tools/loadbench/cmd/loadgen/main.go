@@ -28,38 +28,41 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 )
 
 type result struct {
-	Round       int                `json:"round"`
-	Label       string             `json:"label"`
-	Mode        string             `json:"mode"`
-	Conns       int                `json:"conns"`
-	TargetRate  float64            `json:"target_rate,omitempty"`
-	WindowS     float64            `json:"window_s"`
-	RPS         float64            `json:"rps"`
-	Sent        uint64             `json:"sent"`               // whole run, warm-up included
-	Completed   uint64             `json:"completed"`          // answered, any status
-	Overflow    uint64             `json:"overflow,omitempty"` // due requests the generator could not queue
-	Errors      uint64             `json:"errors"`             // connection or protocol errors
-	FirstError  string             `json:"first_error,omitempty"`
-	Dials       int                `json:"dials"`
-	Statuses    map[string]uint64  `json:"statuses"`
-	SentByKind  map[string]uint64  `json:"sent_by_kind"`
-	OKByKind    map[string]uint64  `json:"ok_by_kind"` // 2xx answers, whole run
-	Samples     uint64             `json:"samples"`    // latencies recorded (measurement window)
-	P50us       float64            `json:"p50_us"`
-	P90us       float64            `json:"p90_us"`
-	P99us       float64            `json:"p99_us"`
-	P999us      float64            `json:"p999_us"`
-	MaxUs       float64            `json:"max_us"`
-	SvcP50us    float64            `json:"service_p50_us"`
-	SvcP99us    float64            `json:"service_p99_us"`
-	LateP50us   float64            `json:"send_lag_p50_us,omitempty"`
-	LateP99us   float64            `json:"send_lag_p99_us,omitempty"`
+	Round      int               `json:"round"`
+	Label      string            `json:"label"`
+	Mode       string            `json:"mode"`
+	Conns      int               `json:"conns"`
+	TargetRate float64           `json:"target_rate,omitempty"`
+	WindowS    float64           `json:"window_s"`
+	RPS        float64           `json:"rps"`
+	Sent       uint64            `json:"sent"`               // whole run, warm-up included
+	Completed  uint64            `json:"completed"`          // answered, any status
+	Overflow   uint64            `json:"overflow,omitempty"` // due requests the generator could not queue
+	Errors     uint64            `json:"errors"`             // connection or protocol errors
+	FirstError string            `json:"first_error,omitempty"`
+	Dials      int               `json:"dials"`
+	Statuses   map[string]uint64 `json:"statuses"`
+	SentByKind map[string]uint64 `json:"sent_by_kind"`
+	OKByKind   map[string]uint64 `json:"ok_by_kind"` // 2xx answers, whole run
+	Samples    uint64            `json:"samples"`    // latencies recorded (measurement window)
+	P50us      float64           `json:"p50_us"`
+	P90us      float64           `json:"p90_us"`
+	P99us      float64           `json:"p99_us"`
+	P999us     float64           `json:"p999_us"`
+	MaxUs      float64           `json:"max_us"`
+	SvcP50us   float64           `json:"service_p50_us"`
+	SvcP99us   float64           `json:"service_p99_us"`
+	LateP50us  float64           `json:"send_lag_p50_us,omitempty"`
+	LateP99us  float64           `json:"send_lag_p99_us,omitempty"`
+	// Pacer: from due time to release by the generator, its own lag
+	// (send lag adds the wait for a free connection).
+	PacerP50us  float64            `json:"pacer_lag_p50_us,omitempty"`
+	PacerP99us  float64            `json:"pacer_lag_p99_us,omitempty"`
 	CPUSeconds  map[string]float64 `json:"cpu_seconds"`     // per watched process, over the window
 	CPUUtil     map[string]float64 `json:"cpu_utilisation"` // cores busy, over the window
 	SelfCPUUtil float64            `json:"loadgen_cpu_utilisation"`
@@ -69,20 +72,6 @@ type result struct {
 	MachineCPUUtil float64        `json:"machine_cpu_utilisation"`
 	OtherCPUUtil   float64        `json:"other_cpu_utilisation"`
 	Traffic        map[string]int `json:"traffic"`
-}
-
-type worker struct {
-	id       int
-	k        *conn
-	done     atomic.Uint64
-	sent     [numKinds]uint64
-	ok       [numKinds]uint64
-	statuses [600]uint64
-	errs     uint64
-	firstErr error
-	lat      histogram // from due time (open) or send time (closed) to answer
-	svc      histogram // from send to answer
-	late     histogram // from due time to send (open loop): the generator's own lag
 }
 
 func main() {
@@ -163,40 +152,29 @@ func run() error {
 		return err
 	}
 
-	workers := make([]*worker, *conns)
-	for i := range workers {
-		workers[i] = &worker{id: i, k: newConn(*addr)}
-		if err := workers[i].k.dial(); err != nil {
-			return fmt.Errorf("cannot connect to %s: %w", *addr, err)
-		}
+	runtime.GOMAXPROCS(2) // the loop's thread, and one for the window's bookkeeping
+	l, err := newLoop(*addr, *conns, tr)
+	if err != nil {
+		return err
 	}
-
+	defer l.close()
 	var stop atomic.Bool
-	var overflow atomic.Uint64
-	base, baseMono := time.Now(), monoNow()
 	warm, end := *warmup, *warmup+*duration
-	period := float64(time.Second) / *rate
-	due := make(chan int, 1<<20)
-	if *mode == "open" {
-		wt := newWaiter(baseMono)
-		defer wt.close()
-		go pace(due, period, base, wt, end, &overflow)
-	}
-	var wg sync.WaitGroup
-	for _, w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if *mode == "closed" {
-				w.closedLoop(tr, len(workers), base, warm, &stop)
-			} else {
-				w.openLoop(tr, due, period, base, warm)
-			}
-		}()
-	}
+	l.base = time.Now()
+	baseMono := monoNow()
+	loopErr := make(chan error, 1)
+	go func() {
+		if *mode == "closed" {
+			l.closed(warm, &stop)
+			loopErr <- nil
+		} else {
+			loopErr <- l.open(float64(time.Second) / *rate, warm, end, baseMono)
+		}
+	}()
 
-	time.Sleep(time.Until(base.Add(warm)))
+	time.Sleep(time.Until(l.base.Add(warm)))
 	t0 := time.Now()
+	done0 := l.st.done.Load()
 	cpu0 := cpuTimes(watched)
 	self0 := selfCPU()
 	busy0 := machineBusy()
@@ -209,12 +187,9 @@ func run() error {
 		defer pf.Close()
 		pprof.StartCPUProfile(pf)
 	}
-	var done0 uint64
-	for _, w := range workers {
-		done0 += w.done.Load()
-	}
-	time.Sleep(time.Until(base.Add(end)))
+	time.Sleep(time.Until(l.base.Add(end)))
 	t1 := time.Now()
+	done1 := l.st.done.Load()
 	cpu1 := cpuTimes(watched)
 	self1 := selfCPU()
 	busy1 := machineBusy()
@@ -222,12 +197,10 @@ func run() error {
 	if *cpuProf != "" {
 		pprof.StopCPUProfile()
 	}
-	var done1 uint64
-	for _, w := range workers {
-		done1 += w.done.Load()
-	}
 	stop.Store(true)
-	wg.Wait()
+	if err := <-loopErr; err != nil {
+		return err
+	}
 
 	window := t1.Sub(t0).Seconds()
 	res := result{
@@ -240,34 +213,31 @@ func run() error {
 			"crawler_user_agents": tr.crawlerUAs, "client_addresses": tr.addresses,
 		},
 	}
+	st := &l.st
 	if *mode == "open" {
 		res.TargetRate = *rate
-		res.Overflow = overflow.Load()
+		res.Overflow = st.overflow
 		res.Errors += res.Overflow
 	}
-	var lat, svc, late histogram
-	for _, w := range workers {
-		lat.merge(&w.lat)
-		svc.merge(&w.svc)
-		late.merge(&w.late)
-		res.Errors += w.errs
-		if w.firstErr != nil && res.FirstError == "" {
-			res.FirstError = w.firstErr.Error()
-		}
-		res.Dials += w.k.dials
-		for k := range numKinds {
-			res.Sent += w.sent[k]
-			res.SentByKind[kindNames[k]] += w.sent[k]
-			res.OKByKind[kindNames[k]] += w.ok[k]
-		}
-		for s, n := range w.statuses {
-			if n > 0 {
-				res.Statuses[strconv.Itoa(s)] += n
-				res.Completed += n
-			}
-		}
-		w.k.close()
+	res.Errors += st.errs
+	if st.firstErr != nil {
+		res.FirstError = st.firstErr.Error()
 	}
+	for _, c := range l.conns {
+		res.Dials += c.dials
+	}
+	for k := range numKinds {
+		res.Sent += st.sent[k]
+		res.SentByKind[kindNames[k]] += st.sent[k]
+		res.OKByKind[kindNames[k]] += st.ok[k]
+	}
+	for s, n := range st.statuses {
+		if n > 0 {
+			res.Statuses[strconv.Itoa(s)] += n
+			res.Completed += n
+		}
+	}
+	lat, svc, late := &st.lat, &st.svc, &st.late
 	if *mode == "closed" {
 		res.RPS = float64(done1-done0) / window
 	} else {
@@ -280,6 +250,7 @@ func run() error {
 	res.SvcP50us, res.SvcP99us = us(svc.quantile(.5)), us(svc.quantile(.99))
 	if *mode == "open" {
 		res.LateP50us, res.LateP99us = us(late.quantile(.5)), us(late.quantile(.99))
+		res.PacerP50us, res.PacerP99us = us(st.pacer.quantile(.5)), us(st.pacer.quantile(.99))
 	}
 	res.MachineCPUUtil = (busy1 - busy0) / window
 	ours := map[int]bool{os.Getpid(): true}
@@ -297,90 +268,6 @@ func run() error {
 	}
 	res.OtherCPUUtil = other / window
 	return json.NewEncoder(os.Stdout).Encode(res)
-}
-
-// exchange sends request i and reads the answer; false on an error.
-func (w *worker) exchange(tr *traffic, i int) bool {
-	kind := tr.kinds[i]
-	w.sent[kind]++
-	status, err := w.k.do(tr.reqs[i])
-	if err != nil {
-		w.errs++
-		if w.firstErr == nil {
-			w.firstErr = err
-		}
-		return false
-	}
-	w.statuses[min(status, len(w.statuses)-1)]++
-	if status >= 200 && status < 300 {
-		w.ok[kind]++
-	}
-	w.done.Add(1)
-	return true
-}
-
-// closedLoop sends back to back until stop.
-func (w *worker) closedLoop(tr *traffic, n int, base time.Time, warm time.Duration, stop *atomic.Bool) {
-	for j := 0; !stop.Load(); j++ {
-		i := (j*n + w.id) % len(tr.reqs)
-		sent := time.Since(base)
-		ok := w.exchange(tr, i)
-		if ok && sent >= warm {
-			d := time.Since(base) - sent
-			w.lat.record(d)
-			w.svc.record(d)
-		}
-	}
-}
-
-// openLoop takes due requests from the pacer and sends them; a request
-// that waited for a free connection is charged for the wait.
-func (w *worker) openLoop(tr *traffic, due <-chan int, period float64, base time.Time, warm time.Duration) {
-	for g := range due {
-		at := time.Duration(float64(g) * period)
-		now := time.Since(base)
-		ok := w.exchange(tr, g%len(tr.reqs))
-		if ok && at >= warm {
-			doneAt := time.Since(base)
-			w.lat.record(doneAt - at)
-			w.svc.record(doneAt - now)
-			w.late.record(now - at)
-		}
-	}
-}
-
-// pace releases request g at base + g*period until end, into due, which
-// the connections drain. It wakes on a timerfd at the next due time, or
-// at most every minGap when requests are closer than that (then several
-// go at once), so the generator's own cost per request stays low and its
-// lag is bounded by minGap plus scheduling; the report shows that lag.
-// It never blocks: if due is full, the request is counted as overflow.
-func pace(due chan<- int, period float64, base time.Time, wt *waiter, end time.Duration, overflow *atomic.Uint64) {
-	defer close(due)
-	const minGap = 50 * time.Microsecond
-	for g := 0; ; {
-		now := time.Since(base)
-		for {
-			at := time.Duration(float64(g) * period)
-			if at >= end {
-				return
-			}
-			if at > now {
-				break
-			}
-			select {
-			case due <- g:
-			default:
-				overflow.Add(1)
-			}
-			g++
-		}
-		next := time.Duration(float64(g) * period)
-		if next < now+minGap {
-			next = now + minGap
-		}
-		wt.sleep(next, next-now)
-	}
 }
 
 func loopbackOnly(addr string) error {

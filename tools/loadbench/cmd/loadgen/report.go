@@ -198,19 +198,20 @@ func report(args []string, w io.Writer) error {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Ratios: of requests per second per core (of raw requests per second in parentheses).")
 	fmt.Fprintln(w, "Latency: open loop at half the round's maximum, measured from each request's due time.")
+	fmt.Fprintln(w, "Pacer lag: due time to release by the generator (its own precision); due-to-send adds the wait for a free connection.")
 
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| run | req/s | server CPU | load generator CPU | other processes' CPU | p50 / p99 | generator send lag p50 / p99 | errors | statuses |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---|")
+	fmt.Fprintln(w, "| run | req/s | server CPU | load generator CPU | other processes' CPU | p50 / p99 | pacer lag p99 | due-to-send p99 | errors | statuses |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, l := range order {
 		for i, rd := range servers[l].ordered() {
 			for _, r := range []*result{rd.sat, rd.open} {
 				if r == nil {
 					continue
 				}
-				lag := "-"
+				pacer, late := "-", "-"
 				if r.Mode == "open" {
-					lag = ms(r.LateP50us) + " / " + ms(r.LateP99us)
+					pacer, late = ms(r.PacerP99us), ms(r.LateP99us)
 				}
 				extra := ""
 				if ch, ok := r.CPUUtil["clickhouse"]; ok {
@@ -225,9 +226,9 @@ func report(args []string, w io.Writer) error {
 					st = append(st, fmt.Sprintf("%s: %d", code, n))
 				}
 				sort.Strings(st)
-				fmt.Fprintf(w, "| %s r%d %s%s | %.0f | %.2f%s | %.2f | %.2f | %s / %s | %s | %d | %s |\n",
+				fmt.Fprintf(w, "| %s r%d %s%s | %.0f | %.2f%s | %.2f | %.2f | %s / %s | %s | %s | %d | %s |\n",
 					l, i+1, r.Mode, rep, r.RPS, cpu(r), extra, r.SelfCPUUtil, r.OtherCPUUtil,
-					ms(r.P50us), ms(r.P99us), lag, r.Errors, strings.Join(st, ", "))
+					ms(r.P50us), ms(r.P99us), pacer, late, r.Errors, strings.Join(st, ", "))
 			}
 		}
 	}
