@@ -79,13 +79,15 @@ func (h *Handlers) web(c *fiber.Ctx) (ingest.Outcome, error) {
 	if page == "" {
 		page = c.Get(fiber.HeaderReferer)
 	}
-	// Strings are cloned: fasthttp reuses these buffers after the handler.
+	// The URL is cloned: fasthttp reuses its buffer after the handler, and
+	// counter rows keep parts of the URL. The referrer and TCF string are
+	// only read during the call (see ingest.Event).
 	return h.Pipeline.Event(ingest.Event{
 		Site:     site,
 		Name:     ingest.PageviewName,
 		URL:      strings.Clone(page),
-		Referrer: strings.Clone(c.Query("r")),
-		Consent:  consent.Signals{Analytics: state, TCF: strings.Clone(c.Query("gdpr_consent"))},
+		Referrer: c.Query("r"),
+		Consent:  consent.Signals{Analytics: state, TCF: c.Query("gdpr_consent")},
 	}, client)
 }
 
@@ -108,8 +110,8 @@ func (h *Handlers) email(c *fiber.Ctx) (ingest.Outcome, error) {
 	}
 	claims := Claims{
 		Site:      site.Domain,
-		Campaign:  strings.Clone(campaign),
-		Recipient: strings.Clone(c.Query("r")),
+		Campaign:  strings.Clone(campaign), // counter rows keep it
+		Recipient: c.Query("r"),            // only hashed: no copy of the token is made
 		Consent:   c.Query("c") == "1",
 	}
 	if !Verify(site.EmailSecret, claims, c.Query("s")) {

@@ -38,8 +38,9 @@ type Client struct {
 }
 
 // Event is a page view or custom event, as parsed from the API or a pixel.
-// Its strings must belong to the caller (not to a reused request buffer):
-// counter rows keep parts of them as keys.
+// Name and URL must belong to the caller (not to a reused request buffer):
+// counter rows keep parts of them as keys. Referrer and Consent.TCF are
+// only read during the call.
 type Event struct {
 	Site     *sites.Site
 	Name     string // "pageview" or a custom event name
@@ -313,7 +314,9 @@ func cleanName(n string) (string, error) {
 	return n, nil
 }
 
-// Open is one fetch of a signed email-open pixel.
+// Open is one fetch of a signed email-open pixel. Campaign must belong to
+// the caller (counter rows keep it); Recipient is only hashed during the
+// call.
 type Open struct {
 	Site      *sites.Site
 	Campaign  string

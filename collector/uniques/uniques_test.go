@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -439,5 +440,24 @@ func TestFirstTodayAllMatchesFirstToday(t *testing.T) {
 	v.FirstTodayAll(vis, pairs)
 	if pairs[0].First {
 		t.Error("a key made before midnight counted after it")
+	}
+}
+
+// BenchmarkBytesPerOpen reports the memory of a remembered open.
+func BenchmarkBytesPerOpen(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			var perOpen float64
+			for range b.N {
+				before := heapInUse()
+				o := NewOpens(0, nil)
+				for i := range n {
+					o.FirstOpen("example.com", "spring", strconv.Itoa(i))
+				}
+				perOpen = float64(heapInUse()-before) / float64(o.Len())
+				runtime.KeepAlive(o)
+			}
+			b.ReportMetric(perOpen, "bytes/open")
+		})
 	}
 }
