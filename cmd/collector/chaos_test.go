@@ -238,6 +238,7 @@ func TestChaos(t *testing.T) {
 		"FLUSH_INTERVAL=1s",
 		"DEV=true",
 		"LOG_LEVEL=info",
+		"RATE_LIMIT=-1", // one client sends everything here
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	logPath := filepath.Join(dir, "collector.log")

@@ -25,6 +25,20 @@ type config struct {
 	SpoolMaxBytes  int64
 	SyncInterval   time.Duration
 
+	// Load and abuse.
+	MaxPendingRows  int
+	MaxVisitorPairs int
+	MaxOpenKeys     int
+	ShedRetryAfter  time.Duration
+	BodyLimit       int
+	HeaderLimit     int
+	ReadTimeout     time.Duration
+	WriteTimeout    time.Duration
+	IdleTimeout     time.Duration
+	MaxConns        int
+	RateLimit       int
+	RateWindow      time.Duration
+
 	// Dashboards.
 	AdminUser     string
 	AdminPassword string
@@ -98,6 +112,19 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 	var spoolMB int
 	integer(&spoolMB, "SPOOL_MAX_MB", 1024, "size bound of the spool in MiB; when full, deltas stay in memory and tally_spool_full_total counts it")
 	dur(&c.SyncInterval, "SYNC_INTERVAL", "500ms", "time between spool writes: the most a crash (kill -9) can lose")
+
+	integer(&c.MaxPendingRows, "MAX_PENDING_ROWS", 1_000_000, "counter rows held in memory before hits are shed with 503; negative: no bound")
+	integer(&c.MaxVisitorPairs, "MAX_VISITOR_PAIRS", 16_000_000, "the day's (visitor, value) pairs, 10-15 bytes each, before hits with uniques are shed; negative: no bound")
+	integer(&c.MaxOpenKeys, "MAX_OPEN_KEYS", 8_000_000, "remembered email opens before de-duplicated opens are shed; negative: no bound")
+	dur(&c.ShedRetryAfter, "SHED_RETRY_AFTER", "10s", "Retry-After of shed hits (visitor pairs: until midnight UTC)")
+	integer(&c.BodyLimit, "BODY_LIMIT", 16384, "largest request body in bytes (413 past it)")
+	integer(&c.HeaderLimit, "HEADER_LIMIT", 8192, "largest request line and headers in bytes (431 past it)")
+	dur(&c.ReadTimeout, "READ_TIMEOUT", "5s", "time to read one request; cuts off slow clients")
+	dur(&c.WriteTimeout, "WRITE_TIMEOUT", "10s", "time to write one response")
+	dur(&c.IdleTimeout, "IDLE_TIMEOUT", "60s", "keep-alive wait for the next request")
+	integer(&c.MaxConns, "MAX_CONNS", 10000, "concurrent connections; past it new ones get 503")
+	integer(&c.RateLimit, "RATE_LIMIT", 120, "requests per client per window on the event API and pixels (keyed by an hourly-rekeyed hash, never the address); negative: off")
+	dur(&c.RateWindow, "RATE_WINDOW", "10s", "rate-limit window")
 
 	str(&c.AdminUser, "ADMIN_USER", "admin", "dashboard user name")
 	str(&c.AdminPassword, "ADMIN_PASSWORD", "", "dashboard password, at least 12 characters; required unless DEV")

@@ -94,6 +94,7 @@ func startCollector(t *testing.T) *running {
 		"LOG_LEVEL":       "debug", // the privacy test reads every line
 		"ADMIN_PASSWORD":  "integration-admin-password",
 		"SPOOL_DIR":       filepath.Join(dir, "spool"),
+		"RATE_LIMIT":      "-1", // tests send many hits from one address
 	}
 	fs := newFlagSet()
 	cfg, check := bindConfig(fs, func(k string) string { return env[k] })

@@ -176,7 +176,9 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (*app, error) 
 	m := metrics.New(metrics.Gauges{
 		PendingRows:  func() float64 { return float64(agg.Pending()) },
 		VisitorPairs: func() float64 { return float64(visitors.Len()) },
+		VisitorBytes: func() float64 { return float64(visitors.Bytes()) },
 		OpenKeys:     func() float64 { return float64(opens.Len()) },
+		OpenBytes:    func() float64 { return float64(opens.Bytes()) },
 		SpoolBytes: func() float64 {
 			if sp == nil {
 				return 0
@@ -204,6 +206,8 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (*app, error) 
 	}
 	pipeline, err := ingest.New(ingest.Options{
 		Geo: locator, Agents: agents, Visitors: visitors, Opens: opens, Aggregator: agg,
+		MaxPendingRows: cfg.MaxPendingRows, MaxVisitorPairs: cfg.MaxVisitorPairs,
+		MaxOpenKeys: cfg.MaxOpenKeys, RetryAfter: cfg.ShedRetryAfter,
 	})
 	if err != nil {
 		sink.Close()
@@ -224,7 +228,10 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (*app, error) 
 	f, err := collector.New(collector.Options{
 		Sites: registry, Pipeline: pipeline, Proxies: clientip.NewResolver(trusted),
 		Metrics: m, Logger: logger, Health: sink.Ping,
-		Mount: []func(fiber.Router){dash.Register},
+		Mount:     []func(fiber.Router){dash.Register},
+		BodyLimit: cfg.BodyLimit, HeaderLimit: cfg.HeaderLimit,
+		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout,
+		MaxConns: cfg.MaxConns, RateLimit: cfg.RateLimit, RateWindow: cfg.RateWindow,
 	})
 	if err != nil {
 		sink.Close()
