@@ -106,6 +106,9 @@ type Aggregator struct {
 	// held are rows only in memory: with no journal, everything not yet
 	// stored; with a journal, rows it had no room for.
 	held *Batch
+	// inflight counts held rows being written by flushHeld: still in
+	// memory, so still under the memory bound.
+	inflight int
 
 	flushMu sync.Mutex // one flush at a time
 	kick    chan struct{}
@@ -115,6 +118,9 @@ type Aggregator struct {
 	started atomic.Bool
 
 	journalFull, journalErrors, ambiguousRows atomic.Uint64
+	// rows mirrors current.Len()+held.Len(), stored under mu, so that the
+	// per-hit memory-bound check reads it without taking the lock.
+	rows atomic.Int64
 }
 
 // New makes an Aggregator; call Run to start the timers.
@@ -149,7 +155,7 @@ func (a *Aggregator) AddWeb(site string, hour int64, updates []WebUpdate) {
 		c.add(u.Counts)
 		a.current.Web[k] = c
 	}
-	full := a.current.Len()+a.held.Len() >= a.opts.FlushRows
+	full := a.countRows() >= a.opts.FlushRows
 	a.mu.Unlock()
 	if full {
 		a.requestFlush()
@@ -172,7 +178,7 @@ func (a *Aggregator) AddEmail(site, campaign string, hour int64, updates []Email
 		c.add(u.Counts)
 		a.current.Email[k] = c
 	}
-	full := a.current.Len()+a.held.Len() >= a.opts.FlushRows
+	full := a.countRows() >= a.opts.FlushRows
 	a.mu.Unlock()
 	if full {
 		a.requestFlush()
@@ -180,11 +186,14 @@ func (a *Aggregator) AddEmail(site, campaign string, hour int64, updates []Email
 }
 
 // Pending is the number of counter rows in memory (not yet in the journal
-// or the sink).
-func (a *Aggregator) Pending() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.current.Len() + a.held.Len()
+// or the sink). It takes no lock: it is read for every hit.
+func (a *Aggregator) Pending() int { return int(a.rows.Load()) }
+
+// countRows refreshes rows; called with mu held after the maps change.
+func (a *Aggregator) countRows() int {
+	n := a.current.Len() + a.held.Len() + a.inflight
+	a.rows.Store(int64(n))
+	return n
 }
 
 // Stats returns the counts for metrics.
@@ -243,6 +252,7 @@ func (a *Aggregator) sync() {
 		a.held.Merge(b)
 		b, a.held = a.held, NewBatch()
 	}
+	a.countRows()
 	a.mu.Unlock()
 	if b.Len() == 0 {
 		return
@@ -262,6 +272,7 @@ func (a *Aggregator) sync() {
 	a.mu.Lock()
 	b.Merge(a.held)
 	a.held = b
+	a.countRows()
 	a.mu.Unlock()
 }
 
@@ -364,6 +375,8 @@ func (a *Aggregator) flushHeld(ctx context.Context) error {
 	a.mu.Lock()
 	b := a.held
 	a.held = NewBatch()
+	a.inflight = b.Len()
+	a.countRows()
 	a.mu.Unlock()
 	var err error
 	if len(b.Web) > 0 {
@@ -376,11 +389,11 @@ func (a *Aggregator) flushHeld(ctx context.Context) error {
 			b.Email = map[EmailKey]EmailCounts{}
 		}
 	}
-	if b.Len() > 0 {
-		a.mu.Lock()
-		a.held.Merge(b)
-		a.mu.Unlock()
-	}
+	a.mu.Lock()
+	a.held.Merge(b)
+	a.inflight = 0
+	a.countRows()
+	a.mu.Unlock()
 	return err
 }
 

@@ -158,3 +158,23 @@ func BenchmarkAddWeb(b *testing.B) {
 		a.AddWeb("example.com", 3600, updates)
 	}
 }
+
+func TestPendingCountsEveryRowInMemory(t *testing.T) {
+	sink := &memSink{down: true}
+	a, _ := New(Options{Sink: sink})
+	for i := 0; i < 3; i++ {
+		a.AddWeb("example.com", 0, []WebUpdate{{Dimension: DimPath, Value: string(rune('a' + i)), Counts: WebCounts{Hits: 1}}})
+	}
+	if a.Pending() != 3 {
+		t.Fatalf("pending %d, want 3", a.Pending())
+	}
+	a.Flush(context.Background()) // fails: rows go back to memory
+	if a.Pending() != 3 {
+		t.Fatalf("after a failed flush pending %d, want 3", a.Pending())
+	}
+	sink.setDown(false)
+	a.Flush(context.Background())
+	if a.Pending() != 0 {
+		t.Fatalf("after a flush pending %d, want 0", a.Pending())
+	}
+}
