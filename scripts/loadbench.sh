@@ -7,12 +7,13 @@
 # Each server is pinned to one core and the load generator to the other
 # (taskset), so a server's rate is its rate on one core. For each server: a
 # closed-loop saturation run finds its maximum rate, then an open-loop run
-# at half of it measures p50/p99 from each request's due time. The
+# at half of it measures p50/p99 from each request's due time; the two
+# ceilings also run open loop at the collector's rate. The
 # collector's totals in ClickHouse are then checked against what it
 # accepted, and (full mode) a CPU profile of the collector under load is
 # taken from a build with net/http/pprof added by go build -overlay.
 #
-#   scripts/loadbench.sh                  full run, ~9 minutes on a quiet machine
+#   scripts/loadbench.sh                  full run, ~11 minutes on a quiet machine
 #   LOADBENCH_QUICK=1 scripts/loadbench.sh   smoke run, < 60 s once built
 #
 # Settings (environment):
@@ -23,15 +24,16 @@
 #   LOADBENCH_WARMUP, LOADBENCH_SATURATION, LOADBENCH_OPEN   durations
 #   LOADBENCH_CONNS        keep-alive connections (default 64)
 #   LOADBENCH_SERVER_CPU, LOADBENCH_LOADGEN_CPU   cores (default 0 and 1)
-#   LOADBENCH_NICE         priority of everything started (default -10 as
-#                          root, so other work on the machine disturbs less)
+#   LOADBENCH_NICE         priority of everything started and of this
+#                          script's autogroup (default -20 as root, so that
+#                          other work on the machine disturbs less; not
+#                          SCHED_FIFO: a Go server pinned to one core can
+#                          livelock under it, its threads never yielding)
 #   LOADBENCH_QUIET_WAIT   seconds to wait for an idle machine first
 #                          (default 300, quick 0)
 #   LOADBENCH_RETRIES      repeats of a run during which other processes
 #                          used more than LOADBENCH_MAX_OTHER cores
 #                          (default 0.1); default 1, quick 0
-#   LOADBENCH_RT           1 (default as root): open-loop runs at SCHED_FIFO
-#                          priority, so that neighbours do not spoil p99
 #   LOADBENCH_COLLECTOR_FLAGS   extra collector flags (to raise limits)
 #   LOADBENCH_PROFILE      0/1: CPU profile of the collector (full: 1)
 # Only loopback addresses are targets; everything started is stopped on exit.
@@ -41,7 +43,7 @@ cd "$ROOT"
 
 QUICK=${LOADBENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
-  WARMUP=${LOADBENCH_WARMUP:-1s}; SAT=${LOADBENCH_SATURATION:-4s}; OPEN=${LOADBENCH_OPEN:-4s}
+  WARMUP=${LOADBENCH_WARMUP:-1s}; SAT=${LOADBENCH_SATURATION:-4s}; OPEN=${LOADBENCH_OPEN:-3s}
   QUIET_WAIT=${LOADBENCH_QUIET_WAIT:-0}; PROFILE=${LOADBENCH_PROFILE:-0}; RETRIES=${LOADBENCH_RETRIES:-0}
   ROUNDS=${LOADBENCH_ROUNDS:-1}
   TRAFFIC=(-requests 40000 -visitors 20000 -human-uas 2000 -crawler-uas 200 -recipients 5000)
@@ -53,7 +55,7 @@ else
 fi
 CONNS=${LOADBENCH_CONNS:-64}
 MAX_OTHER=${LOADBENCH_MAX_OTHER:-0.1}
-if [ "$(id -u)" = 0 ]; then NICE=${LOADBENCH_NICE:--10}; else NICE=${LOADBENCH_NICE:-0}; fi
+if [ "$(id -u)" = 0 ]; then NICE=${LOADBENCH_NICE:--20}; else NICE=${LOADBENCH_NICE:-0}; fi
 SERVER_CPU=${LOADBENCH_SERVER_CPU:-0}
 LOADGEN_CPU=${LOADBENCH_LOADGEN_CPU:-1}
 # The scheduler shares the CPU between sessions (autogroups) before nice
@@ -68,9 +70,6 @@ fi
 # exec, so "$!" of a backgrounded server is the server's own pid.
 ON_SERVER=(nice -n "$NICE" taskset -c "$SERVER_CPU")
 ON_LOADGEN=(nice -n "$NICE" taskset -c "$LOADGEN_CPU")
-if [ "$(id -u)" = 0 ] && command -v chrt >/dev/null 2>&1; then RT=${LOADBENCH_RT:-1}; else RT=0; fi
-ON_LOADGEN_RT=("${ON_LOADGEN[@]}")
-[ "$RT" = 1 ] && ON_LOADGEN_RT=(chrt -f 10 taskset -c "$LOADGEN_CPU")
 OUT=${LOADBENCH_OUT:-/tmp/loadbench-$(date -u +%Y%m%dT%H%M%SZ)}
 DB=loadbench
 SITES=$ROOT/sites.example.json
@@ -158,8 +157,7 @@ wait_port() {
 
 RESULTS=$OUT/results.jsonl
 : >"$RESULTS"
-GEN_PREFIX=("${ON_LOADGEN[@]}")
-gen() { "${GEN_PREFIX[@]}" "$WORK/loadgen" -ua-dir "$UA_DIR" -secret "$SECRET" -conns "$CONNS" \
+gen() { "${ON_LOADGEN[@]}" "$WORK/loadgen" -ua-dir "$UA_DIR" -secret "$SECRET" -conns "$CONNS" \
   -warmup "$WARMUP" "${TRAFFIC[@]}" "$@"; }
 
 field() { sed -E "s/.*\"$1\":([0-9.e+-]+).*/\1/" "$2"; }
@@ -177,30 +175,26 @@ run_once() {
   done
 }
 
-# realtime PID on|off: the open-loop runs measure latency, which a neighbour
-# holding the core for a few milliseconds would spoil; with LOADBENCH_RT=1
-# (default as root) the server and the generator run them at SCHED_FIFO
-# priority. They use well under a core there, so the kernel's realtime
-# throttle (95% of a core) never applies; saturation runs stay at nice.
-realtime() {
-  [ "$RT" = 1 ] || return 0
-  if [ "$2" = on ]; then chrt -a -f -p 10 "$1" >/dev/null; else chrt -a -o -p 0 "$1" >/dev/null; fi
-}
-
-# measure ROUND NAME PORT SERVER-PID PIDS [generator flags]: saturation,
-# then open loop at half.
+# measure ROUND NAME PORT SERVER-PID PIDS SAME-RATE [generator flags]:
+# saturation, then open loop at half the maximum (its rate is left in
+# HALF), then, if SAME-RATE is not 0, open loop at that rate: the
+# collector's, so that the latencies also compare at one rate.
 measure() {
-  local round=$1 name=$2 port=$3 server=$4 pids=$5; shift 5
+  local round=$1 name=$2 port=$3 server=$4 pids=$5 same=$6; shift 6
   log "round $round, $name: closed-loop saturation, $CONNS connections, $SAT"
   run_once "$name saturation" -round "$round" -addr "127.0.0.1:$port" -label "$name" -mode closed \
     -duration "$SAT" -cpu-pids "$pids" "$@"
   local max; max=$(field rps "$WORK/run.json")
   local half; half=$(awk -v m="$max" 'BEGIN{printf "%d", m/2}')
   log "round $round, $name: max $(printf '%.0f' "$max") req/s; open loop at $half req/s, $OPEN"
-  realtime "$server" on; GEN_PREFIX=("${ON_LOADGEN_RT[@]}")
   run_once "$name open loop" -round "$round" -addr "127.0.0.1:$port" \
     -label "$name" -mode open -rate "$half" -duration "$OPEN" -cpu-pids "$pids" "$@"
-  realtime "$server" off; GEN_PREFIX=("${ON_LOADGEN[@]}")
+  if [ "$same" != 0 ]; then
+    log "round $round, $name: open loop at the collector's $same req/s, $OPEN"
+    run_once "$name at the collector's rate" -round "$round" -tag same-rate -addr "127.0.0.1:$port" \
+      -label "$name" -mode open -rate "$same" -duration "$OPEN" -cpu-pids "$pids" "$@"
+  fi
+  HALF=$half
 }
 
 # The three servers wait side by side on the server core, each idle while
@@ -256,9 +250,9 @@ start_collector() { # binary db [env]
 start_collector "$WORK/collector" $DB
 
 for round in $(seq 1 "$ROUNDS"); do
-  measure "$round" nginx $NGINX_PORT "$NGINX_WORKER" "nginx=$NGINX_WORKER" -gif-only
-  measure "$round" fiber $FIBER_PORT "$FIBER" "fiber=$FIBER" -gif-only
-  measure "$round" collector $COLLECTOR_PORT "$COLLECTOR" "collector=$COLLECTOR${CH_PID:+,clickhouse=$CH_PID}"
+  measure "$round" collector $COLLECTOR_PORT "$COLLECTOR" "collector=$COLLECTOR${CH_PID:+,clickhouse=$CH_PID}" 0
+  measure "$round" nginx $NGINX_PORT "$NGINX_WORKER" "nginx=$NGINX_WORKER" "$HALF" -gif-only
+  measure "$round" fiber $FIBER_PORT "$FIBER" "fiber=$FIBER" "$HALF" -gif-only
 done
 kill "$NGINX" "$FIBER"; wait "$NGINX" "$FIBER" 2>/dev/null || true
 curl -fsS "http://127.0.0.1:$COLLECTOR_PORT/metrics" >"$OUT/collector-metrics.txt"
@@ -306,10 +300,12 @@ fi
 {
   echo "# Load benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
   echo "# $(go version | cut -d' ' -f3-), $(nginx -v 2>&1 | cut -d' ' -f3), ClickHouse $(chq 'SELECT version()'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- . ':!tools/loadbench' 2>/dev/null || echo ' + uncommitted changes')"
-  echo "# quick=$QUICK rounds=$ROUNDS conns=$CONNS warmup=$WARMUP saturation=$SAT open=$OPEN server-cpu=$SERVER_CPU loadgen-cpu=$LOADGEN_CPU nice=$NICE realtime-open-loop=$RT"
+  echo "# quick=$QUICK rounds=$ROUNDS conns=$CONNS warmup=$WARMUP saturation=$SAT open=$OPEN server-cpu=$SERVER_CPU loadgen-cpu=$LOADGEN_CPU nice=$NICE"
   "$WORK/loadgen" report -results "$RESULTS" -accounting "$OUT/accounting.json"
   if [ "$PROFILE" = 1 ]; then
     echo; echo "CPU profile of the collector at saturation (flat, top 25): $OUT/collector.cpu.pprof"
     sed -n '1,32p' "$OUT/profile-top-flat.txt"
+    echo; echo "Allocations over the profiled run (alloc_space, top 20): $OUT/collector.allocs.pprof"
+    sed -n '6,26p' "$OUT/profile-allocs.txt"
   fi
 } | tee "$OUT/report.md"

@@ -34,6 +34,7 @@ import (
 
 type result struct {
 	Round      int               `json:"round"`
+	Tag        string            `json:"tag,omitempty"`
 	Label      string            `json:"label"`
 	Mode       string            `json:"mode"`
 	Conns      int               `json:"conns"`
@@ -98,6 +99,7 @@ func run() error {
 		warmup    = flag.Duration("warmup", 3*time.Second, "time before the window, not measured")
 		label     = flag.String("label", "", "name of the server in the results")
 		round     = flag.Int("round", 1, "round number, for the results")
+		tag       = flag.String("tag", "", "kind of run, for the results (same-rate: a ceiling at the collector's rate)")
 		pids      = flag.String("cpu-pids", "", "name=pid,... processes whose CPU time is measured over the window")
 		gifOnly   = flag.Bool("gif-only", false, "send every hit as GET /p.gif (the static ceilings)")
 		cpuProf   = flag.String("cpuprofile", "", "write the generator's own CPU profile here (window only)")
@@ -204,7 +206,7 @@ func run() error {
 
 	window := t1.Sub(t0).Seconds()
 	res := result{
-		Round: *round, Label: *label, Mode: *mode, Conns: *conns, WindowS: window,
+		Round: *round, Tag: *tag, Label: *label, Mode: *mode, Conns: *conns, WindowS: window,
 		Statuses: map[string]uint64{}, SentByKind: map[string]uint64{}, OKByKind: map[string]uint64{},
 		CPUSeconds: map[string]float64{}, CPUUtil: map[string]float64{},
 		SelfCPUUtil: (self1 - self0) / window,
