@@ -175,12 +175,12 @@ run_once() {
   done
 }
 
-# measure ROUND NAME PORT SERVER-PID PIDS SAME-RATE [generator flags]:
+# measure ROUND NAME PORT PIDS SAME-RATE [generator flags]:
 # saturation, then open loop at half the maximum (its rate is left in
 # HALF), then, if SAME-RATE is not 0, open loop at that rate: the
 # collector's, so that the latencies also compare at one rate.
 measure() {
-  local round=$1 name=$2 port=$3 server=$4 pids=$5 same=$6; shift 6
+  local round=$1 name=$2 port=$3 pids=$4 same=$5; shift 5
   log "round $round, $name: closed-loop saturation, $CONNS connections, $SAT"
   run_once "$name saturation" -round "$round" -addr "127.0.0.1:$port" -label "$name" -mode closed \
     -duration "$SAT" -cpu-pids "$pids" "$@"
@@ -250,9 +250,10 @@ start_collector() { # binary db [env]
 start_collector "$WORK/collector" $DB
 
 for round in $(seq 1 "$ROUNDS"); do
-  measure "$round" collector $COLLECTOR_PORT "$COLLECTOR" "collector=$COLLECTOR${CH_PID:+,clickhouse=$CH_PID}" 0
-  measure "$round" nginx $NGINX_PORT "$NGINX_WORKER" "nginx=$NGINX_WORKER" "$HALF" -gif-only
-  measure "$round" fiber $FIBER_PORT "$FIBER" "fiber=$FIBER" "$HALF" -gif-only
+  measure "$round" collector $COLLECTOR_PORT "collector=$COLLECTOR${CH_PID:+,clickhouse=$CH_PID}" 0
+  COLLECTOR_HALF=$HALF
+  measure "$round" nginx $NGINX_PORT "nginx=$NGINX_WORKER" "$COLLECTOR_HALF" -gif-only
+  measure "$round" fiber $FIBER_PORT "fiber=$FIBER" "$COLLECTOR_HALF" -gif-only
 done
 kill "$NGINX" "$FIBER"; wait "$NGINX" "$FIBER" 2>/dev/null || true
 curl -fsS "http://127.0.0.1:$COLLECTOR_PORT/metrics" >"$OUT/collector-metrics.txt"
