@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -78,5 +81,29 @@ func TestSignPixelCommand(t *testing.T) {
 		if err := run(full, func(string) string { return "" }, &out, &errs); err == nil {
 			t.Errorf("sign-pixel %v succeeded", args)
 		}
+	}
+}
+
+// TestHealthcheckCommand: the container healthcheck asks the local
+// collector's /healthz and fails when it is unhealthy or unreachable.
+func TestHealthcheckCommand(t *testing.T) {
+	healthy := true
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" || !healthy {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	if err := healthcheck(":" + port); err != nil {
+		t.Fatalf("healthy collector: %v", err)
+	}
+	healthy = false
+	if err := healthcheck(":" + port); err == nil {
+		t.Fatal("an unhealthy collector passed the healthcheck")
+	}
+	srv.Close()
+	if err := healthcheck(":" + port); err == nil {
+		t.Fatal("an unreachable collector passed the healthcheck")
 	}
 }
