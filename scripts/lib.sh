@@ -19,27 +19,30 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
+# go_ok: the go on PATH is at least the version go.mod names. An older one
+# would refuse the module (GOTOOLCHAIN=local) or fetch a toolchain unasked.
 go_ok() {
   command -v go >/dev/null 2>&1 || return 1
-  local v; v=$(go env GOVERSION 2>/dev/null | sed 's/^go//')
-  # Go 1.21+ fetches the toolchain go.mod asks for by itself (GOTOOLCHAIN=auto).
-  [ -n "$v" ] && [ "$(printf '%s\n1.21\n' "$v" | sort -V | head -1)" = 1.21 ]
+  local v; v=$(GOTOOLCHAIN=local go env GOVERSION 2>/dev/null | sed 's/^go//')
+  [ -n "$v" ] && [ "$(printf '%s\n%s\n' "$v" "$GO_VERSION" | sort -V | head -1)" = "$GO_VERSION" ]
 }
 
-# ensure_go makes a Go that can build this module available on PATH. Debian
-# bookworm ships Go 1.19, too old to switch toolchains itself, but able to
-# download the official toolchain module through the module proxy, which is
-# what newer Go does under GOTOOLCHAIN=auto.
+# ensure_go makes the Go that go.mod names available on PATH. It downloads
+# the official toolchain module through the module proxy, which is what Go
+# does itself under GOTOOLCHAIN=auto; any Go can do that, even Debian
+# bookworm's 1.19, so that is installed when there is no Go at all.
 ensure_go() {
   [ -x /usr/local/go/bin/go ] && PATH=/usr/local/go/bin:$PATH
   [ -x "$HOME/.local/tally-go/bin/go" ] && PATH=$HOME/.local/tally-go/bin:$PATH
   export PATH
   go_ok && return 0
-  apt_install golang-go ca-certificates unzip
+  command -v go >/dev/null 2>&1 || apt_install golang-go
+  apt_install ca-certificates
   local arch; arch=$(dpkg --print-architecture)
   local mod="golang.org/toolchain@v0.0.1-go${GO_VERSION}.linux-${arch}"
   log "fetching Go ${GO_VERSION} ($mod)"
-  local dir; dir=$(cd /tmp && GOFLAGS= GO111MODULE=on /usr/lib/go/bin/go mod download -json "$mod" | awk -F'"' '/"Dir"/{print $4}')
+  local gobin; gobin=$(command -v go || echo /usr/lib/go/bin/go)
+  local dir; dir=$(cd /tmp && GOFLAGS= GO111MODULE=on GOTOOLCHAIN=local "$gobin" mod download -json "$mod" | awk -F'"' '/"Dir"/{print $4}')
   [ -d "$dir" ] || { log "cannot download $mod"; return 1; }
   rm -rf "$HOME/.local/tally-go" && mkdir -p "$HOME/.local" && cp -r "$dir" "$HOME/.local/tally-go"
   chmod -R u+w "$HOME/.local/tally-go" && chmod +x "$HOME/.local/tally-go/bin/"* "$HOME/.local/tally-go/pkg/tool/"*/*
@@ -61,11 +64,10 @@ ensure_clickhouse() {
   apt_install clickhouse-server clickhouse-client
   ch_up && return 0
   log "starting clickhouse-server (log: /tmp/tally-clickhouse.log)"
-  if [ "$(id -u)" = 0 ]; then
-    (cd / && nohup clickhouse-server --config=/etc/clickhouse-server/config.xml >/tmp/tally-clickhouse.log 2>&1 &)
-  else
-    (cd / && nohup sudo clickhouse-server --config=/etc/clickhouse-server/config.xml >/tmp/tally-clickhouse.log 2>&1 &)
-  fi
+  # setsid -f detaches it from this shell: no process of ours is left holding
+  # the caller's stdout, so `scripts/test.sh | tail` ends when the tests do.
+  (cd / && as_root setsid -f clickhouse-server --config=/etc/clickhouse-server/config.xml \
+    </dev/null >/tmp/tally-clickhouse.log 2>&1)
   for _ in $(seq 1 60); do ch_up && return 0; sleep 1; done
   log "ClickHouse did not come up; see /tmp/tally-clickhouse.log"
   return 1
