@@ -26,10 +26,12 @@ type Sink interface {
 }
 
 // Journal keeps deltas on disk between a sync and the flush that stores
-// them (see package spool).
+// them (see package spool). Appended segments are "open"; Seal replaces
+// them by one sealed segment, which keeps its token until it is stored.
 type Journal interface {
 	Append(b *Batch) (uint64, error)
-	MergeAndSeal() (seq uint64, ok bool, err error)
+	Seal(sources []uint64, merged *Batch) (uint64, error)
+	Unsealed() []uint64
 	Sealed() []uint64
 	Read(seq uint64) (*Batch, error)
 	Replace(seq uint64, b *Batch) error
@@ -111,6 +113,14 @@ type Aggregator struct {
 	inflight int
 
 	flushMu sync.Mutex // one flush at a time
+
+	// journaled is the sum of the journal's open segments, numbered in
+	// journaledSeqs, kept in memory so that a flush seals them without
+	// reading them back (guarded by jmu, which orders appends and seals).
+	jmu           sync.Mutex
+	journaled     *Batch
+	journaledSeqs []uint64
+
 	kick    chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
@@ -123,19 +133,32 @@ type Aggregator struct {
 	rows atomic.Int64
 }
 
-// New makes an Aggregator; call Run to start the timers.
+// New makes an Aggregator; call Run to start the timers. With a journal it
+// reads the open segments a previous run left, to replay them.
 func New(opts Options) (*Aggregator, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	return &Aggregator{
-		opts:    opts,
-		current: NewBatch(),
-		held:    NewBatch(),
-		kick:    make(chan struct{}, 1),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
-	}, nil
+	a := &Aggregator{
+		opts:      opts,
+		current:   NewBatch(),
+		held:      NewBatch(),
+		journaled: NewBatch(),
+		kick:      make(chan struct{}, 1),
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+	}
+	if opts.Journal != nil {
+		for _, seq := range opts.Journal.Unsealed() {
+			b, err := opts.Journal.Read(seq)
+			if err != nil {
+				return nil, fmt.Errorf("cannot replay the spool: %w", err)
+			}
+			a.journaled.Merge(b)
+			a.journaledSeqs = append(a.journaledSeqs, seq)
+		}
+	}
+	return a, nil
 }
 
 // WebUpdate is one web counter delta.
@@ -258,7 +281,7 @@ func (a *Aggregator) sync() {
 		return
 	}
 	if a.opts.Journal != nil {
-		_, err := a.opts.Journal.Append(b)
+		err := a.journal(b)
 		if err == nil {
 			return
 		}
@@ -276,6 +299,36 @@ func (a *Aggregator) sync() {
 	a.mu.Unlock()
 }
 
+// journal appends b as an open segment and adds it to the in-memory sum.
+func (a *Aggregator) journal(b *Batch) error {
+	a.jmu.Lock()
+	defer a.jmu.Unlock()
+	seq, err := a.opts.Journal.Append(b)
+	if err != nil {
+		return err
+	}
+	a.journaled.Merge(b)
+	a.journaledSeqs = append(a.journaledSeqs, seq)
+	return nil
+}
+
+// seal replaces the open segments by one sealed segment and returns it with
+// its rows; rows is nil when nothing was open.
+func (a *Aggregator) seal() (seq uint64, rows *Batch, err error) {
+	a.jmu.Lock()
+	defer a.jmu.Unlock()
+	if len(a.journaledSeqs) == 0 {
+		return 0, nil, nil
+	}
+	seq, err = a.opts.Journal.Seal(a.journaledSeqs, a.journaled)
+	if err != nil {
+		return 0, nil, err
+	}
+	rows = a.journaled
+	a.journaled, a.journaledSeqs = NewBatch(), nil
+	return seq, rows, nil
+}
+
 // Flush writes everything pending to the sink now. On failure what was not
 // stored is kept (in the journal, or in memory without one) for the next
 // flush, and the error is returned.
@@ -286,19 +339,25 @@ func (a *Aggregator) Flush(ctx context.Context) error {
 		return a.flushMemory(ctx)
 	}
 	a.sync()
-	// Segments that were sent before are retried first, in order, each
-	// with its own token; only then are new rows sealed and sent.
-	for _, seq := range a.opts.Journal.Sealed() {
-		if err := a.sendSegment(ctx, seq); err != nil {
-			return err
-		}
-	}
-	seq, ok, err := a.opts.Journal.MergeAndSeal()
+	// What was synced since the last flush becomes one sealed segment now,
+	// even while older ones wait for ClickHouse: the open segments' sum is
+	// held in memory, and sealing moves it to disk, so an outage costs disk
+	// (bounded by the spool) and not memory.
+	fresh, freshRows, err := a.seal()
 	if err != nil {
 		return fmt.Errorf("cannot seal spool segments: %w", err)
 	}
-	if ok {
-		if err := a.sendSegment(ctx, seq); err != nil {
+	// Sealed segments are sent oldest first, each with its own token. All
+	// but the fresh one are read back from disk: that is the retry path,
+	// after a failed write or a restart, not the steady state.
+	for _, seq := range a.opts.Journal.Sealed() {
+		b := freshRows
+		if b == nil || seq != fresh {
+			if b, err = a.opts.Journal.Read(seq); err != nil {
+				return err
+			}
+		}
+		if err := a.sendSegment(ctx, seq, b); err != nil {
 			return err
 		}
 	}
@@ -311,14 +370,10 @@ func (a *Aggregator) Flush(ctx context.Context) error {
 	return nil
 }
 
-// sendSegment stores one sealed segment: web rows, then (after recording
-// that progress) email rows, then removes it.
-func (a *Aggregator) sendSegment(ctx context.Context, seq uint64) error {
+// sendSegment stores one sealed segment, whose rows are b: web rows, then
+// (after recording that progress) email rows, then removes it.
+func (a *Aggregator) sendSegment(ctx context.Context, seq uint64, b *Batch) error {
 	j := a.opts.Journal
-	b, err := j.Read(seq)
-	if err != nil {
-		return err
-	}
 	token := j.Token(seq)
 	if len(b.Web) > 0 {
 		if err := a.write(ctx, &Batch{Web: b.Web}, token+"/web"); err != nil {

@@ -13,7 +13,6 @@ package spool
 import (
 	"bytes"
 	"crypto/rand"
-	"encoding/gob"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -164,48 +163,45 @@ func (s *Spool) Append(b *aggregator.Batch) (uint64, error) {
 	return s.write(segment{Batch: b}, false)
 }
 
-// MergeAndSeal merges every open segment into one new sealed segment and
-// returns its number, or ok=false when there are no open segments.
-func (s *Spool) MergeAndSeal() (seq uint64, ok bool, err error) {
-	var open []uint64
+// Seal stores merged, the sum of the open segments in sources, as one new
+// sealed segment, removes the sources and returns the new segment's number.
+// The aggregator keeps the sum in memory as it appends, so sealing does not
+// read the sources back.
+func (s *Spool) Seal(sources []uint64, merged *aggregator.Batch) (uint64, error) {
 	s.mu.Lock()
-	for _, q := range s.sorted() {
-		if !s.segs[q].sealed {
-			open = append(open, q)
+	for _, q := range sources {
+		if info, ok := s.segs[q]; !ok || info.sealed {
+			s.mu.Unlock()
+			return 0, fmt.Errorf("spool segment %d is not an open segment", q)
 		}
 	}
 	s.mu.Unlock()
-	if len(open) == 0 {
-		return 0, false, nil
-	}
-	merged := aggregator.NewBatch()
-	for _, q := range open {
-		seg, err := s.read(q)
-		if err != nil {
-			return 0, false, err
-		}
-		merged.Merge(seg.Batch)
-	}
 	// The merged segment replaces its sources, so it may use their room.
-	seq, err = s.write(segment{Batch: merged, Sources: open}, true)
+	seq, err := s.write(segment{Batch: merged, Sources: sources}, true)
 	if err != nil {
-		return 0, false, err
+		return 0, err
 	}
-	for _, q := range open {
+	for _, q := range sources {
 		if err := s.remove(q); err != nil {
-			return 0, false, err
+			return 0, err
 		}
 	}
-	return seq, true, nil
+	return seq, nil
 }
 
+// Unsealed lists the open segments, oldest first: after a restart, the
+// deltas synced but not yet sealed.
+func (s *Spool) Unsealed() []uint64 { return s.list(false) }
+
 // Sealed lists the sealed segments, oldest first.
-func (s *Spool) Sealed() []uint64 {
+func (s *Spool) Sealed() []uint64 { return s.list(true) }
+
+func (s *Spool) list(sealed bool) []uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []uint64
 	for _, q := range s.sorted() {
-		if s.segs[q].sealed {
+		if s.segs[q].sealed == sealed {
 			out = append(out, q)
 		}
 	}
@@ -230,10 +226,7 @@ func (s *Spool) Replace(seq uint64, b *aggregator.Batch) error {
 	if !ok {
 		return fmt.Errorf("spool segment %d does not exist", seq)
 	}
-	data, err := encode(segment{Batch: b})
-	if err != nil {
-		return err
-	}
+	data := encode(segment{Batch: b})
 	if err := writeDurable(s.dir, s.name(seq, true), data); err != nil {
 		return fmt.Errorf("cannot rewrite spool segment %d: %w", seq, err)
 	}
@@ -260,19 +253,8 @@ func (s *Spool) sorted() []uint64 {
 	return out
 }
 
-func encode(seg segment) ([]byte, error) {
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(seg); err != nil {
-		return nil, fmt.Errorf("cannot encode spool segment: %w", err)
-	}
-	return buf.Bytes(), nil
-}
-
 func (s *Spool) write(seg segment, sealed bool) (uint64, error) {
-	data, err := encode(seg)
-	if err != nil {
-		return 0, err
-	}
+	data := encode(seg)
 	s.mu.Lock()
 	room := s.maxBytes - s.size
 	for _, src := range seg.Sources {
@@ -307,18 +289,9 @@ func (s *Spool) read(seq uint64) (segment, error) {
 	if err != nil {
 		return segment{}, fmt.Errorf("cannot read spool segment %d: %w", seq, err)
 	}
-	var seg segment
-	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&seg); err != nil {
-		return segment{}, fmt.Errorf("cannot decode spool segment %d: %w", seq, err)
-	}
-	if seg.Batch == nil {
-		seg.Batch = aggregator.NewBatch()
-	}
-	if seg.Batch.Web == nil {
-		seg.Batch.Web = map[aggregator.WebKey]aggregator.WebCounts{}
-	}
-	if seg.Batch.Email == nil {
-		seg.Batch.Email = map[aggregator.EmailKey]aggregator.EmailCounts{}
+	seg, err := decode(data)
+	if err != nil {
+		return segment{}, fmt.Errorf("cannot read spool segment %d: %w", seq, err)
 	}
 	return seg, nil
 }

@@ -1,9 +1,11 @@
 package spool
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"tally/aggregator"
@@ -25,7 +27,27 @@ func pageviews(t *testing.T, s *Spool, seq uint64, path string) int64 {
 	return b.Web[aggregator.WebKey{Site: "example.com", Hour: 3600, Dimension: aggregator.DimPath, Value: path}].Pageviews
 }
 
-func TestAppendMergeSealReopen(t *testing.T) {
+// sealAll seals every open segment, summing them as the aggregator does in
+// memory.
+func sealAll(t *testing.T, s *Spool) uint64 {
+	t.Helper()
+	merged := aggregator.NewBatch()
+	open := s.Unsealed()
+	for _, q := range open {
+		b, err := s.Read(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		merged.Merge(b)
+	}
+	seq, err := s.Seal(open, merged)
+	if err != nil {
+		t.Fatalf("Seal: %v", err)
+	}
+	return seq
+}
+
+func TestAppendSealReopen(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(dir, 1<<20)
 	if err != nil {
@@ -39,10 +61,7 @@ func TestAppendMergeSealReopen(t *testing.T) {
 	if len(s.Sealed()) != 0 || s.Len() != 3 {
 		t.Fatalf("after appends: %d sealed, %d segments", len(s.Sealed()), s.Len())
 	}
-	seq, ok, err := s.MergeAndSeal()
-	if err != nil || !ok {
-		t.Fatalf("MergeAndSeal: %v %v", ok, err)
-	}
+	seq := sealAll(t, s)
 	if got := pageviews(t, s, seq, "/a"); got != 6 {
 		t.Fatalf("merged segment has %d page views, want 6", got)
 	}
@@ -64,8 +83,11 @@ func TestAppendMergeSealReopen(t *testing.T) {
 	if next <= seq {
 		t.Fatalf("new segment %d is not after %d", next, seq)
 	}
-	if _, ok, _ := s2.MergeAndSeal(); !ok || len(s2.Sealed()) != 2 {
-		t.Fatalf("a sealed segment must never be merged again: sealed %v", s2.Sealed())
+	if _, err := s2.Seal([]uint64{seq}, batch("/a", 6)); err == nil {
+		t.Fatal("a sealed segment must never be sealed into another")
+	}
+	if sealAll(t, s2); len(s2.Sealed()) != 2 || len(s2.Unsealed()) != 0 {
+		t.Fatalf("after a second seal: sealed %v, open %v", s2.Sealed(), s2.Unsealed())
 	}
 	if err := s2.Remove(seq); err != nil || s2.Len() != 1 {
 		t.Fatalf("remove: %v, %d left", err, s2.Len())
@@ -80,7 +102,7 @@ func TestAppendMergeSealReopen(t *testing.T) {
 func TestReplaceKeepsToken(t *testing.T) {
 	s, _ := Open(t.TempDir(), 1<<20)
 	s.Append(batch("/a", 2))
-	seq, _, _ := s.MergeAndSeal()
+	seq := sealAll(t, s)
 	token := s.Token(seq)
 	left := aggregator.NewBatch()
 	left.Email = batch("/a", 2).Email
@@ -107,9 +129,7 @@ func TestBounded(t *testing.T) {
 		t.Fatalf("spool grew to %d bytes past its bound", s.Size())
 	}
 	// Merging frees the room of its sources, so a full spool still drains.
-	if _, ok, err := s.MergeAndSeal(); err != nil || !ok {
-		t.Fatalf("merge in a full spool: %v", err)
-	}
+	sealAll(t, s)
 }
 
 func TestCrashLeftovers(t *testing.T) {
@@ -125,7 +145,7 @@ func TestCrashLeftovers(t *testing.T) {
 		return data
 	}
 	da, db := src(a), src(b)
-	merged, _, _ := s.MergeAndSeal()
+	merged := sealAll(t, s)
 	// Simulate a crash after the merged segment was durable but before its
 	// sources were removed, and a half-written temporary file.
 	os.WriteFile(filepath.Join(dir, s.name(a, false)), da, 0o600)
@@ -142,4 +162,60 @@ func TestCrashLeftovers(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "x.seg.123.tmp")); !os.IsNotExist(err) {
 		t.Fatal("temporary file left behind")
 	}
+}
+
+func TestCodecRoundTrip(t *testing.T) {
+	b := batch("/ä?x=1", 7)
+	b.Web[aggregator.WebKey{Site: "example.com", Hour: -3600, Dimension: aggregator.DimTotal}] = aggregator.WebCounts{Hits: -2, Pageviews: 1 << 40, Visitors: 3}
+	b.Email[aggregator.EmailKey{Site: "example.com", Campaign: "spring", Hour: 7200, Dimension: aggregator.DimClient, Value: "Apple Mail"}] = aggregator.EmailCounts{Sent: 1000, Opens: 5, UniqueOpens: 4, MachineOpens: 9}
+	in := segment{Batch: b, Sources: []uint64{3, 1 << 60}}
+	out, err := decode(encode(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(in, out) {
+		t.Fatalf("round trip changed the segment:\n in %+v\nout %+v", in, out)
+	}
+}
+
+func TestCorruptSegmentIsRefused(t *testing.T) {
+	data := encode(segment{Batch: batch("/a", 1)})
+	for i := range data {
+		bad := bytes.Clone(data)
+		bad[i] ^= 0x10
+		if _, err := decode(bad); !errors.Is(err, errCorrupt) {
+			t.Fatalf("a flipped bit at byte %d was not detected: %v", i, err)
+		}
+	}
+	for n := range len(data) {
+		if _, err := decode(data[:n]); !errors.Is(err, errCorrupt) {
+			t.Fatalf("a segment cut at %d bytes was not detected: %v", n, err)
+		}
+	}
+
+	dir := t.TempDir()
+	s, _ := Open(dir, 1<<20)
+	seq, _ := s.Append(batch("/a", 1))
+	path := filepath.Join(dir, s.name(seq, false))
+	os.WriteFile(path, data[:len(data)-1], 0o600)
+	if _, err := s.Read(seq); err == nil {
+		t.Fatal("a truncated segment file was read")
+	}
+}
+
+// FuzzDecode: any bytes on disk give a segment or an error, never a panic
+// or a runaway allocation; what decodes encodes back to the same segment.
+func FuzzDecode(f *testing.F) {
+	f.Add(encode(segment{Batch: batch("/a", 1), Sources: []uint64{1, 2}}))
+	f.Add([]byte(magic))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		seg, err := decode(data)
+		if err != nil {
+			return
+		}
+		again, err := decode(encode(seg))
+		if err != nil || !reflect.DeepEqual(seg, again) {
+			t.Fatalf("re-encoding changed the segment: %v", err)
+		}
+	})
 }

@@ -1,0 +1,170 @@
+package spool
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+
+	"tally/aggregator"
+)
+
+// The segment format is a small binary encoding rather than encoding/gob:
+// gob walks the maps by reflection and allocated for every key, and on a
+// one-core server that burst, at every sync and flush, held up requests for
+// tens of milliseconds (BENCHMARKS.md). This one appends to one buffer.
+//
+//	magic "TSP1"
+//	uvarint n, n × uvarint                    sources
+//	uvarint n, n × (str site, varint hour, str dimension, str value,
+//	                varint hits, pageviews, visitors)          web rows
+//	uvarint n, n × (str site, str campaign, varint hour, str dimension,
+//	                str value, varint sent, opens, unique_opens,
+//	                machine_opens)                             email rows
+//	uint32 little-endian CRC-32C of everything before it
+//
+// where str is a uvarint length and the bytes.
+const magic = "TSP1"
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+func encode(seg segment) []byte {
+	b := seg.Batch
+	// Rows are ~40 bytes; one allocation for a typical segment.
+	buf := make([]byte, 0, 64+48*(len(b.Web)+len(b.Email))+10*len(seg.Sources))
+	buf = append(buf, magic...)
+	buf = binary.AppendUvarint(buf, uint64(len(seg.Sources)))
+	for _, q := range seg.Sources {
+		buf = binary.AppendUvarint(buf, q)
+	}
+	buf = binary.AppendUvarint(buf, uint64(len(b.Web)))
+	for k, c := range b.Web {
+		buf = appendString(buf, k.Site)
+		buf = binary.AppendVarint(buf, k.Hour)
+		buf = appendString(buf, k.Dimension)
+		buf = appendString(buf, k.Value)
+		buf = binary.AppendVarint(buf, c.Hits)
+		buf = binary.AppendVarint(buf, c.Pageviews)
+		buf = binary.AppendVarint(buf, c.Visitors)
+	}
+	buf = binary.AppendUvarint(buf, uint64(len(b.Email)))
+	for k, c := range b.Email {
+		buf = appendString(buf, k.Site)
+		buf = appendString(buf, k.Campaign)
+		buf = binary.AppendVarint(buf, k.Hour)
+		buf = appendString(buf, k.Dimension)
+		buf = appendString(buf, k.Value)
+		buf = binary.AppendVarint(buf, c.Sent)
+		buf = binary.AppendVarint(buf, c.Opens)
+		buf = binary.AppendVarint(buf, c.UniqueOpens)
+		buf = binary.AppendVarint(buf, c.MachineOpens)
+	}
+	return binary.LittleEndian.AppendUint32(buf, crc32.Checksum(buf, crcTable))
+}
+
+func appendString(buf []byte, s string) []byte {
+	buf = binary.AppendUvarint(buf, uint64(len(s)))
+	return append(buf, s...)
+}
+
+var errCorrupt = errors.New("corrupt spool segment")
+
+// decode parses a segment. A file that does not end in the checksum of its
+// contents is refused: a bit flip on disk must not become wrong counters.
+func decode(data []byte) (segment, error) {
+	if len(data) < len(magic)+4 || string(data[:len(magic)]) != magic {
+		return segment{}, fmt.Errorf("%w: not a spool segment", errCorrupt)
+	}
+	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
+	if crc32.Checksum(body, crcTable) != sum {
+		return segment{}, fmt.Errorf("%w: checksum mismatch", errCorrupt)
+	}
+	d := decoder{buf: body[len(magic):]}
+	seg := segment{Batch: aggregator.NewBatch()}
+	n := d.count()
+	for i := 0; i < n && d.err == nil; i++ {
+		seg.Sources = append(seg.Sources, d.uvarint())
+	}
+	n = d.count()
+	for i := 0; i < n && d.err == nil; i++ {
+		k := aggregator.WebKey{Site: d.string(), Hour: d.varint(), Dimension: d.string(), Value: d.string()}
+		c := aggregator.WebCounts{Hits: d.varint(), Pageviews: d.varint(), Visitors: d.varint()}
+		if _, dup := seg.Batch.Web[k]; dup {
+			d.fail("web rows: a key repeats")
+		}
+		seg.Batch.Web[k] = c
+	}
+	n = d.count()
+	for i := 0; i < n && d.err == nil; i++ {
+		k := aggregator.EmailKey{Site: d.string(), Campaign: d.string(), Hour: d.varint(), Dimension: d.string(), Value: d.string()}
+		c := aggregator.EmailCounts{Sent: d.varint(), Opens: d.varint(), UniqueOpens: d.varint(), MachineOpens: d.varint()}
+		if _, dup := seg.Batch.Email[k]; dup {
+			d.fail("email rows: a key repeats")
+		}
+		seg.Batch.Email[k] = c
+	}
+	if d.err == nil && len(d.buf) != 0 {
+		d.err = fmt.Errorf("%w: %d trailing bytes", errCorrupt, len(d.buf))
+	}
+	if d.err != nil {
+		return segment{}, d.err
+	}
+	return seg, nil
+}
+
+// decoder reads fields in order; after the first error every read returns
+// zero and the error stays.
+type decoder struct {
+	buf []byte
+	err error
+}
+
+func (d *decoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: %s", errCorrupt, what)
+	}
+	d.buf = nil
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.buf)
+	if n <= 0 {
+		d.fail("truncated number")
+		return 0
+	}
+	d.buf = d.buf[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.buf)
+	if n <= 0 {
+		d.fail("truncated number")
+		return 0
+	}
+	d.buf = d.buf[n:]
+	return v
+}
+
+// count reads a number of items, refusing one the remaining bytes cannot
+// hold (each item takes at least one byte), so a corrupt count cannot make
+// a loop run for long.
+func (d *decoder) count() int {
+	n := d.uvarint()
+	if n > uint64(len(d.buf)) {
+		d.fail("truncated list")
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if n > uint64(len(d.buf)) {
+		d.fail("truncated string")
+		return ""
+	}
+	s := string(d.buf[:n])
+	d.buf = d.buf[n:]
+	return s
+}
