@@ -270,7 +270,9 @@ func (a *Aggregator) Run() {
 func (a *Aggregator) sync() {
 	a.mu.Lock()
 	b := a.current
-	a.current = NewBatch()
+	// Sized like the last one: a map grown from empty every sync rehashes
+	// its way up and leaves the smaller tables as garbage.
+	a.current = newBatchSize(len(b.Web), len(b.Email))
 	if a.held.Len() > 0 {
 		a.held.Merge(b)
 		b, a.held = a.held, NewBatch()
@@ -325,7 +327,7 @@ func (a *Aggregator) seal() (seq uint64, rows *Batch, err error) {
 		return 0, nil, err
 	}
 	rows = a.journaled
-	a.journaled, a.journaledSeqs = NewBatch(), nil
+	a.journaled, a.journaledSeqs = newBatchSize(len(rows.Web), len(rows.Email)), nil
 	return seq, rows, nil
 }
 

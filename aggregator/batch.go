@@ -77,8 +77,11 @@ type Batch struct {
 }
 
 // NewBatch makes an empty batch.
-func NewBatch() *Batch {
-	return &Batch{Web: make(map[WebKey]WebCounts), Email: make(map[EmailKey]EmailCounts)}
+func NewBatch() *Batch { return newBatchSize(0, 0) }
+
+// newBatchSize makes an empty batch with room for web and email rows.
+func newBatchSize(web, email int) *Batch {
+	return &Batch{Web: make(map[WebKey]WebCounts, web), Email: make(map[EmailKey]EmailCounts, email)}
 }
 
 // Len is the number of rows in the batch.

@@ -16,7 +16,7 @@ import (
 
 // event is POST /api/event: a page view or custom event, answered 202.
 func (s *server) event(c *fiber.Ctx) error {
-	ev, err := parseEvent(c.Body()) // json.Unmarshal copies: ev owns its strings
+	ev, err := s.events.parse(c.Body())
 	if err != nil {
 		s.opts.Metrics.Rejected("event", "malformed")
 		return badRequest(c, err.Error())

@@ -6,25 +6,25 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"tally/collector/consent"
 )
 
 // eventBody is the Plausible Events API body (long and short field names:
 // the official tracker sends n/u/d/r/p) plus our optional consent object.
-// props are accepted and never stored: they could carry anything.
+// props (p) are accepted, as any other member is, and skipped unread:
+// they could carry anything and are never stored.
 type eventBody struct {
-	Name     string          `json:"name"`
-	N        string          `json:"n"`
-	URL      string          `json:"url"`
-	U        string          `json:"u"`
-	Domain   string          `json:"domain"`
-	D        string          `json:"d"`
-	Referrer string          `json:"referrer"`
-	R        string          `json:"r"`
-	Props    json.RawMessage `json:"props"`
-	P        json.RawMessage `json:"p"`
-	Consent  *consentBody    `json:"consent"`
+	Name     string      `json:"name"`
+	N        string      `json:"n"`
+	URL      string      `json:"url"`
+	U        string      `json:"u"`
+	Domain   string      `json:"domain"`
+	D        string      `json:"d"`
+	Referrer string      `json:"referrer"`
+	R        string      `json:"r"`
+	Consent  consentBody `json:"consent"` // absent, null and {} all mean no explicit choice
 }
 
 type consentBody struct {
@@ -41,14 +41,26 @@ type parsedEvent struct {
 
 var errEmptyBody = errors.New("empty body: send a JSON event")
 
-// parseEvent decodes and checks an event body. It does not look sites up.
-func parseEvent(body []byte) (parsedEvent, error) {
+// eventParser decodes event bodies. It reuses the structs it decodes into:
+// json.Unmarshal takes an interface, so a fresh one would be one more heap
+// object per event. The zero value is ready; safe for concurrent use.
+type eventParser struct {
+	bodies sync.Pool // of *eventBody
+}
+
+// parse decodes and checks an event body. It does not look sites up. The
+// event's strings are copies: they do not alias body.
+func (p *eventParser) parse(body []byte) (parsedEvent, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
 		return parsedEvent{}, errEmptyBody
 	}
-	var b eventBody
-	if err := json.Unmarshal(body, &b); err != nil {
+	b, _ := p.bodies.Get().(*eventBody)
+	if b == nil {
+		b = new(eventBody)
+	}
+	defer func() { *b = eventBody{}; p.bodies.Put(b) }()
+	if err := json.Unmarshal(body, b); err != nil {
 		return parsedEvent{}, fmt.Errorf("malformed JSON: %s", jsonProblem(err))
 	}
 	ev := parsedEvent{
@@ -65,13 +77,11 @@ func parseEvent(body []byte) (parsedEvent, error) {
 	case ev.Domain == "":
 		return parsedEvent{}, errors.New("domain is required")
 	}
-	if b.Consent != nil {
-		state, err := consent.ParseState(b.Consent.Analytics)
-		if err != nil {
-			return parsedEvent{}, fmt.Errorf("consent.analytics: %w", err)
-		}
-		ev.Consent = consent.Signals{Analytics: state, TCF: b.Consent.TCF}
+	state, err := consent.ParseState(b.Consent.Analytics)
+	if err != nil {
+		return parsedEvent{}, fmt.Errorf("consent.analytics: %w", err)
 	}
+	ev.Consent = consent.Signals{Analytics: state, TCF: b.Consent.TCF}
 	return ev, nil
 }
 

@@ -173,7 +173,8 @@ func New(opts Options) (*fiber.App, error) {
 }
 
 type server struct {
-	opts Options
+	opts   Options
+	events eventParser
 }
 
 // errorHandler answers Fiber's own errors (404, 405, 413, 431...) as JSON

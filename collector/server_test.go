@@ -296,7 +296,7 @@ func FuzzParseEvent(f *testing.F) {
 	fixed := []string{"malformed JSON: syntax error at byte ", "malformed JSON: field ", "malformed JSON: not a JSON object",
 		"name is required", "url is required", "domain is required", "consent.analytics: invalid consent value", errEmptyBody.Error()}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		ev, err := parseEvent(body)
+		ev, err := (&eventParser{}).parse(body)
 		if err != nil {
 			if !slices.ContainsFunc(fixed, func(p string) bool { return strings.HasPrefix(err.Error(), p) }) {
 				t.Fatalf("error %q is not one of the fixed texts", err)

@@ -2,6 +2,7 @@ package pixel
 
 import (
 	"strings"
+	"sync"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -46,6 +47,29 @@ type Handlers struct {
 	Pipeline *ingest.Pipeline
 	Proxies  *clientip.Resolver
 	Record   Recorder // may be nil
+
+	keysMu sync.RWMutex
+	keys   map[string]*Key // by secret, so a changed secret gets a new Key
+}
+
+// key returns the signing key for secret, made once.
+func (h *Handlers) key(secret []byte) *Key {
+	h.keysMu.RLock()
+	k := h.keys[string(secret)]
+	h.keysMu.RUnlock()
+	if k != nil {
+		return k
+	}
+	h.keysMu.Lock()
+	defer h.keysMu.Unlock()
+	if k = h.keys[string(secret)]; k == nil {
+		if h.keys == nil {
+			h.keys = map[string]*Key{}
+		}
+		k = NewKey(secret)
+		h.keys[string(secret)] = k
+	}
+	return k
 }
 
 func (h *Handlers) record(kind string, o ingest.Outcome, err error) {
@@ -110,13 +134,14 @@ func (h *Handlers) email(c *fiber.Ctx) (ingest.Outcome, error) {
 	}
 	claims := Claims{
 		Site:      site.Domain,
-		Campaign:  strings.Clone(campaign), // counter rows keep it
-		Recipient: c.Query("r"),            // only hashed: no copy of the token is made
+		Campaign:  campaign,
+		Recipient: c.Query("r"), // only hashed: no copy of the token is made
 		Consent:   c.Query("c") == "1",
 	}
-	if !Verify(site.EmailSecret, claims, c.Query("s")) {
+	if len(site.EmailSecret) == 0 || !h.key(site.EmailSecret).Verify(claims, c.Query("s")) {
 		return ingest.Unsigned, nil
 	}
+	claims.Campaign = strings.Clone(campaign) // counter rows keep it
 	client, err := request.Client(c, h.Proxies)
 	if err != nil {
 		return "", err

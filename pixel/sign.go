@@ -4,8 +4,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"hash"
 	"net/url"
 	"strings"
+	"sync"
 )
 
 // Claims are what an email-open URL asserts. All of it is signed.
@@ -23,21 +25,51 @@ type Claims struct {
 const sigLen = 16
 
 // Sign returns the URL-safe signature of c under the site's secret.
-func Sign(secret []byte, c Claims) string {
-	var out [32]byte
-	return sigEncoding.EncodeToString(mac(secret, c, out[:0])[:sigLen])
-}
-
-// sigEncoding is strict: the unused low bits of the last character must be
-// zero, so that Sign's output is the only string that verifies.
-var sigEncoding = base64.RawURLEncoding.Strict()
+func Sign(secret []byte, c Claims) string { return NewKey(secret).Sign(c) }
 
 // Verify reports whether sig is c's signature under secret, in constant time.
 // Claims whose site or campaign holds a newline never verify: the MAC's
 // encoding separates fields with newlines, and only the last variable
 // field (the recipient) may contain them without ambiguity.
-func Verify(secret []byte, c Claims, sig string) bool {
-	if len(secret) == 0 || len(sig) != sigEncoding.EncodedLen(sigLen) ||
+func Verify(secret []byte, c Claims, sig string) bool { return NewKey(secret).Verify(c, sig) }
+
+// sigEncoding is strict: the unused low bits of the last character must be
+// zero, so that Sign's output is the only string that verifies.
+var sigEncoding = base64.RawURLEncoding.Strict()
+
+// Key signs and verifies with one site's secret. It keeps keyed HMAC
+// states for reuse: hmac.New allocates five objects and hashes both key
+// pads again on every call, the largest cost of an email open before.
+// Safe for concurrent use.
+type Key struct {
+	secret []byte
+	macs   sync.Pool // of *macState
+}
+
+type macState struct {
+	h   hash.Hash // keyed with the secret; Reset restores the keyed state
+	buf []byte    // the encoded claims, reused
+	out [sha256.Size]byte
+}
+
+// NewKey prepares secret for signing and verifying.
+func NewKey(secret []byte) *Key {
+	k := &Key{secret: secret}
+	k.macs.New = func() any { return &macState{h: hmac.New(sha256.New, k.secret)} }
+	return k
+}
+
+// Sign returns the URL-safe signature of c.
+func (k *Key) Sign(c Claims) string {
+	m := k.mac(c)
+	defer k.macs.Put(m)
+	return sigEncoding.EncodeToString(m.out[:sigLen])
+}
+
+// Verify reports whether sig is c's signature, in constant time (see the
+// package-level Verify).
+func (k *Key) Verify(c Claims, sig string) bool {
+	if len(k.secret) == 0 || len(sig) != sigEncoding.EncodedLen(sigLen) ||
 		strings.ContainsRune(c.Site, '\n') || strings.ContainsRune(c.Campaign, '\n') {
 		return false
 	}
@@ -45,26 +77,35 @@ func Verify(secret []byte, c Claims, sig string) bool {
 	if n, err := sigEncoding.Decode(got[:], []byte(sig)); err != nil || n != sigLen {
 		return false
 	}
-	var out [32]byte
-	return hmac.Equal(got[:], mac(secret, c, out[:0])[:sigLen])
+	m := k.mac(c)
+	defer k.macs.Put(m)
+	return hmac.Equal(got[:], m.out[:sigLen])
 }
 
-// mac is HMAC-SHA256 over a versioned, unambiguous encoding of the claims:
-// fields are separated by newlines, which none of them may contain.
-func mac(secret []byte, c Claims, out []byte) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("tally-open-v1\n"))
-	m.Write([]byte(c.Site))
-	m.Write([]byte{'\n'})
-	m.Write([]byte(c.Campaign))
-	m.Write([]byte{'\n'})
-	m.Write([]byte(c.Recipient))
+// mac computes HMAC-SHA256 over a versioned, unambiguous encoding of the
+// claims into a pooled state's out: fields are separated by newlines,
+// which none of them but the last may contain. The caller puts the state
+// back.
+func (k *Key) mac(c Claims) *macState {
+	m := k.macs.Get().(*macState)
+	b := append(m.buf[:0], "tally-open-v1\n"...)
+	b = append(b, c.Site...)
+	b = append(b, '\n')
+	b = append(b, c.Campaign...)
+	b = append(b, '\n')
+	b = append(b, c.Recipient...)
 	if c.Consent {
-		m.Write([]byte("\n1"))
+		b = append(b, "\n1"...)
 	} else {
-		m.Write([]byte("\n0"))
+		b = append(b, "\n0"...)
 	}
-	return m.Sum(out)
+	m.h.Reset()
+	m.h.Write(b)
+	m.h.Sum(m.out[:0])
+	// The claims hold a recipient token: do not keep it in the pool.
+	clear(b)
+	m.buf = b[:0]
+	return m
 }
 
 // EmailURL builds a signed email-open pixel URL under base (the collector's

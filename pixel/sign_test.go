@@ -1,6 +1,9 @@
 package pixel
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"net/url"
 	"strings"
 	"testing"
@@ -56,5 +59,57 @@ func TestEmailURL(t *testing.T) {
 	q := u.Query()
 	if q.Get("r") != c.Recipient || q.Has("c") || !Verify(secret, c, q.Get("s")) {
 		t.Errorf("query %v does not round-trip the claims", q)
+	}
+}
+
+// TestKeyIsTheDocumentedMAC: signatures are HMAC-SHA256 over
+// "tally-open-v1\nSITE\nCAMPAIGN\nRECIPIENT\nCONSENT", first 16 bytes,
+// unpadded base64url. Email systems that reimplement Sign rely on it, and
+// URLs already sent must keep verifying, however Key reuses its states.
+func TestKeyIsTheDocumentedMAC(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	k := NewKey(secret)
+	for i, c := range []Claims{
+		{Site: "example.com", Campaign: "spring-sale", Recipient: "r-42", Consent: true},
+		{Site: "example.com", Campaign: "c"},
+		{Site: "example.com", Campaign: "spring-sale", Recipient: strings.Repeat("long-recipient-", 40)},
+		{Site: "example.com", Campaign: "spring-sale", Recipient: "r-42", Consent: true}, // again, from a reused state
+	} {
+		m := hmac.New(sha256.New, secret)
+		consent := "0"
+		if c.Consent {
+			consent = "1"
+		}
+		m.Write([]byte("tally-open-v1\n" + c.Site + "\n" + c.Campaign + "\n" + c.Recipient + "\n" + consent))
+		want := base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+		if got := k.Sign(c); got != want || Sign(secret, c) != want {
+			t.Fatalf("claims %d: signed %q, want %q", i, got, want)
+		}
+		if !k.Verify(c, want) {
+			t.Fatalf("claims %d: a valid signature does not verify", i)
+		}
+	}
+}
+
+func TestKeyVerifyDoesNotAllocate(t *testing.T) {
+	k := NewKey([]byte("0123456789abcdef0123456789abcdef"))
+	c := Claims{Site: "example.com", Campaign: "spring-sale", Recipient: "r-42", Consent: true}
+	sig := k.Sign(c)
+	if n := testing.AllocsPerRun(1000, func() {
+		if !k.Verify(c, sig) {
+			t.Fatal("does not verify")
+		}
+	}); n > 0 {
+		t.Fatalf("Verify allocates %.1f times per call; want 0 in steady state", n)
+	}
+}
+
+func BenchmarkKeyVerify(b *testing.B) {
+	k := NewKey([]byte("0123456789abcdef0123456789abcdef"))
+	c := Claims{Site: "example.com", Campaign: "spring-sale", Recipient: "r-42", Consent: true}
+	sig := k.Sign(c)
+	b.ReportAllocs()
+	for b.Loop() {
+		k.Verify(c, sig)
 	}
 }
