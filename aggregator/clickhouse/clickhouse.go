@@ -167,50 +167,73 @@ func (s *Sink) Write(ctx context.Context, b *aggregator.Batch, token string) err
 		ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{"insert_deduplication_token": token}))
 	}
 	if len(b.Web) > 0 {
-		batch, err := s.conn.PrepareBatch(ctx,
-			"INSERT INTO web_counters (site, hour, dimension, value, hits, pageviews, visitors)")
-		if err != nil {
-			return fmt.Errorf("cannot prepare web counters insert: %w", err)
-		}
-		for k, c := range b.Web {
-			if err := batch.Append(k.Site, time.Unix(k.Hour, 0).UTC(), k.Dimension, k.Value,
-				c.Hits, c.Pageviews, c.Visitors); err != nil {
-				batch.Abort()
-				return fmt.Errorf("cannot append web counter: %w", err)
-			}
-		}
-		if err := batch.Send(); err != nil {
-			return s.sendError(fmt.Sprintf("cannot insert %d web counters", len(b.Web)), err)
+		if err := s.insert(ctx, "INSERT INTO web_counters (site, hour, dimension, value, hits, pageviews, visitors)",
+			webColumns(b.Web)); err != nil {
+			return fmt.Errorf("cannot insert %d web counters: %w", len(b.Web), err)
 		}
 	}
 	if len(b.Email) > 0 {
-		batch, err := s.conn.PrepareBatch(ctx,
-			"INSERT INTO email_counters (site, campaign, hour, dimension, value, sent, opens, unique_opens, machine_opens)")
-		if err != nil {
-			return fmt.Errorf("cannot prepare email counters insert: %w", err)
-		}
-		for k, c := range b.Email {
-			if err := batch.Append(k.Site, k.Campaign, time.Unix(k.Hour, 0).UTC(), k.Dimension, k.Value,
-				c.Sent, c.Opens, c.UniqueOpens, c.MachineOpens); err != nil {
-				batch.Abort()
-				return fmt.Errorf("cannot append email counter: %w", err)
-			}
-		}
-		if err := batch.Send(); err != nil {
-			return s.sendError(fmt.Sprintf("cannot insert %d email counters", len(b.Email)), err)
+		if err := s.insert(ctx, "INSERT INTO email_counters (site, campaign, hour, dimension, value, sent, opens, unique_opens, machine_opens)",
+			emailColumns(b.Email)); err != nil {
+			return fmt.Errorf("cannot insert %d email counters: %w", len(b.Email), err)
 		}
 	}
 	return nil
+}
+
+// insert sends one block, column by column: appending whole typed slices
+// costs a fraction of appending row by row, where every value goes through
+// an interface and a type switch. The collector's flush shares one core with
+// requests, so its CPU time is their latency.
+//
+// Only a failed Send can be ambiguous (see sendError): before it, nothing
+// was sent.
+func (s *Sink) insert(ctx context.Context, query string, columns []any) error {
+	batch, err := s.conn.PrepareBatch(ctx, query)
+	if err != nil {
+		return fmt.Errorf("cannot prepare: %w", err)
+	}
+	for i, col := range columns {
+		if err := batch.Column(i).Append(col); err != nil {
+			batch.Abort()
+			return fmt.Errorf("cannot append column %d: %w", i, err)
+		}
+	}
+	return s.sendError(batch.Send())
+}
+
+func webColumns(rows map[aggregator.WebKey]aggregator.WebCounts) []any {
+	n := len(rows)
+	site, dim, value := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+	hour := make([]time.Time, 0, n)
+	hits, pageviews, visitors := make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n)
+	for k, c := range rows {
+		site, hour, dim, value = append(site, k.Site), append(hour, time.Unix(k.Hour, 0).UTC()), append(dim, k.Dimension), append(value, k.Value)
+		hits, pageviews, visitors = append(hits, c.Hits), append(pageviews, c.Pageviews), append(visitors, c.Visitors)
+	}
+	return []any{site, hour, dim, value, hits, pageviews, visitors}
+}
+
+func emailColumns(rows map[aggregator.EmailKey]aggregator.EmailCounts) []any {
+	n := len(rows)
+	site, campaign, dim, value := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+	hour := make([]time.Time, 0, n)
+	sent, opens, unique, machine := make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n)
+	for k, c := range rows {
+		site, campaign, hour, dim, value = append(site, k.Site), append(campaign, k.Campaign), append(hour, time.Unix(k.Hour, 0).UTC()), append(dim, k.Dimension), append(value, k.Value)
+		sent, opens, unique, machine = append(sent, c.Sent), append(opens, c.Opens), append(unique, c.UniqueOpens), append(machine, c.MachineOpens)
+	}
+	return []any{site, campaign, hour, dim, value, sent, opens, unique, machine}
 }
 
 // sendError classifies a failed Send. A server exception is definite: the
 // insert was refused and nothing was stored. Anything else (connection
 // lost, timeout) may have happened after the server stored the block; with
 // deduplication a retry is safe, without it the error is ambiguous.
-func (s *Sink) sendError(what string, err error) error {
+func (s *Sink) sendError(err error) error {
 	var exc *ch.Exception
-	if errors.As(err, &exc) || s.Dedup() {
-		return fmt.Errorf("%s: %w", what, err)
+	if err == nil || errors.As(err, &exc) || s.Dedup() {
+		return err
 	}
-	return fmt.Errorf("%s: %w (%w)", what, aggregator.ErrAmbiguous, err)
+	return fmt.Errorf("%w (%w)", aggregator.ErrAmbiguous, err)
 }
