@@ -1,0 +1,5 @@
+//go:build !race
+
+package pixel
+
+const raceEnabled = false
