@@ -116,7 +116,10 @@ type Aggregator struct {
 
 	// journaled is the sum of the journal's open segments, numbered in
 	// journaledSeqs, kept in memory so that a flush seals them without
-	// reading them back (guarded by jmu, which orders appends and seals).
+	// reading them back. It is nil when not held: after a restart, and
+	// during an outage, when it is dropped so that a backlog costs disk and
+	// not memory; sealing then reads the segments back. Guarded by jmu,
+	// which orders appends and seals.
 	jmu           sync.Mutex
 	journaled     *Batch
 	journaledSeqs []uint64
@@ -133,8 +136,8 @@ type Aggregator struct {
 	rows atomic.Int64
 }
 
-// New makes an Aggregator; call Run to start the timers. With a journal it
-// reads the open segments a previous run left, to replay them.
+// New makes an Aggregator; call Run to start the timers. With a journal,
+// its first flush replays what a previous run left there.
 func New(opts Options) (*Aggregator, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
@@ -149,13 +152,8 @@ func New(opts Options) (*Aggregator, error) {
 		done:      make(chan struct{}),
 	}
 	if opts.Journal != nil {
-		for _, seq := range opts.Journal.Unsealed() {
-			b, err := opts.Journal.Read(seq)
-			if err != nil {
-				return nil, fmt.Errorf("cannot replay the spool: %w", err)
-			}
-			a.journaled.Merge(b)
-			a.journaledSeqs = append(a.journaledSeqs, seq)
+		if a.journaledSeqs = opts.Journal.Unsealed(); len(a.journaledSeqs) > 0 {
+			a.journaled = nil // on disk only
 		}
 	}
 	return a, nil
@@ -309,9 +307,19 @@ func (a *Aggregator) journal(b *Batch) error {
 	if err != nil {
 		return err
 	}
-	a.journaled.Merge(b)
+	if a.journaled != nil {
+		a.journaled.Merge(b)
+	}
 	a.journaledSeqs = append(a.journaledSeqs, seq)
 	return nil
+}
+
+// releaseJournaled drops the in-memory sum of the open segments; they stay
+// on disk.
+func (a *Aggregator) releaseJournaled() {
+	a.jmu.Lock()
+	a.journaled = nil
+	a.jmu.Unlock()
 }
 
 // seal replaces the open segments by one sealed segment and returns it with
@@ -321,6 +329,17 @@ func (a *Aggregator) seal() (seq uint64, rows *Batch, err error) {
 	defer a.jmu.Unlock()
 	if len(a.journaledSeqs) == 0 {
 		return 0, nil, nil
+	}
+	if a.journaled == nil {
+		sum := NewBatch()
+		for _, q := range a.journaledSeqs {
+			b, err := a.opts.Journal.Read(q)
+			if err != nil {
+				return 0, nil, err
+			}
+			sum.Merge(b)
+		}
+		a.journaled = sum
 	}
 	seq, err = a.opts.Journal.Seal(a.journaledSeqs, a.journaled)
 	if err != nil {
@@ -341,25 +360,27 @@ func (a *Aggregator) Flush(ctx context.Context) error {
 		return a.flushMemory(ctx)
 	}
 	a.sync()
-	// What was synced since the last flush becomes one sealed segment now,
-	// even while older ones wait for ClickHouse: the open segments' sum is
-	// held in memory, and sealing moves it to disk, so an outage costs disk
-	// (bounded by the spool) and not memory.
-	fresh, freshRows, err := a.seal()
+	// Segments that were sent before are retried first, in order, each with
+	// its own token (read back from disk: this is the retry path, not the
+	// steady state); only then are the open segments sealed and sent. While
+	// an older one fails, the open segments wait on disk, to be sealed into
+	// one insert when ClickHouse is back, and their sum is not held.
+	for _, seq := range a.opts.Journal.Sealed() {
+		b, err := a.opts.Journal.Read(seq)
+		if err == nil {
+			err = a.sendSegment(ctx, seq, b)
+		}
+		if err != nil {
+			a.releaseJournaled()
+			return err
+		}
+	}
+	seq, rows, err := a.seal()
 	if err != nil {
 		return fmt.Errorf("cannot seal spool segments: %w", err)
 	}
-	// Sealed segments are sent oldest first, each with its own token. All
-	// but the fresh one are read back from disk: that is the retry path,
-	// after a failed write or a restart, not the steady state.
-	for _, seq := range a.opts.Journal.Sealed() {
-		b := freshRows
-		if b == nil || seq != fresh {
-			if b, err = a.opts.Journal.Read(seq); err != nil {
-				return err
-			}
-		}
-		if err := a.sendSegment(ctx, seq, b); err != nil {
+	if rows != nil {
+		if err := a.sendSegment(ctx, seq, rows); err != nil {
 			return err
 		}
 	}

@@ -165,8 +165,8 @@ func (s *Spool) Append(b *aggregator.Batch) (uint64, error) {
 
 // Seal stores merged, the sum of the open segments in sources, as one new
 // sealed segment, removes the sources and returns the new segment's number.
-// The aggregator keeps the sum in memory as it appends, so sealing does not
-// read the sources back.
+// The aggregator keeps the sum in memory as it appends, so that in the
+// steady state sealing does not read the sources back.
 func (s *Spool) Seal(sources []uint64, merged *aggregator.Batch) (uint64, error) {
 	s.mu.Lock()
 	for _, q := range sources {
