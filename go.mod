@@ -1,6 +1,8 @@
 module tally
 
-go 1.27.4
+go 1.26.8
+
+toolchain go1.27.4
 
 require (
 	github.com/ClickHouse/clickhouse-go/v2 v2.50.0

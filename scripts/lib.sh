@@ -3,7 +3,9 @@
 # (or with sudo), reaching only Debian's packages, the Go module proxy and npm.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-GO_VERSION=$(awk '/^go /{print $2}' "$ROOT/go.mod")
+# The Go the scripts use: go.mod's toolchain line (the release CI and the
+# benchmarks are run with), else its go line (the oldest that builds).
+GO_VERSION=$(awk '/^toolchain go/{t=substr($2, 3)} /^go /{g=$2} END{print (t != "" ? t : g)}' "$ROOT/go.mod")
 CH_PORT=${CH_PORT:-9000}
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -19,8 +21,8 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-# go_ok: the go on PATH is at least the version go.mod names. An older one
-# would refuse the module (GOTOOLCHAIN=local) or fetch a toolchain unasked.
+# go_ok: the go on PATH is at least GO_VERSION. An older one would build
+# with a toolchain the project does not test, or fetch one unasked.
 go_ok() {
   command -v go >/dev/null 2>&1 || return 1
   local v; v=$(GOTOOLCHAIN=local go env GOVERSION 2>/dev/null | sed 's/^go//')

@@ -1,6 +1,8 @@
 module tally/tools/loadbench
 
-go 1.27.4
+go 1.26.8
+
+toolchain go1.27.4
 
 require (
 	github.com/gofiber/fiber/v2 v2.52.15

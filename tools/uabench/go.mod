@@ -1,6 +1,8 @@
 module tally/tools/uabench
 
-go 1.27.4
+go 1.26.8
+
+toolchain go1.27.4
 
 require (
 	github.com/hashicorp/golang-lru/v2 v2.0.7
