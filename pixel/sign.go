@@ -1,6 +1,7 @@
 package pixel
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -52,9 +53,9 @@ type macState struct {
 	out [sha256.Size]byte
 }
 
-// NewKey prepares secret for signing and verifying.
+// NewKey prepares secret (copied) for signing and verifying.
 func NewKey(secret []byte) *Key {
-	k := &Key{secret: secret}
+	k := &Key{secret: bytes.Clone(secret)}
 	k.macs.New = func() any { return &macState{h: hmac.New(sha256.New, k.secret)} }
 	return k
 }
