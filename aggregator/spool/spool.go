@@ -105,7 +105,7 @@ func Open(dir string, maxBytes int64) (*Spool, error) {
 		}
 		for _, src := range seg.Sources {
 			if _, ok := s.segs[src]; ok {
-				if err := s.remove(src); err != nil {
+				if err := s.remove(src, false); err != nil {
 					return nil, err
 				}
 			}
@@ -182,7 +182,7 @@ func (s *Spool) Seal(sources []uint64, merged *aggregator.Batch) (uint64, error)
 		return 0, err
 	}
 	for _, q := range sources {
-		if err := s.remove(q); err != nil {
+		if err := s.remove(q, false); err != nil {
 			return 0, err
 		}
 	}
@@ -238,7 +238,7 @@ func (s *Spool) Replace(seq uint64, b *aggregator.Batch) error {
 }
 
 // Remove deletes a segment once it is stored.
-func (s *Spool) Remove(seq uint64) error { return s.remove(seq) }
+func (s *Spool) Remove(seq uint64) error { return s.remove(seq, true) }
 
 // Size is the bytes on disk; Len the number of segments.
 func (s *Spool) Size() int64 { s.mu.Lock(); defer s.mu.Unlock(); return s.size }
@@ -296,7 +296,14 @@ func (s *Spool) read(seq uint64) (segment, error) {
 	return seg, nil
 }
 
-func (s *Spool) remove(seq uint64) error {
+// remove deletes a segment. durable makes the deletion survive a power
+// loss (an fsync of the directory, which also makes earlier deletions in it
+// durable). Only a stored segment needs that: if it came back it would be
+// sent again. A segment merged into a sealed one may come back harmlessly,
+// as Open deletes the sources the sealed segment names, so sealing skips
+// those fsyncs: on a one-core server each one blocks the only scheduler
+// thread, and every request with it, for the length of the disk flush.
+func (s *Spool) remove(seq uint64, durable bool) error {
 	s.mu.Lock()
 	info, ok := s.segs[seq]
 	s.mu.Unlock()
@@ -306,8 +313,10 @@ func (s *Spool) remove(seq uint64) error {
 	if err := os.Remove(filepath.Join(s.dir, s.name(seq, info.sealed))); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("cannot remove spool segment %d: %w", seq, err)
 	}
-	if err := syncDir(s.dir); err != nil {
-		return err
+	if durable {
+		if err := syncDir(s.dir); err != nil {
+			return err
+		}
 	}
 	s.mu.Lock()
 	delete(s.segs, seq)
