@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"tally/counter"
 )
 
 // ErrAmbiguous marks a sink error after which the rows may or may not be
@@ -163,7 +165,7 @@ func New(opts Options) (*Aggregator, error) {
 type WebUpdate struct {
 	Dimension string
 	Value     string
-	Counts    WebCounts
+	Counts    counter.WebCounts
 }
 
 // AddWeb adds deltas for one site and hour under one lock, so a hit is
@@ -171,9 +173,9 @@ type WebUpdate struct {
 func (a *Aggregator) AddWeb(site string, hour int64, updates []WebUpdate) {
 	a.mu.Lock()
 	for _, u := range updates {
-		k := WebKey{Site: site, Hour: hour, Dimension: u.Dimension, Value: u.Value}
+		k := counter.WebKey{Site: site, Hour: hour, Dimension: u.Dimension, Value: u.Value}
 		c := a.current.Web[k]
-		c.add(u.Counts)
+		c.Add(u.Counts)
 		a.current.Web[k] = c
 	}
 	full := a.countRows() >= a.opts.FlushRows
@@ -187,16 +189,16 @@ func (a *Aggregator) AddWeb(site string, hour int64, updates []WebUpdate) {
 type EmailUpdate struct {
 	Dimension string
 	Value     string
-	Counts    EmailCounts
+	Counts    counter.EmailCounts
 }
 
 // AddEmail adds deltas for one campaign and hour under one lock.
 func (a *Aggregator) AddEmail(site, campaign string, hour int64, updates []EmailUpdate) {
 	a.mu.Lock()
 	for _, u := range updates {
-		k := EmailKey{Site: site, Campaign: campaign, Hour: hour, Dimension: u.Dimension, Value: u.Value}
+		k := counter.EmailKey{Site: site, Campaign: campaign, Hour: hour, Dimension: u.Dimension, Value: u.Value}
 		c := a.current.Email[k]
-		c.add(u.Counts)
+		c.Add(u.Counts)
 		a.current.Email[k] = c
 	}
 	full := a.countRows() >= a.opts.FlushRows
@@ -458,13 +460,13 @@ func (a *Aggregator) flushHeld(ctx context.Context) error {
 	a.mu.Unlock()
 	var err error
 	if len(b.Web) > 0 {
-		if err = a.write(ctx, &Batch{Web: b.Web, Email: map[EmailKey]EmailCounts{}}, ""); err == nil {
-			b.Web = map[WebKey]WebCounts{}
+		if err = a.write(ctx, &Batch{Web: b.Web, Email: map[counter.EmailKey]counter.EmailCounts{}}, ""); err == nil {
+			b.Web = map[counter.WebKey]counter.WebCounts{}
 		}
 	}
 	if err == nil && len(b.Email) > 0 {
-		if err = a.write(ctx, &Batch{Web: map[WebKey]WebCounts{}, Email: b.Email}, ""); err == nil {
-			b.Email = map[EmailKey]EmailCounts{}
+		if err = a.write(ctx, &Batch{Web: map[counter.WebKey]counter.WebCounts{}, Email: b.Email}, ""); err == nil {
+			b.Email = map[counter.EmailKey]counter.EmailCounts{}
 		}
 	}
 	a.mu.Lock()

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"tally/counter"
 )
 
 // memSink stores batches in memory and fails while down is set. It stands
@@ -16,7 +18,7 @@ type memSink struct {
 	mu     sync.Mutex
 	down   bool
 	writes int
-	web    map[WebKey]WebCounts
+	web    map[counter.WebKey]counter.WebCounts
 }
 
 func (s *memSink) Write(_ context.Context, b *Batch, _ string) error {
@@ -27,17 +29,17 @@ func (s *memSink) Write(_ context.Context, b *Batch, _ string) error {
 		return errors.New("sink down")
 	}
 	if s.web == nil {
-		s.web = map[WebKey]WebCounts{}
+		s.web = map[counter.WebKey]counter.WebCounts{}
 	}
 	for k, c := range b.Web {
 		cur := s.web[k]
-		cur.add(c)
+		cur.Add(c)
 		s.web[k] = cur
 	}
 	return nil
 }
 
-func (s *memSink) get(k WebKey) WebCounts {
+func (s *memSink) get(k counter.WebKey) counter.WebCounts {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.web[k]
@@ -45,10 +47,10 @@ func (s *memSink) get(k WebKey) WebCounts {
 
 func (s *memSink) setDown(d bool) { s.mu.Lock(); s.down = d; s.mu.Unlock() }
 
-var key = WebKey{Site: "example.com", Hour: 3600, Dimension: DimPath, Value: "/"}
+var key = counter.WebKey{Site: "example.com", Hour: 3600, Dimension: counter.DimPath, Value: "/"}
 
 func add(a *Aggregator, n int64) {
-	a.AddWeb(key.Site, key.Hour, []WebUpdate{{Dimension: key.Dimension, Value: key.Value, Counts: WebCounts{Hits: n, Pageviews: n}}})
+	a.AddWeb(key.Site, key.Hour, []WebUpdate{{Dimension: key.Dimension, Value: key.Value, Counts: counter.WebCounts{Hits: n, Pageviews: n}}})
 }
 
 func TestFlushesOnTimerAndKeepsFailedRows(t *testing.T) {
@@ -100,7 +102,7 @@ func TestFlushesWhenLarge(t *testing.T) {
 		a, _ := New(Options{Sink: sink, FlushInterval: time.Hour, FlushRows: 3})
 		go a.Run()
 		for i := 0; i < 3; i++ {
-			a.AddWeb("example.com", 0, []WebUpdate{{Dimension: DimPath, Value: string(rune('a' + i)), Counts: WebCounts{Hits: 1}}})
+			a.AddWeb("example.com", 0, []WebUpdate{{Dimension: counter.DimPath, Value: string(rune('a' + i)), Counts: counter.WebCounts{Hits: 1}}})
 		}
 		synctest.Wait()
 		if sink.writes != 1 || a.Pending() != 0 {
@@ -151,7 +153,7 @@ func BenchmarkAddWeb(b *testing.B) {
 	a, _ := New(Options{Sink: &memSink{}, FlushRows: 1 << 30})
 	updates := make([]WebUpdate, 12)
 	for i := range updates {
-		updates[i] = WebUpdate{Dimension: DimPath, Value: string(rune('a' + i)), Counts: WebCounts{Hits: 1, Pageviews: 1}}
+		updates[i] = WebUpdate{Dimension: counter.DimPath, Value: string(rune('a' + i)), Counts: counter.WebCounts{Hits: 1, Pageviews: 1}}
 	}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
@@ -163,7 +165,7 @@ func TestPendingCountsEveryRowInMemory(t *testing.T) {
 	sink := &memSink{down: true}
 	a, _ := New(Options{Sink: sink})
 	for i := 0; i < 3; i++ {
-		a.AddWeb("example.com", 0, []WebUpdate{{Dimension: DimPath, Value: string(rune('a' + i)), Counts: WebCounts{Hits: 1}}})
+		a.AddWeb("example.com", 0, []WebUpdate{{Dimension: counter.DimPath, Value: string(rune('a' + i)), Counts: counter.WebCounts{Hits: 1}}})
 	}
 	if a.Pending() != 3 {
 		t.Fatalf("pending %d, want 3", a.Pending())

@@ -1,79 +1,11 @@
 package aggregator
 
-import (
-	"time"
-)
-
-// Dimensions of the web counters. Each hit adds to one row per dimension,
-// never to a cross product, so no row narrows down to one person.
-const (
-	DimTotal       = "total" // value ""
-	DimPath        = "path"
-	DimSource      = "source"
-	DimUTMSource   = "utm_source"
-	DimUTMMedium   = "utm_medium"
-	DimUTMCampaign = "utm_campaign"
-	DimCountry     = "country"
-	DimRegion      = "region" // ISO 3166-2 subdivision
-	DimDevice      = "device"
-	DimBrowser     = "browser"
-	DimOS          = "os"
-	DimEvent       = "event"    // custom event name
-	DimConsent     = "consent"  // granted / denied / unknown
-	DimFiltered    = "filtered" // reason a hit was not counted as traffic
-	DimClient      = "client"   // email client family (email counters only)
-)
-
-// WebKey identifies one web counter row.
-type WebKey struct {
-	Site      string
-	Hour      int64 // unix seconds, truncated to the hour (UTC)
-	Dimension string
-	Value     string
-}
-
-// WebCounts are the additive web counters. Signed, so that a later delta may
-// correct an earlier one.
-type WebCounts struct {
-	Hits      int64 // requests counted in this row (page views and events)
-	Pageviews int64
-	Visitors  int64 // first hit of a visitor today with this value
-}
-
-func (c *WebCounts) add(d WebCounts) {
-	c.Hits += d.Hits
-	c.Pageviews += d.Pageviews
-	c.Visitors += d.Visitors
-}
-
-// EmailKey identifies one email counter row.
-type EmailKey struct {
-	Site      string
-	Campaign  string
-	Hour      int64
-	Dimension string
-	Value     string
-}
-
-// EmailCounts are the additive email counters.
-type EmailCounts struct {
-	Sent         int64
-	Opens        int64 // opens by people (machine opens excluded)
-	UniqueOpens  int64
-	MachineOpens int64 // privacy proxies and scanners that fetch every image
-}
-
-func (c *EmailCounts) add(d EmailCounts) {
-	c.Sent += d.Sent
-	c.Opens += d.Opens
-	c.UniqueOpens += d.UniqueOpens
-	c.MachineOpens += d.MachineOpens
-}
+import "tally/counter"
 
 // Batch is a set of counter deltas.
 type Batch struct {
-	Web   map[WebKey]WebCounts
-	Email map[EmailKey]EmailCounts
+	Web   map[counter.WebKey]counter.WebCounts
+	Email map[counter.EmailKey]counter.EmailCounts
 }
 
 // NewBatch makes an empty batch.
@@ -81,7 +13,7 @@ func NewBatch() *Batch { return newBatchSize(0, 0) }
 
 // newBatchSize makes an empty batch with room for web and email rows.
 func newBatchSize(web, email int) *Batch {
-	return &Batch{Web: make(map[WebKey]WebCounts, web), Email: make(map[EmailKey]EmailCounts, email)}
+	return &Batch{Web: make(map[counter.WebKey]counter.WebCounts, web), Email: make(map[counter.EmailKey]counter.EmailCounts, email)}
 }
 
 // Len is the number of rows in the batch.
@@ -91,18 +23,12 @@ func (b *Batch) Len() int { return len(b.Web) + len(b.Email) }
 func (b *Batch) Merge(other *Batch) {
 	for k, d := range other.Web {
 		c := b.Web[k]
-		c.add(d)
+		c.Add(d)
 		b.Web[k] = c
 	}
 	for k, d := range other.Email {
 		c := b.Email[k]
-		c.add(d)
+		c.Add(d)
 		b.Email[k] = c
 	}
-}
-
-// HourOf truncates t to its UTC hour, as used in keys.
-func HourOf(t time.Time) int64 {
-	u := t.Unix()
-	return u - u%3600
 }

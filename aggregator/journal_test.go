@@ -10,6 +10,7 @@ import (
 
 	"tally/aggregator"
 	"tally/aggregator/spool"
+	"tally/counter"
 )
 
 // recSink records what it stores and fails as told. It stands in for
@@ -59,8 +60,8 @@ func (s *recSink) set(table string, err error) { s.mu.Lock(); s.fail[table] = er
 func newRecSink() *recSink { return &recSink{fail: map[string]error{}, stored: map[string]int64{}} }
 
 func hit(a *aggregator.Aggregator) {
-	a.AddWeb("example.com", 3600, []aggregator.WebUpdate{{Dimension: aggregator.DimTotal, Counts: aggregator.WebCounts{Pageviews: 1}}})
-	a.AddEmail("example.com", "c", 3600, []aggregator.EmailUpdate{{Dimension: aggregator.DimTotal, Counts: aggregator.EmailCounts{Opens: 1}}})
+	a.AddWeb("example.com", 3600, []aggregator.WebUpdate{{Dimension: counter.DimTotal, Counts: counter.WebCounts{Pageviews: 1}}})
+	a.AddEmail("example.com", "c", 3600, []aggregator.EmailUpdate{{Dimension: counter.DimTotal, Counts: counter.EmailCounts{Opens: 1}}})
 }
 
 func TestJournalSurvivesOutageAndRestart(t *testing.T) {
@@ -226,7 +227,7 @@ func TestFullJournalKeepsRowsInMemory(t *testing.T) {
 	sp, _ := spool.Open(t.TempDir(), 400)
 	a, _ := aggregator.New(aggregator.Options{Sink: sink, Journal: sp})
 	for i := 0; i < 50; i++ {
-		a.AddWeb("example.com", int64(i)*3600, []aggregator.WebUpdate{{Dimension: aggregator.DimPath, Value: fmt.Sprint("/", i), Counts: aggregator.WebCounts{Pageviews: 1}}})
+		a.AddWeb("example.com", int64(i)*3600, []aggregator.WebUpdate{{Dimension: counter.DimPath, Value: fmt.Sprint("/", i), Counts: counter.WebCounts{Pageviews: 1}}})
 		a.Flush(ctx)
 	}
 	if a.Stats().JournalFull == 0 || a.Pending() == 0 {

@@ -18,8 +18,8 @@ import (
 	"tally/collector/clientip"
 	"tally/collector/ingest"
 	"tally/collector/metrics"
-	"tally/collector/sites"
 	"tally/pixel"
+	"tally/sites"
 )
 
 //go:embed static/script.js

@@ -21,10 +21,10 @@ import (
 	"tally/collector/geo"
 	"tally/collector/ingest"
 	"tally/collector/metrics"
-	"tally/collector/sites"
 	"tally/collector/uniques"
 	"tally/collector/useragent"
 	"tally/pixel"
+	"tally/sites"
 )
 
 const testSecret = "test-secret-0123456789abcdef-0123456789"

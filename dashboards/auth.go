@@ -13,7 +13,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"tally/collector/sites"
+	"tally/sites"
 )
 
 const sessionCookie = "tally_session"

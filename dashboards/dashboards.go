@@ -15,9 +15,9 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/gofiber/fiber/v2"
 
-	"tally/collector/sites"
 	"tally/dashboards/share"
 	"tally/dashboards/stats"
+	"tally/sites"
 )
 
 //go:embed templates/*.html

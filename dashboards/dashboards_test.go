@@ -14,9 +14,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"tally/collector/sites"
 	"tally/dashboards"
-	"tally/dashboards/internal/fixture"
+	"tally/internal/fixture"
+	"tally/sites"
 )
 
 const (

@@ -16,17 +16,17 @@ import (
 
 	"tally/aggregator"
 	"tally/aggregator/clickhouse"
-	"tally/aggregator/clickhouse/chtest"
 	"tally/collector"
 	"tally/collector/clientip"
 	"tally/collector/geo"
 	"tally/collector/geo/geotest"
 	"tally/collector/ingest"
 	"tally/collector/metrics"
-	"tally/collector/sites"
 	"tally/collector/uniques"
 	"tally/collector/useragent"
 	"tally/dashboards"
+	"tally/internal/chtest"
+	"tally/sites"
 )
 
 func chromiumPath(t *testing.T) string {

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"tally/aggregator"
+	"tally/counter"
 	"tally/dashboards/regions"
 )
 
@@ -65,15 +65,15 @@ func compare(cur, prev int64) change {
 // valueLabel is how a stored value reads in a table.
 func valueLabel(dim, value string) string {
 	switch {
-	case value == "" && dim == aggregator.DimSource:
+	case value == "" && dim == counter.DimSource:
 		return "(direct / none)"
-	case value == "" && (dim == aggregator.DimCountry || dim == aggregator.DimRegion || dim == aggregator.DimClient):
+	case value == "" && (dim == counter.DimCountry || dim == counter.DimRegion || dim == counter.DimClient):
 		return "(unknown)"
 	case value == "":
 		return "(none)"
-	case dim == aggregator.DimCountry:
+	case dim == counter.DimCountry:
 		return regions.Country(value)
-	case dim == aggregator.DimRegion:
+	case dim == counter.DimRegion:
 		return regions.Subdivision(value)
 	}
 	return value

@@ -10,9 +10,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"tally/collector/sites"
 	"tally/dashboards/share"
 	"tally/dashboards/stats"
+	"tally/sites"
 )
 
 // page is what the layout needs from every page.

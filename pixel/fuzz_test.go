@@ -14,9 +14,9 @@ import (
 	"tally/collector/clientip"
 	"tally/collector/geo"
 	"tally/collector/ingest"
-	"tally/collector/sites"
 	"tally/collector/uniques"
 	"tally/collector/useragent"
+	"tally/sites"
 )
 
 var fuzzSecret = []byte("fuzz-secret-0123456789abcdef-0123456789")

@@ -10,7 +10,7 @@ import (
 	"tally/collector/consent"
 	"tally/collector/ingest"
 	"tally/collector/request"
-	"tally/collector/sites"
+	"tally/sites"
 )
 
 // GIF is a transparent 1x1 GIF89a, 43 bytes: the smallest image every mail

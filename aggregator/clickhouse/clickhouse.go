@@ -6,6 +6,7 @@ package clickhouse
 
 import (
 	"context"
+	"embed"
 	"errors"
 	"fmt"
 	"regexp"
@@ -16,6 +17,8 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"tally/aggregator"
+	"tally/counter"
+	"tally/internal/chmigrate"
 )
 
 // Options configure the sink.
@@ -40,6 +43,9 @@ type Sink struct {
 	// set on the tables at start-up).
 	dedup bool
 }
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
@@ -91,7 +97,11 @@ func (s *Sink) Ready(ctx context.Context) error {
 	if err := createDatabase(ctx, s.admin, s.database); err != nil {
 		return err
 	}
-	if err := s.migrate(ctx); err != nil {
+	all, err := chmigrate.Load(migrationFiles, "migrations")
+	if err != nil {
+		return err
+	}
+	if err := chmigrate.Apply(ctx, s.conn, "schema_migrations", all); err != nil {
 		return err
 	}
 	dedup, err := s.enableDedup(ctx)
@@ -202,7 +212,7 @@ func (s *Sink) insert(ctx context.Context, query string, columns []any) error {
 	return s.sendError(batch.Send())
 }
 
-func webColumns(rows map[aggregator.WebKey]aggregator.WebCounts) []any {
+func webColumns(rows map[counter.WebKey]counter.WebCounts) []any {
 	n := len(rows)
 	site, dim, value := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 	hour := make([]time.Time, 0, n)
@@ -214,7 +224,7 @@ func webColumns(rows map[aggregator.WebKey]aggregator.WebCounts) []any {
 	return []any{site, hour, dim, value, hits, pageviews, visitors}
 }
 
-func emailColumns(rows map[aggregator.EmailKey]aggregator.EmailCounts) []any {
+func emailColumns(rows map[counter.EmailKey]counter.EmailCounts) []any {
 	n := len(rows)
 	site, campaign, dim, value := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 	hour := make([]time.Time, 0, n)

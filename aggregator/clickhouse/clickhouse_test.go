@@ -9,7 +9,8 @@ import (
 
 	"tally/aggregator"
 	"tally/aggregator/clickhouse"
-	"tally/aggregator/clickhouse/chtest"
+	"tally/counter"
+	"tally/internal/chtest"
 )
 
 func TestOpenMigratesIdempotently(t *testing.T) {
@@ -45,13 +46,13 @@ func TestWriteSumsCounters(t *testing.T) {
 	}
 	defer s.Close()
 
-	hour := aggregator.HourOf(time.Date(2026, 3, 1, 10, 30, 0, 0, time.UTC))
+	hour := counter.HourOf(time.Date(2026, 3, 1, 10, 30, 0, 0, time.UTC))
 	write := func(pv, vis int64) {
 		b := aggregator.NewBatch()
-		b.Web[aggregator.WebKey{Site: "example.com", Hour: hour, Dimension: aggregator.DimPath, Value: "/pricing"}] =
-			aggregator.WebCounts{Hits: pv, Pageviews: pv, Visitors: vis}
-		b.Email[aggregator.EmailKey{Site: "example.com", Campaign: "spring", Hour: hour, Dimension: aggregator.DimTotal}] =
-			aggregator.EmailCounts{Sent: 100, Opens: pv, UniqueOpens: vis}
+		b.Web[counter.WebKey{Site: "example.com", Hour: hour, Dimension: counter.DimPath, Value: "/pricing"}] =
+			counter.WebCounts{Hits: pv, Pageviews: pv, Visitors: vis}
+		b.Email[counter.EmailKey{Site: "example.com", Campaign: "spring", Hour: hour, Dimension: counter.DimTotal}] =
+			counter.EmailCounts{Sent: 100, Opens: pv, UniqueOpens: vis}
 		if err := s.Write(ctx, b, ""); err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +92,7 @@ func TestStartsWithoutServer(t *testing.T) {
 	}
 	defer s.Close()
 	b := aggregator.NewBatch()
-	b.Web[aggregator.WebKey{Site: "example.com", Dimension: aggregator.DimTotal}] = aggregator.WebCounts{Pageviews: 1}
+	b.Web[counter.WebKey{Site: "example.com", Dimension: counter.DimTotal}] = counter.WebCounts{Pageviews: 1}
 	err = s.Write(ctx, b, "t")
 	if err == nil {
 		t.Fatal("a write without a server succeeded")

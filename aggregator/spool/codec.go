@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 
 	"tally/aggregator"
+	"tally/counter"
 )
 
 // The segment format is a small binary encoding rather than encoding/gob:
@@ -87,8 +88,8 @@ func decode(data []byte) (segment, error) {
 	}
 	n = d.count()
 	for i := 0; i < n && d.err == nil; i++ {
-		k := aggregator.WebKey{Site: d.string(), Hour: d.varint(), Dimension: d.string(), Value: d.string()}
-		c := aggregator.WebCounts{Hits: d.varint(), Pageviews: d.varint(), Visitors: d.varint()}
+		k := counter.WebKey{Site: d.string(), Hour: d.varint(), Dimension: d.string(), Value: d.string()}
+		c := counter.WebCounts{Hits: d.varint(), Pageviews: d.varint(), Visitors: d.varint()}
 		if _, dup := seg.Batch.Web[k]; dup {
 			d.fail("web rows: a key repeats")
 		}
@@ -96,8 +97,8 @@ func decode(data []byte) (segment, error) {
 	}
 	n = d.count()
 	for i := 0; i < n && d.err == nil; i++ {
-		k := aggregator.EmailKey{Site: d.string(), Campaign: d.string(), Hour: d.varint(), Dimension: d.string(), Value: d.string()}
-		c := aggregator.EmailCounts{Sent: d.varint(), Opens: d.varint(), UniqueOpens: d.varint(), MachineOpens: d.varint()}
+		k := counter.EmailKey{Site: d.string(), Campaign: d.string(), Hour: d.varint(), Dimension: d.string(), Value: d.string()}
+		c := counter.EmailCounts{Sent: d.varint(), Opens: d.varint(), UniqueOpens: d.varint(), MachineOpens: d.varint()}
 		if _, dup := seg.Batch.Email[k]; dup {
 			d.fail("email rows: a key repeats")
 		}

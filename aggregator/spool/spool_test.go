@@ -11,12 +11,13 @@ import (
 	"testing"
 
 	"tally/aggregator"
+	"tally/counter"
 )
 
 func batch(path string, n int64) *aggregator.Batch {
 	b := aggregator.NewBatch()
-	b.Web[aggregator.WebKey{Site: "example.com", Hour: 3600, Dimension: aggregator.DimPath, Value: path}] = aggregator.WebCounts{Pageviews: n}
-	b.Email[aggregator.EmailKey{Site: "example.com", Campaign: "c", Dimension: aggregator.DimTotal}] = aggregator.EmailCounts{Opens: n}
+	b.Web[counter.WebKey{Site: "example.com", Hour: 3600, Dimension: counter.DimPath, Value: path}] = counter.WebCounts{Pageviews: n}
+	b.Email[counter.EmailKey{Site: "example.com", Campaign: "c", Dimension: counter.DimTotal}] = counter.EmailCounts{Opens: n}
 	return b
 }
 
@@ -26,7 +27,7 @@ func pageviews(t *testing.T, s *Spool, seq uint64, path string) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b.Web[aggregator.WebKey{Site: "example.com", Hour: 3600, Dimension: aggregator.DimPath, Value: path}].Pageviews
+	return b.Web[counter.WebKey{Site: "example.com", Hour: 3600, Dimension: counter.DimPath, Value: path}].Pageviews
 }
 
 // sealAll seals every open segment, summing them as the aggregator does in
@@ -168,8 +169,8 @@ func TestCrashLeftovers(t *testing.T) {
 
 func TestCodecRoundTrip(t *testing.T) {
 	b := batch("/ä?x=1", 7)
-	b.Web[aggregator.WebKey{Site: "example.com", Hour: -3600, Dimension: aggregator.DimTotal}] = aggregator.WebCounts{Hits: -2, Pageviews: 1 << 40, Visitors: 3}
-	b.Email[aggregator.EmailKey{Site: "example.com", Campaign: "spring", Hour: 7200, Dimension: aggregator.DimClient, Value: "Apple Mail"}] = aggregator.EmailCounts{Sent: 1000, Opens: 5, UniqueOpens: 4, MachineOpens: 9}
+	b.Web[counter.WebKey{Site: "example.com", Hour: -3600, Dimension: counter.DimTotal}] = counter.WebCounts{Hits: -2, Pageviews: 1 << 40, Visitors: 3}
+	b.Email[counter.EmailKey{Site: "example.com", Campaign: "spring", Hour: 7200, Dimension: counter.DimClient, Value: "Apple Mail"}] = counter.EmailCounts{Sent: 1000, Opens: 5, UniqueOpens: 4, MachineOpens: 9}
 	in := segment{Batch: b, Sources: []uint64{3, 1 << 60}}
 	out, err := decode(encode(in))
 	if err != nil {

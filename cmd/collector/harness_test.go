@@ -16,9 +16,9 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"tally/aggregator/clickhouse/chtest"
 	"tally/collector/geo"
 	"tally/collector/geo/geotest"
+	"tally/internal/chtest"
 )
 
 // Fixture addresses: the GeoIP fixture maps them to regions; requests carry

@@ -26,10 +26,10 @@ import (
 	"tally/collector/geo"
 	"tally/collector/ingest"
 	"tally/collector/metrics"
-	"tally/collector/sites"
 	"tally/collector/uniques"
 	"tally/collector/useragent"
 	"tally/dashboards"
+	"tally/sites"
 
 	// Site time zones must load in images without zoneinfo.
 	_ "time/tzdata"

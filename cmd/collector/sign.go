@@ -7,8 +7,8 @@ import (
 	"io"
 
 	"tally/collector/ingest"
-	"tally/collector/sites"
 	"tally/pixel"
+	"tally/sites"
 )
 
 // signPixel prints a signed email-open pixel URL for one recipient.

@@ -10,30 +10,9 @@ import (
 
 	"github.com/prebid/go-gdpr/consentconstants"
 	"github.com/prebid/go-gdpr/vendorconsent"
+
+	"tally/sites"
 )
-
-// Mode is a site's consent policy.
-type Mode string
-
-const (
-	// ModeAnonymous (the default) records counters for every hit, and daily
-	// uniques only for hits whose analytics consent is granted.
-	ModeAnonymous Mode = "anonymous"
-	// ModeStrict records nothing but the consent counter unless analytics
-	// consent is granted.
-	ModeStrict Mode = "strict"
-)
-
-// ParseMode reads a site mode; "" means ModeAnonymous.
-func ParseMode(s string) (Mode, error) {
-	switch Mode(strings.ToLower(strings.TrimSpace(s))) {
-	case "", ModeAnonymous:
-		return ModeAnonymous, nil
-	case ModeStrict:
-		return ModeStrict, nil
-	}
-	return "", fmt.Errorf("unknown consent mode %q: want %q or %q", s, ModeStrict, ModeAnonymous)
-}
 
 // State is what the signals say about analytics consent. It is itself
 // counted (the consent rate), so its String form is a stored value.
@@ -107,7 +86,7 @@ const tcfMeasureContent = consentconstants.Purpose(8)
 // GPC and DNT are opt-outs: they turn an unknown state into denied, and they
 // always switch uniques off, even next to an explicit grant, because a
 // browser-wide "do not track" is the stronger statement about recognition.
-func Decide(mode Mode, s Signals) Decision {
+func Decide(mode sites.Mode, s Signals) Decision {
 	state := s.Analytics
 	if state == Unknown && s.TCF != "" {
 		state = tcfState(s.TCF)
@@ -120,7 +99,7 @@ func Decide(mode Mode, s Signals) Decision {
 	switch {
 	case state == Granted:
 		d.Counters, d.Uniques = true, !optOut
-	case mode == ModeStrict:
+	case mode == sites.ModeStrict:
 		// Denied or unknown: only the consent counter.
 	default:
 		d.Counters = true

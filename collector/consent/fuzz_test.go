@@ -3,6 +3,8 @@ package consent
 import (
 	"strings"
 	"testing"
+
+	"tally/sites"
 )
 
 // FuzzParseState: every input is a known state or the one fixed error,
@@ -49,9 +51,9 @@ func FuzzDecide(f *testing.F) {
 	f.Add("CO", uint8(1), true, false, true)
 	f.Add(tcfPurpose8+".YAAAAAAAAAAA", uint8(0), false, false, false)
 	f.Fuzz(func(t *testing.T, tcf string, analytics uint8, gpc, dnt, strict bool) {
-		mode := ModeAnonymous
+		mode := sites.ModeAnonymous
 		if strict {
-			mode = ModeStrict
+			mode = sites.ModeStrict
 		}
 		s := Signals{Analytics: State(analytics % 3), TCF: tcf, GPC: gpc, DNT: dnt}
 		d := Decide(mode, s)
@@ -63,9 +65,9 @@ func FuzzDecide(f *testing.F) {
 			t.Fatalf("state %d", d.State)
 		case d.Uniques && !(d.Counters && d.State == Granted && !gpc && !dnt):
 			t.Fatalf("%+v -> %+v: uniques without a grant, or despite GPC/DNT", s, d)
-		case mode == ModeStrict && d.State != Granted && d.Counters:
+		case mode == sites.ModeStrict && d.State != Granted && d.Counters:
 			t.Fatalf("%+v -> %+v: strict mode counted without a grant", s, d)
-		case mode == ModeAnonymous && !d.Counters:
+		case mode == sites.ModeAnonymous && !d.Counters:
 			t.Fatalf("%+v -> %+v: anonymous mode must always count", s, d)
 		case s.Analytics != Unknown && d.State != s.Analytics:
 			t.Fatalf("%+v -> %+v: the explicit choice must win", s, d)

@@ -16,9 +16,9 @@ import (
 	"tally/collector/consent"
 	"tally/collector/geo"
 	"tally/collector/geo/geotest"
-	"tally/collector/sites"
 	"tally/collector/uniques"
 	"tally/collector/useragent"
+	"tally/sites"
 )
 
 // discard is a sink that drops every batch: the benchmarks measure the

@@ -21,9 +21,10 @@ import (
 	"tally/collector/geo"
 	"tally/collector/mailclient"
 	"tally/collector/referrer"
-	"tally/collector/sites"
 	"tally/collector/uniques"
 	"tally/collector/useragent"
+	"tally/counter"
+	"tally/sites"
 )
 
 // Client is what the pipeline may know of the requester, for this request
@@ -222,16 +223,16 @@ func (p *Pipeline) Event(ev Event, c Client) (Outcome, error) {
 	decision := consent.Decide(ev.Site.Mode, sig)
 
 	agent := p.opts.Agents.Classify(c.UserAgent)
-	hour := aggregator.HourOf(p.opts.Now())
+	hour := counter.HourOf(p.opts.Now())
 	if reason := filterReason(agent, c); reason != "" {
 		p.opts.Aggregator.AddWeb(ev.Site.Domain, hour, []aggregator.WebUpdate{
-			{Dimension: aggregator.DimFiltered, Value: reason, Counts: aggregator.WebCounts{Hits: 1}},
+			{Dimension: counter.DimFiltered, Value: reason, Counts: counter.WebCounts{Hits: 1}},
 		})
 		return Filtered, nil
 	}
 
-	consentRow := aggregator.WebUpdate{Dimension: aggregator.DimConsent, Value: decision.State.String(),
-		Counts: aggregator.WebCounts{Hits: 1}}
+	consentRow := aggregator.WebUpdate{Dimension: counter.DimConsent, Value: decision.State.String(),
+		Counts: counter.WebCounts{Hits: 1}}
 	if !decision.Counters {
 		p.opts.Aggregator.AddWeb(ev.Site.Domain, hour, []aggregator.WebUpdate{consentRow})
 		return ConsentOnly, nil
@@ -253,22 +254,22 @@ func (p *Pipeline) Event(ev Event, c Client) (Outcome, error) {
 	var pairs [11]uniques.Pair
 	n := 0
 	if name != PageviewName {
-		pairs[0] = uniques.Pair{Dimension: aggregator.DimEvent, Value: name}
+		pairs[0] = uniques.Pair{Dimension: counter.DimEvent, Value: name}
 		n = 1
 	} else {
 		region := p.opts.Geo.Lookup(c.IP)
 		pairs = [11]uniques.Pair{
-			{Dimension: aggregator.DimTotal},
-			{Dimension: aggregator.DimPath, Value: page.Path},
-			{Dimension: aggregator.DimSource, Value: referrer.Source(page, ev.Referrer, ev.Site.OwnsHost)},
-			{Dimension: aggregator.DimUTMSource, Value: page.UTMSource},
-			{Dimension: aggregator.DimUTMMedium, Value: page.UTMMedium},
-			{Dimension: aggregator.DimUTMCampaign, Value: page.UTMCampaign},
-			{Dimension: aggregator.DimCountry, Value: region.Country},
-			{Dimension: aggregator.DimRegion, Value: region.Subdivision},
-			{Dimension: aggregator.DimDevice, Value: agent.Device},
-			{Dimension: aggregator.DimBrowser, Value: agent.Browser},
-			{Dimension: aggregator.DimOS, Value: agent.OS},
+			{Dimension: counter.DimTotal},
+			{Dimension: counter.DimPath, Value: page.Path},
+			{Dimension: counter.DimSource, Value: referrer.Source(page, ev.Referrer, ev.Site.OwnsHost)},
+			{Dimension: counter.DimUTMSource, Value: page.UTMSource},
+			{Dimension: counter.DimUTMMedium, Value: page.UTMMedium},
+			{Dimension: counter.DimUTMCampaign, Value: page.UTMCampaign},
+			{Dimension: counter.DimCountry, Value: region.Country},
+			{Dimension: counter.DimRegion, Value: region.Subdivision},
+			{Dimension: counter.DimDevice, Value: agent.Device},
+			{Dimension: counter.DimBrowser, Value: agent.Browser},
+			{Dimension: counter.DimOS, Value: agent.OS},
 		}
 		n = len(pairs)
 	}
@@ -277,7 +278,7 @@ func (p *Pipeline) Event(ev Event, c Client) (Outcome, error) {
 	var updates [1 + len(pairs)]aggregator.WebUpdate
 	updates[0] = consentRow
 	for i, pr := range pairs[:n] {
-		u := aggregator.WebUpdate{Dimension: pr.Dimension, Value: pr.Value, Counts: aggregator.WebCounts{Hits: 1}}
+		u := aggregator.WebUpdate{Dimension: pr.Dimension, Value: pr.Value, Counts: counter.WebCounts{Hits: 1}}
 		if name == PageviewName {
 			u.Counts.Pageviews = 1
 		}
@@ -335,7 +336,7 @@ func (p *Pipeline) EmailOpen(o Open, c Client) (Outcome, error) {
 	if !ValidCampaign(o.Campaign) {
 		return "", ErrBadCampaign
 	}
-	hour := aggregator.HourOf(p.opts.Now())
+	hour := counter.HourOf(p.opts.Now())
 	mc, known := mailclient.Classify(c.UserAgent)
 	if !known {
 		agent := p.opts.Agents.Classify(c.UserAgent)
@@ -346,8 +347,8 @@ func (p *Pipeline) EmailOpen(o Open, c Client) (Outcome, error) {
 	}
 	if mc.Machine {
 		p.opts.Aggregator.AddEmail(o.Site.Domain, o.Campaign, hour, []aggregator.EmailUpdate{
-			{Dimension: aggregator.DimTotal, Counts: aggregator.EmailCounts{MachineOpens: 1}},
-			{Dimension: aggregator.DimClient, Value: mc.Name, Counts: aggregator.EmailCounts{MachineOpens: 1}},
+			{Dimension: counter.DimTotal, Counts: counter.EmailCounts{MachineOpens: 1}},
+			{Dimension: counter.DimClient, Value: mc.Name, Counts: counter.EmailCounts{MachineOpens: 1}},
 		})
 		return Filtered, nil
 	}
@@ -356,22 +357,22 @@ func (p *Pipeline) EmailOpen(o Open, c Client) (Outcome, error) {
 	// recipient: always in anonymous mode (nothing per recipient is
 	// stored), in strict mode only with the signed consent bit.
 	first := false
-	if o.Recipient != "" && (o.Site.Mode == consent.ModeAnonymous || o.RecipientConsent) {
+	if o.Recipient != "" && (o.Site.Mode == sites.ModeAnonymous || o.RecipientConsent) {
 		if p.opts.Opens.Len() >= p.opts.MaxOpenKeys {
 			return "", p.errOpens
 		}
 		first = p.opts.Opens.FirstOpen(o.Site.Domain, o.Campaign, o.Recipient)
 	}
-	open := aggregator.EmailCounts{Opens: 1}
+	open := counter.EmailCounts{Opens: 1}
 	if first {
 		open.UniqueOpens = 1
 	}
 	region := p.opts.Geo.Lookup(c.IP)
 	p.opts.Aggregator.AddEmail(o.Site.Domain, o.Campaign, hour, []aggregator.EmailUpdate{
-		{Dimension: aggregator.DimTotal, Counts: open},
-		{Dimension: aggregator.DimClient, Value: mc.Name, Counts: open},
-		{Dimension: aggregator.DimCountry, Value: region.Country, Counts: open},
-		{Dimension: aggregator.DimRegion, Value: region.Subdivision, Counts: open},
+		{Dimension: counter.DimTotal, Counts: open},
+		{Dimension: counter.DimClient, Value: mc.Name, Counts: open},
+		{Dimension: counter.DimCountry, Value: region.Country, Counts: open},
+		{Dimension: counter.DimRegion, Value: region.Subdivision, Counts: open},
 	})
 	return Counted, nil
 }
@@ -387,8 +388,8 @@ func (p *Pipeline) EmailSent(site *sites.Site, campaign string, n int64) error {
 	if n < 1 || n > 100_000_000 {
 		return ErrBadCount
 	}
-	p.opts.Aggregator.AddEmail(site.Domain, campaign, aggregator.HourOf(p.opts.Now()), []aggregator.EmailUpdate{
-		{Dimension: aggregator.DimTotal, Counts: aggregator.EmailCounts{Sent: n}},
+	p.opts.Aggregator.AddEmail(site.Domain, campaign, counter.HourOf(p.opts.Now()), []aggregator.EmailUpdate{
+		{Dimension: counter.DimTotal, Counts: counter.EmailCounts{Sent: n}},
 	})
 	return nil
 }

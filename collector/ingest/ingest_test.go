@@ -10,6 +10,7 @@ import (
 
 	"tally/aggregator"
 	"tally/collector/consent"
+	"tally/counter"
 )
 
 // testNow is the tests' fixed clock: noon UTC.
@@ -18,14 +19,14 @@ var testNow = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 // captureSink keeps what is flushed.
 type captureSink struct {
 	mu  sync.Mutex
-	web map[aggregator.WebKey]aggregator.WebCounts
+	web map[counter.WebKey]counter.WebCounts
 }
 
 func (s *captureSink) Write(_ context.Context, b *aggregator.Batch, _ string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.web == nil {
-		s.web = map[aggregator.WebKey]aggregator.WebCounts{}
+		s.web = map[counter.WebKey]counter.WebCounts{}
 	}
 	for k, c := range b.Web {
 		cur := s.web[k]
@@ -195,27 +196,27 @@ func TestPageviewCountsEachDimensionOnce(t *testing.T) {
 	if err := env.agg.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	hour := aggregator.HourOf(testNow)
-	f := func(dim, value string, want aggregator.WebCounts) {
+	hour := counter.HourOf(testNow)
+	f := func(dim, value string, want counter.WebCounts) {
 		t.Helper()
-		k := aggregator.WebKey{Site: "shop.example", Hour: hour, Dimension: dim, Value: value}
+		k := counter.WebKey{Site: "shop.example", Hour: hour, Dimension: dim, Value: value}
 		if got := sink.web[k]; got != want {
 			t.Errorf("%s=%q: %+v, want %+v", dim, value, got, want)
 		}
 	}
-	f(aggregator.DimTotal, "", aggregator.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
-	f(aggregator.DimPath, "/a", aggregator.WebCounts{Hits: 1, Pageviews: 1, Visitors: 1})
-	f(aggregator.DimPath, "/b", aggregator.WebCounts{Hits: 2, Pageviews: 2, Visitors: 1})
-	f(aggregator.DimSource, "news", aggregator.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
-	f(aggregator.DimUTMSource, "news", aggregator.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
-	f(aggregator.DimCountry, "DE", aggregator.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
-	f(aggregator.DimRegion, "DE-BY", aggregator.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
-	f(aggregator.DimBrowser, "Firefox", aggregator.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
-	f(aggregator.DimOS, "Linux", aggregator.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
-	f(aggregator.DimDevice, "desktop", aggregator.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
-	f(aggregator.DimConsent, "granted", aggregator.WebCounts{Hits: 3})
-	f(aggregator.DimConsent, "unknown", aggregator.WebCounts{Hits: 1})
-	f(aggregator.DimEvent, "signup", aggregator.WebCounts{Hits: 1, Visitors: 1})
+	f(counter.DimTotal, "", counter.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
+	f(counter.DimPath, "/a", counter.WebCounts{Hits: 1, Pageviews: 1, Visitors: 1})
+	f(counter.DimPath, "/b", counter.WebCounts{Hits: 2, Pageviews: 2, Visitors: 1})
+	f(counter.DimSource, "news", counter.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
+	f(counter.DimUTMSource, "news", counter.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
+	f(counter.DimCountry, "DE", counter.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
+	f(counter.DimRegion, "DE-BY", counter.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
+	f(counter.DimBrowser, "Firefox", counter.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
+	f(counter.DimOS, "Linux", counter.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
+	f(counter.DimDevice, "desktop", counter.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
+	f(counter.DimConsent, "granted", counter.WebCounts{Hits: 3})
+	f(counter.DimConsent, "unknown", counter.WebCounts{Hits: 1})
+	f(counter.DimEvent, "signup", counter.WebCounts{Hits: 1, Visitors: 1})
 	if len(sink.web) != 15 {
 		t.Errorf("%d rows, want 15: %v", len(sink.web), sink.web)
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"tally/dashboards/grafana"
-	"tally/dashboards/internal/fixture"
+	"tally/internal/fixture"
 )
 
 // TestDashboardQueriesRun runs every panel's SQL, with Grafana's macros

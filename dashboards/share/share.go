@@ -1,5 +1,6 @@
 // Package share keeps the read-only share links of site dashboards in
-// ClickHouse (table share_links, migration 0002). A link is a random secret
+// ClickHouse (table share_links, created by its own migrations, recorded in
+// share_migrations). A link is a random secret
 // token; only its SHA-256 is stored, so reading the table does not give
 // working links. Revoking writes a newer row for the same link.
 package share
@@ -8,13 +9,20 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"embed"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"tally/internal/chmigrate"
 )
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
 
 // Link is a share link, without its secret token.
 type Link struct {
@@ -29,15 +37,37 @@ type Link struct {
 type Store struct {
 	conn driver.Conn
 	now  func() time.Time
+
+	mu    sync.Mutex
+	ready bool
 }
 
-// New makes a Store on a connection whose database has the share_links
-// table; now may be nil (time.Now).
+// New makes a Store on a connection to the collector's database; now may
+// be nil (time.Now). The table is created on first use, not here: the
+// collector starts while ClickHouse is down.
 func New(conn driver.Conn, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
 	return &Store{conn: conn, now: now}
+}
+
+// migrate creates the table once; safe to call again after a failure.
+func (s *Store) migrate(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ready {
+		return nil
+	}
+	all, err := chmigrate.Load(migrationFiles, "migrations")
+	if err != nil {
+		return err
+	}
+	if err := chmigrate.Apply(ctx, s.conn, "share_migrations", all); err != nil {
+		return fmt.Errorf("cannot migrate share links: %w", err)
+	}
+	s.ready = true
+	return nil
 }
 
 func hashToken(token string) string {
@@ -64,6 +94,9 @@ func (s *Store) Create(ctx context.Context, site, label string) (token string, l
 }
 
 func (s *Store) write(ctx context.Context, l Link, tokenHash string) error {
+	if err := s.migrate(ctx); err != nil {
+		return err
+	}
 	batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO share_links (id, token_hash, site, label, created_at, revoked, version)")
 	if err != nil {
 		return fmt.Errorf("cannot prepare share link insert: %w", err)
@@ -90,6 +123,9 @@ const latest = `SELECT id, any(site), any(label), min(created_at), argMax(revoke
 FROM share_links WHERE `
 
 func (s *Store) query(ctx context.Context, where string, args ...any) ([]Link, []string, error) {
+	if err := s.migrate(ctx); err != nil {
+		return nil, nil, err
+	}
 	rows, err := s.conn.Query(ctx, latest+where+" GROUP BY id ORDER BY min(created_at) DESC, id", args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot query share links: %w", err)

@@ -4,8 +4,8 @@ import (
 	"context"
 	"testing"
 
-	"tally/dashboards/internal/fixture"
 	"tally/dashboards/share"
+	"tally/internal/fixture"
 )
 
 func TestCreateResolveRevoke(t *testing.T) {

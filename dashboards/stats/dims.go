@@ -1,6 +1,6 @@
 package stats
 
-import "tally/aggregator"
+import "tally/counter"
 
 // Dimension describes one breakdown the dashboards offer.
 type Dimension struct {
@@ -13,26 +13,26 @@ type Dimension struct {
 
 // WebDimensions are the web breakdowns in dashboard order.
 var WebDimensions = []Dimension{
-	{Name: aggregator.DimPath, Title: "Top pages"},
-	{Name: aggregator.DimSource, Title: "Sources"},
-	{Name: aggregator.DimUTMSource, Title: "UTM source"},
-	{Name: aggregator.DimUTMMedium, Title: "UTM medium"},
-	{Name: aggregator.DimUTMCampaign, Title: "UTM campaign"},
-	{Name: aggregator.DimCountry, Title: "Countries"},
-	{Name: aggregator.DimRegion, Title: "Regions"},
-	{Name: aggregator.DimDevice, Title: "Devices"},
-	{Name: aggregator.DimBrowser, Title: "Browsers"},
-	{Name: aggregator.DimOS, Title: "Operating systems"},
-	{Name: aggregator.DimEvent, Title: "Events", HitsOnly: true},
-	{Name: aggregator.DimConsent, Title: "Consent", HitsOnly: true},
-	{Name: aggregator.DimFiltered, Title: "Filtered traffic", HitsOnly: true},
+	{Name: counter.DimPath, Title: "Top pages"},
+	{Name: counter.DimSource, Title: "Sources"},
+	{Name: counter.DimUTMSource, Title: "UTM source"},
+	{Name: counter.DimUTMMedium, Title: "UTM medium"},
+	{Name: counter.DimUTMCampaign, Title: "UTM campaign"},
+	{Name: counter.DimCountry, Title: "Countries"},
+	{Name: counter.DimRegion, Title: "Regions"},
+	{Name: counter.DimDevice, Title: "Devices"},
+	{Name: counter.DimBrowser, Title: "Browsers"},
+	{Name: counter.DimOS, Title: "Operating systems"},
+	{Name: counter.DimEvent, Title: "Events", HitsOnly: true},
+	{Name: counter.DimConsent, Title: "Consent", HitsOnly: true},
+	{Name: counter.DimFiltered, Title: "Filtered traffic", HitsOnly: true},
 }
 
 // EmailDimensions are the campaign breakdowns.
 var EmailDimensions = []Dimension{
-	{Name: aggregator.DimCountry, Title: "Countries"},
-	{Name: aggregator.DimRegion, Title: "Regions"},
-	{Name: aggregator.DimClient, Title: "Email clients"},
+	{Name: counter.DimCountry, Title: "Countries"},
+	{Name: counter.DimRegion, Title: "Regions"},
+	{Name: counter.DimClient, Title: "Email clients"},
 }
 
 // LookupWeb finds a web dimension by name.

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"tally/aggregator"
+	"tally/counter"
 )
 
 // EmailCounts are summed email counters.
@@ -54,10 +54,10 @@ func (q *Querier) Campaign(ctx context.Context, site, campaign string, since tim
 
 func (q *Querier) campaigns(ctx context.Context, site, campaign string, since time.Time, limit int) ([]Campaign, error) {
 	where := "site = ? AND dimension = ? AND hour >= toDateTime(?)"
-	args := []any{site, aggregator.DimTotal, since.Unix()}
+	args := []any{site, counter.DimTotal, since.Unix()}
 	if campaign != "" {
 		where = "site = ? AND campaign = ? AND dimension = ? AND hour >= toDateTime(?)"
-		args = []any{site, campaign, aggregator.DimTotal, since.Unix()}
+		args = []any{site, campaign, counter.DimTotal, since.Unix()}
 	}
 	rows, err := q.conn.Query(ctx, `SELECT campaign, min(hour) AS first, max(hour), sum(sent), sum(opens), sum(unique_opens), sum(machine_opens)
 FROM email_counters WHERE `+where+`
@@ -106,7 +106,7 @@ func (q *Querier) CampaignSeries(ctx context.Context, site, campaign string, r R
 	rows, err := q.conn.Query(ctx, `SELECT hour, sum(sent), sum(opens), sum(unique_opens), sum(machine_opens)
 FROM email_counters
 WHERE site = ? AND campaign = ? AND dimension = ? AND hour >= toDateTime(?) AND hour < toDateTime(?)
-GROUP BY hour`, site, campaign, aggregator.DimTotal, r.Start.Unix(), r.End.Unix())
+GROUP BY hour`, site, campaign, counter.DimTotal, r.Start.Unix(), r.End.Unix())
 	if err != nil {
 		return nil, fmt.Errorf("cannot query series of campaign %s: %w", campaign, err)
 	}

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"tally/dashboards/internal/fixture"
 	"tally/dashboards/stats"
+	"tally/internal/fixture"
 )
 
 var (

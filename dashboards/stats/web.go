@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"tally/counter"
 
-	"tally/aggregator"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // MaxLimit bounds the rows of one breakdown.
@@ -58,7 +58,7 @@ func (q *Querier) Totals(ctx context.Context, site string, r Range) (Totals, err
 FROM web_counters
 WHERE site = ? AND dimension = ? AND hour >= toDateTime(?) AND hour < toDateTime(?)`,
 		cs, ce, cs, ce, cs, ce, ps, pe, ps, pe, ps, pe,
-		site, aggregator.DimTotal, min(ps, cs), max(pe, ce))
+		site, counter.DimTotal, min(ps, cs), max(pe, ce))
 	if err := row.Scan(&t.Current.Hits, &t.Current.Pageviews, &t.Current.Visitors,
 		&t.Previous.Hits, &t.Previous.Pageviews, &t.Previous.Visitors); err != nil {
 		return Totals{}, fmt.Errorf("cannot sum totals of %s: %w", site, err)
@@ -102,7 +102,7 @@ func (q *Querier) Series(ctx context.Context, sq SeriesQuery) ([]Point, error) {
 	if err := sq.Range.validate(); err != nil {
 		return nil, err
 	}
-	dim, value := aggregator.DimTotal, ""
+	dim, value := counter.DimTotal, ""
 	var d Dimension
 	if sq.Dimension != "" {
 		var ok bool

@@ -15,8 +15,6 @@ import (
 	"os"
 	"strings"
 	"time"
-
-	"tally/collector/consent"
 )
 
 // MinSecretLen is the shortest accepted email signing secret: 32 bytes keep
@@ -32,7 +30,7 @@ type Site struct {
 	// them are internal navigation, not sources. Always includes Domain.
 	Hostnames []string
 	// Mode is the site's consent mode.
-	Mode consent.Mode
+	Mode Mode
 	// EmailSecret signs email-open pixels and authenticates send reports.
 	// Empty disables email for the site.
 	EmailSecret []byte
@@ -151,7 +149,7 @@ func (fs fileSite) site() (*Site, error) {
 	if !validHost(domain) {
 		return nil, errors.New("domain must be a host name like example.com")
 	}
-	mode, err := consent.ParseMode(fs.ConsentMode)
+	mode, err := ParseMode(fs.ConsentMode)
 	if err != nil {
 		return nil, err
 	}
@@ -205,4 +203,27 @@ func validHost(h string) bool {
 		}
 	}
 	return true
+}
+
+// Mode is a site's consent policy.
+type Mode string
+
+const (
+	// ModeAnonymous (the default) records counters for every hit, and daily
+	// uniques only for hits whose analytics consent is granted.
+	ModeAnonymous Mode = "anonymous"
+	// ModeStrict records nothing but the consent counter unless analytics
+	// consent is granted.
+	ModeStrict Mode = "strict"
+)
+
+// ParseMode reads a site mode; "" means ModeAnonymous.
+func ParseMode(s string) (Mode, error) {
+	switch Mode(strings.ToLower(strings.TrimSpace(s))) {
+	case "", ModeAnonymous:
+		return ModeAnonymous, nil
+	case ModeStrict:
+		return ModeStrict, nil
+	}
+	return "", fmt.Errorf("unknown consent mode %q: want %q or %q", s, ModeStrict, ModeAnonymous)
 }

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"tally/collector/sites"
+	"tally/sites"
 )
 
 func TestDashboardFields(t *testing.T) {
@@ -48,5 +48,14 @@ func TestHasAPIToken(t *testing.T) {
 	a, _ := r.Lookup("a.example")
 	if !a.HasAPIToken("secret-token") {
 		t.Fatal("refused the right token")
+	}
+}
+
+func TestParseMode(t *testing.T) {
+	if m, err := sites.ParseMode(""); err != nil || m != sites.ModeAnonymous {
+		t.Errorf("ParseMode(\"\") = %v, %v", m, err)
+	}
+	if _, err := sites.ParseMode("lax"); err == nil {
+		t.Error("ParseMode(lax) succeeded")
 	}
 }

@@ -3,7 +3,7 @@
 // the dashboard's main queries over a 30-day range and prints a Markdown
 // table for BENCHMARKS.md ("Dashboard queries").
 //
-//	go run ./dashboards/cmd/dashbench -url clickhouse://127.0.0.1:9000/tally_bench
+//	go run ./tools/dashbench -url clickhouse://127.0.0.1:9000/tally_bench
 //
 // The database named in -url is dropped first and left in place at the end
 // (use -skip-fill to time again without refilling).

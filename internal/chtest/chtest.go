@@ -43,7 +43,7 @@ func Database(t testing.TB) (url string, conn driver.Conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := conn.Ping(ctx); err != nil {
-		t.Fatalf("ClickHouse is not reachable at %s (start it with scripts/clickhouse.sh): %v", ServerURL(), err)
+		t.Fatalf("ClickHouse is not reachable at %s (start it with scripts/test.sh): %v", ServerURL(), err)
 	}
 	t.Cleanup(func() {
 		_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name)

@@ -1,0 +1,82 @@
+// Package counter is the vocabulary shared by the side that counts and the
+// side that reads: the dimensions, the keys of a counter row, its additive
+// counts and the hour buckets. It is a leaf: the collector, the aggregator,
+// the ClickHouse sink and the dashboards all import it, and it imports
+// nothing of theirs.
+package counter
+
+import "time"
+
+// Dimensions of the web counters. Each hit adds to one row per dimension,
+// never to a cross product, so no row narrows down to one person.
+const (
+	DimTotal       = "total" // value ""
+	DimPath        = "path"
+	DimSource      = "source"
+	DimUTMSource   = "utm_source"
+	DimUTMMedium   = "utm_medium"
+	DimUTMCampaign = "utm_campaign"
+	DimCountry     = "country"
+	DimRegion      = "region" // ISO 3166-2 subdivision
+	DimDevice      = "device"
+	DimBrowser     = "browser"
+	DimOS          = "os"
+	DimEvent       = "event"    // custom event name
+	DimConsent     = "consent"  // granted / denied / unknown
+	DimFiltered    = "filtered" // reason a hit was not counted as traffic
+	DimClient      = "client"   // email client family (email counters only)
+)
+
+// WebKey identifies one web counter row.
+type WebKey struct {
+	Site      string
+	Hour      int64 // unix seconds, truncated to the hour (UTC)
+	Dimension string
+	Value     string
+}
+
+// WebCounts are the additive web counters. Signed, so that a later delta may
+// correct an earlier one.
+type WebCounts struct {
+	Hits      int64 // requests counted in this row (page views and events)
+	Pageviews int64
+	Visitors  int64 // first hit of a visitor today with this value
+}
+
+// Add adds d to c.
+func (c *WebCounts) Add(d WebCounts) {
+	c.Hits += d.Hits
+	c.Pageviews += d.Pageviews
+	c.Visitors += d.Visitors
+}
+
+// EmailKey identifies one email counter row.
+type EmailKey struct {
+	Site      string
+	Campaign  string
+	Hour      int64
+	Dimension string
+	Value     string
+}
+
+// EmailCounts are the additive email counters.
+type EmailCounts struct {
+	Sent         int64
+	Opens        int64 // opens by people (machine opens excluded)
+	UniqueOpens  int64
+	MachineOpens int64 // privacy proxies and scanners that fetch every image
+}
+
+// Add adds d to c.
+func (c *EmailCounts) Add(d EmailCounts) {
+	c.Sent += d.Sent
+	c.Opens += d.Opens
+	c.UniqueOpens += d.UniqueOpens
+	c.MachineOpens += d.MachineOpens
+}
+
+// HourOf truncates t to its UTC hour, as used in keys.
+func HourOf(t time.Time) int64 {
+	u := t.Unix()
+	return u - u%3600
+}
