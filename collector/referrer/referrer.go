@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"unicode/utf8"
 
@@ -198,11 +199,20 @@ func split(s string) (p urlParts, ok bool) {
 	return p, true
 }
 
+// Sources names where visits came from (Source). It remembers the source
+// of recent referrer hosts: the public suffix lookup allocates on every
+// call (it first tries the host as an IP address), and referrers repeat.
+// The zero value is ready; safe for concurrent use. The pipeline keeps one
+// as a field, as geo.Locator keeps its subdivision codes.
+type Sources struct {
+	cache sourceCache
+}
+
 // Source names where a visit came from, following Plausible's order: an
 // explicit ref/utm_source tag, else the referrer's host, mapped to a known
 // name where one exists. Internal navigation (own host) and unusable
 // referrers give "" (direct / none).
-func Source(p Page, rawReferrer string, ownHost func(string) bool) string {
+func (s *Sources) Source(p Page, rawReferrer string, ownHost func(string) bool) string {
 	if p.Ref != "" {
 		return p.Ref
 	}
@@ -216,7 +226,7 @@ func Source(p Page, rawReferrer string, ownHost func(string) bool) string {
 	if host == "" || ownHost(host) {
 		return ""
 	}
-	return cleanValue(sources.known(host))
+	return cleanValue(s.cache.known(host))
 }
 
 // referrerHost is the lower-case host of an http(s) referrer, or "".
@@ -327,21 +337,20 @@ var brandSources = map[string]string{
 	"tiktok":     "TikTok",
 }
 
-// sourceCache remembers knownSource for recent hosts: the public suffix
-// lookup allocates on every call (it first tries the host as an IP
-// address), and referrers repeat. It is direct-mapped, 1024 slots: a
-// collision just looks the host up again. Entries hold a copy of the
-// host, never the referrer URL.
+// sourceCache remembers knownSource for recent hosts. It is direct-mapped,
+// 1024 slots: a collision just looks the host up again. Entries hold a
+// copy of the host, never the referrer URL. The zero value is ready: the
+// seed is made on first use.
 type sourceCache struct {
 	seed  maphash.Seed
+	init  sync.Once
 	slots [1024]atomic.Pointer[sourceEntry]
 }
 
 type sourceEntry struct{ host, source string }
 
-var sources = &sourceCache{seed: maphash.MakeSeed()}
-
 func (c *sourceCache) known(host string) string {
+	c.init.Do(func() { c.seed = maphash.MakeSeed() })
 	slot := &c.slots[maphash.String(c.seed, host)%uint64(len(c.slots))]
 	if e := slot.Load(); e != nil && e.host == host {
 		return e.source

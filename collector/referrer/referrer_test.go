@@ -46,13 +46,14 @@ func TestParsePage(t *testing.T) {
 
 func TestSource(t *testing.T) {
 	own := func(h string) bool { return h == "example.com" || h == "www.example.com" }
+	var sources Sources
 	f := func(page, ref, want string) {
 		t.Helper()
 		p, err := ParsePage(page)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := Source(p, ref, own); got != want {
+		if got := sources.Source(p, ref, own); got != want {
 			t.Errorf("Source(%q, %q) = %q, want %q", page, ref, got, want)
 		}
 	}
@@ -109,10 +110,11 @@ func TestParsePageAndSourceDoNotAllocate(t *testing.T) {
 	page := "https://example.com/blog/post?utm_source=newsletter&utm_medium=email&utm_campaign=spring&id=7#top"
 	ref := "https://www.google.de/search?q=x"
 	p, _ := ParsePage(page)
-	Source(Page{}, ref, own) // fills the source cache
+	var sources Sources
+	sources.Source(Page{}, ref, own) // fills the source cache
 	if n := testing.AllocsPerRun(100, func() {
 		p, _ = ParsePage(page)
-		Source(Page{}, ref, own)
+		sources.Source(Page{}, ref, own)
 	}); n != 0 {
 		t.Fatalf("ParsePage + Source allocate %.1f times for a plain URL", n)
 	}
@@ -128,6 +130,7 @@ func FuzzParsePage(f *testing.F) {
 	for _, s := range tricky {
 		f.Add(s)
 	}
+	var sources Sources
 	f.Fuzz(func(t *testing.T, raw string) {
 		got, gotErr := ParsePage(raw)
 		if len(raw) <= MaxURLLen {
@@ -157,7 +160,7 @@ func FuzzParsePage(f *testing.F) {
 			}
 		}
 		own := func(h string) bool { return h == got.Host }
-		if s := Source(got, raw, own); got.Ref == "" && got.UTMSource == "" && s != "" {
+		if s := sources.Source(got, raw, own); got.Ref == "" && got.UTMSource == "" && s != "" {
 			t.Fatalf("a page's own URL as referrer gives source %q: internal navigation must be none", s)
 		}
 	})

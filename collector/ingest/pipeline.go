@@ -1,0 +1,100 @@
+package ingest
+
+import (
+	"errors"
+	"net/netip"
+	"time"
+
+	"tally/aggregator"
+	"tally/collector/geo"
+	"tally/collector/referrer"
+	"tally/collector/uniques"
+	"tally/collector/useragent"
+)
+
+// Client is what the pipeline may know of the requester, for this request
+// only. Its strings may point into the HTTP server's reused buffers: the
+// pipeline reads them during the call and keeps none of them.
+type Client struct {
+	IP        netip.Addr
+	UserAgent string
+	GPC, DNT  bool
+	// Prefetch: the browser fetched the page speculatively (Sec-Purpose).
+	Prefetch bool
+}
+
+// Outcome says what happened to a hit, for metrics and tests.
+type Outcome string
+
+const (
+	Counted     Outcome = "counted"      // counters recorded
+	ConsentOnly Outcome = "consent_only" // strict mode without consent: only the consent counter
+	Filtered    Outcome = "filtered"     // a bot or prefetch: only the filtered counter
+	Unsigned    Outcome = "unsigned"     // email pixel without a valid signature: nothing
+)
+
+// Options wire the steps.
+type Options struct {
+	Geo        *geo.Locator
+	Agents     *useragent.Classifier
+	Visitors   *uniques.Visitors
+	Opens      *uniques.Opens
+	Aggregator *aggregator.Aggregator
+	Now        func() time.Time // time.Now when nil
+
+	// MaxPendingRows sheds every hit while the aggregator holds this many
+	// counter rows in memory (0: DefaultMaxPendingRows; negative: no bound).
+	MaxPendingRows int
+	// PendingRows reads the aggregator's row count; Aggregator.Pending when
+	// nil. It is called once per hit.
+	PendingRows func() int
+	// MaxVisitorPairs sheds hits that would compute daily uniques once the
+	// day has this many (visitor, value) pairs (0: DefaultMaxVisitorPairs;
+	// negative: no bound). Hits without uniques are still counted.
+	MaxVisitorPairs int
+	// MaxOpenKeys sheds email opens that would be de-duplicated once this
+	// many opens are remembered (0: DefaultMaxOpenKeys; negative: no bound).
+	MaxOpenKeys int
+	// RetryAfter is the wait suggested when counter rows or open keys are
+	// over their bound (0: DefaultRetryAfter). Shed
+	// visitor pairs are told to retry at midnight UTC, when the day's
+	// memory is released.
+	RetryAfter time.Duration
+}
+
+// Pipeline runs hits through the steps. Safe for concurrent use.
+type Pipeline struct {
+	opts    Options
+	sources referrer.Sources // referrer hosts to source names, cached
+	webmail webmailNames     // see webmail.go
+	// Made once: shedding must not allocate under the load that causes it
+	// (see bounds.go).
+	errRows, errOpens error
+}
+
+// New checks the options and fills defaults.
+func New(opts Options) (*Pipeline, error) {
+	if opts.Geo == nil || opts.Agents == nil || opts.Visitors == nil || opts.Opens == nil || opts.Aggregator == nil {
+		return nil, errors.New("ingest: every step is required")
+	}
+	if opts.RetryAfter < 0 {
+		return nil, errors.New("ingest: negative retry-after")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.PendingRows == nil {
+		opts.PendingRows = opts.Aggregator.Pending
+	}
+	opts.MaxPendingRows = bound(opts.MaxPendingRows, DefaultMaxPendingRows)
+	opts.MaxVisitorPairs = bound(opts.MaxVisitorPairs, DefaultMaxVisitorPairs)
+	opts.MaxOpenKeys = bound(opts.MaxOpenKeys, DefaultMaxOpenKeys)
+	if opts.RetryAfter == 0 {
+		opts.RetryAfter = DefaultRetryAfter
+	}
+	return &Pipeline{
+		opts:     opts,
+		errRows:  &OverloadError{Reason: ShedCounterRows, RetryAfter: opts.RetryAfter},
+		errOpens: &OverloadError{Reason: ShedOpenKeys, RetryAfter: opts.RetryAfter},
+	}, nil
+}

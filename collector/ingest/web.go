@@ -1,0 +1,156 @@
+package ingest
+
+import (
+	"errors"
+	"strings"
+	"unicode/utf8"
+
+	"tally/aggregator"
+	"tally/collector/consent"
+	"tally/collector/referrer"
+	"tally/collector/uniques"
+	"tally/collector/useragent"
+	"tally/counter"
+	"tally/sites"
+)
+
+// Event is a page view or custom event, as parsed from the API or a pixel.
+// Name and URL must belong to the caller (not to a reused request buffer):
+// counter rows keep parts of them as keys. Referrer and Consent.TCF are
+// only read during the call.
+type Event struct {
+	Site     *sites.Site
+	Name     string // "pageview" or a custom event name
+	URL      string
+	Referrer string
+	// Consent carries the explicit choice and TCF string; GPC and DNT come
+	// from Client.
+	Consent consent.Signals
+}
+
+// PageviewName is the event name of a page view (Plausible's).
+const PageviewName = "pageview"
+
+// MaxNameLen bounds custom event names.
+const MaxNameLen = 120
+
+// Errors for event input the pipeline refuses; handlers answer them with
+// a 4xx.
+var (
+	ErrBadName     = errors.New("event name must be 1 to 120 printable characters")
+	ErrForeignHost = errors.New("url host is not one of the site's hostnames")
+)
+
+// Event counts a page view or custom event. An error means nothing was
+// counted: bad input, or an *OverloadError.
+func (p *Pipeline) Event(ev Event, c Client) (Outcome, error) {
+	if err := p.overRows(); err != nil {
+		return "", err
+	}
+	name, err := cleanName(ev.Name)
+	if err != nil {
+		return "", err
+	}
+	page, err := referrer.ParsePage(ev.URL)
+	if err != nil {
+		return "", err
+	}
+	if !ev.Site.OwnsHost(page.Host) {
+		return "", ErrForeignHost
+	}
+
+	// Consent is decided before anything is derived from the request.
+	sig := ev.Consent
+	sig.GPC, sig.DNT = c.GPC, c.DNT
+	decision := consent.Decide(ev.Site.Mode, sig)
+
+	agent := p.opts.Agents.Classify(c.UserAgent)
+	hour := counter.HourOf(p.opts.Now())
+	if reason := filterReason(agent, c); reason != "" {
+		p.opts.Aggregator.AddWeb(ev.Site.Domain, hour, []aggregator.WebUpdate{
+			{Dimension: counter.DimFiltered, Value: reason, Counts: counter.WebCounts{Hits: 1}},
+		})
+		return Filtered, nil
+	}
+
+	consentRow := aggregator.WebUpdate{Dimension: counter.DimConsent, Value: decision.State.String(),
+		Counts: counter.WebCounts{Hits: 1}}
+	if !decision.Counters {
+		p.opts.Aggregator.AddWeb(ev.Site.Domain, hour, []aggregator.WebUpdate{consentRow})
+		return ConsentOnly, nil
+	}
+
+	var vis uniques.Visitor // zero: never a first visit
+	if decision.Uniques {
+		if p.opts.Visitors.Len() >= p.opts.MaxVisitorPairs {
+			// Counting without the uniques would undercount visitors
+			// silently: shed the whole hit instead.
+			return "", p.overVisitorPairs()
+		}
+		vis = p.opts.Visitors.Visitor(ev.Site.Domain, c.IP, c.UserAgent)
+	}
+	// One pair per dimension counted: a custom event counts its name, a
+	// page view every dimension of the page and the visitor.
+	var pairs [11]uniques.Pair
+	n := 0
+	if name != PageviewName {
+		pairs[0] = uniques.Pair{Dimension: counter.DimEvent, Value: name}
+		n = 1
+	} else {
+		region := p.opts.Geo.Lookup(c.IP)
+		pairs = [11]uniques.Pair{
+			{Dimension: counter.DimTotal},
+			{Dimension: counter.DimPath, Value: page.Path},
+			{Dimension: counter.DimSource, Value: p.sources.Source(page, ev.Referrer, ev.Site.OwnsHost)},
+			{Dimension: counter.DimUTMSource, Value: page.UTMSource},
+			{Dimension: counter.DimUTMMedium, Value: page.UTMMedium},
+			{Dimension: counter.DimUTMCampaign, Value: page.UTMCampaign},
+			{Dimension: counter.DimCountry, Value: region.Country},
+			{Dimension: counter.DimRegion, Value: region.Subdivision},
+			{Dimension: counter.DimDevice, Value: agent.Device},
+			{Dimension: counter.DimBrowser, Value: agent.Browser},
+			{Dimension: counter.DimOS, Value: agent.OS},
+		}
+		n = len(pairs)
+	}
+	p.opts.Visitors.FirstTodayAll(vis, pairs[:n]) // all false for the zero visitor
+
+	var updates [1 + len(pairs)]aggregator.WebUpdate
+	updates[0] = consentRow
+	for i, pr := range pairs[:n] {
+		u := aggregator.WebUpdate{Dimension: pr.Dimension, Value: pr.Value, Counts: counter.WebCounts{Hits: 1}}
+		if name == PageviewName {
+			u.Counts.Pageviews = 1
+		}
+		if pr.First {
+			u.Counts.Visitors = 1
+		}
+		updates[1+i] = u
+	}
+	p.opts.Aggregator.AddWeb(ev.Site.Domain, hour, updates[:1+n])
+	return Counted, nil
+}
+
+// filterReason says why a hit is not traffic, or "".
+func filterReason(a useragent.Agent, c Client) string {
+	if a.Bot != "" {
+		return a.Bot
+	}
+	if c.Prefetch {
+		return "prefetch"
+	}
+	return ""
+}
+
+func cleanName(n string) (string, error) {
+	n = strings.TrimSpace(n)
+	if n == "" || len(n) > MaxNameLen || !utf8.ValidString(n) {
+		return "", ErrBadName
+	}
+	for _, r := range n {
+		if r < 0x20 || r == 0x7f {
+			return "", ErrBadName
+		}
+	}
+	return n, nil
+}
