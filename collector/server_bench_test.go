@@ -13,7 +13,7 @@ import (
 // benchApp serves requests straight into the app's fasthttp handler (no
 // network): the cost of the HTTP layer and the pipeline together.
 func benchApp(b *testing.B, rateLimit int, build func(i int, req *fasthttp.Request)) {
-	app, _ := newTestAppWith(&testing.T{}, func(o *ingest.Options) { o.MaxPendingRows = -1 },
+	app, _ := newTestAppWith(b, func(o *ingest.Options) { o.MaxPendingRows = -1 },
 		func(o *Options) { o.RateLimit = rateLimit })
 	h := app.Handler()
 	// 1024 distinct clients, so the limiter's and the pipeline's state is

@@ -2,7 +2,6 @@ package collector
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"image/gif"
 	"io"
@@ -18,11 +17,9 @@ import (
 	"tally/aggregator"
 	"tally/collector/clientip"
 	"tally/collector/consent"
-	"tally/collector/geo"
 	"tally/collector/ingest"
 	"tally/collector/metrics"
-	"tally/collector/uniques"
-	"tally/collector/useragent"
+	"tally/internal/testpipe"
 	"tally/pixel"
 	"tally/sites"
 )
@@ -40,32 +37,15 @@ func newTestApp(t *testing.T) (*fiber.App, *aggregator.Aggregator) {
 
 // newTestAppWith is newTestApp with the pipeline's and the server's options
 // adjusted by the given functions (either may be nil).
-func newTestAppWith(t *testing.T, pipe func(*ingest.Options), srv func(*Options)) (*fiber.App, *aggregator.Aggregator) {
+func newTestAppWith(t testing.TB, pipe func(*ingest.Options), srv func(*Options)) (*fiber.App, *aggregator.Aggregator) {
 	t.Helper()
 	reg, err := sites.Parse(strings.NewReader(`{"sites":[{"domain":"example.com","email_secret":"` + testSecret + `"}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	loc, _ := geo.Open("")
-	agents, err := useragent.New(useragent.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	agg, err := aggregator.New(aggregator.Options{Sink: nopSink{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	po := ingest.Options{Geo: loc, Agents: agents, Visitors: uniques.NewVisitors(nil),
-		Opens: uniques.NewOpens(0, nil), Aggregator: agg}
-	if pipe != nil {
-		pipe(&po)
-	}
-	p, err := ingest.New(po)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := testpipe.New(t, testpipe.Options{Pipeline: pipe})
 	// app.Test connections come from 0.0.0.0: trust it, to test forwarded headers.
-	so := Options{Sites: reg, Pipeline: p, Metrics: metrics.New(metrics.Gauges{}),
+	so := Options{Sites: reg, Pipeline: p.Pipeline, Metrics: metrics.New(metrics.Gauges{}),
 		Proxies: clientip.NewResolver([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/32")})}
 	if srv != nil {
 		srv(&so)
@@ -74,12 +54,8 @@ func newTestAppWith(t *testing.T, pipe func(*ingest.Options), srv func(*Options)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return app, agg
+	return app, p.Aggregator
 }
-
-type nopSink struct{}
-
-func (nopSink) Write(context.Context, *aggregator.Batch, string) error { return nil }
 
 func do(t *testing.T, app *fiber.App, req *http.Request) (*http.Response, []byte) {
 	t.Helper()

@@ -19,13 +19,10 @@ import (
 	"tally/collector"
 	"tally/collector/clientip"
 	"tally/collector/geo"
-	"tally/collector/geo/geotest"
-	"tally/collector/ingest"
 	"tally/collector/metrics"
-	"tally/collector/uniques"
-	"tally/collector/useragent"
 	"tally/dashboards"
 	"tally/internal/chtest"
+	"tally/internal/testpipe"
 	"tally/sites"
 )
 
@@ -65,29 +62,13 @@ func TestEndToEndInChromium(t *testing.T) {
 	if err := sink.Ready(ctx); err != nil {
 		t.Fatal(err)
 	}
-	geoPath := filepath.Join(dir, "geo.mmdb")
-	geotest.WriteDB(t, geoPath, map[string]geo.Region{
-		"2001:db8:1::/48": {Country: "DE", Subdivision: "DE-BY"},
-		"198.51.100.0/24": {Country: "US", Subdivision: "US-CA"},
-	})
-	locator, err := geo.Open(geoPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer locator.Close()
-	agents, err := useragent.New(useragent.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	agg, err := aggregator.New(aggregator.Options{Sink: sink, FlushInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pipeline, err := ingest.New(ingest.Options{Geo: locator, Agents: agents, Visitors: uniques.NewVisitors(nil),
-		Opens: uniques.NewOpens(time.Hour, nil), Aggregator: agg})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pipe := testpipe.New(t, testpipe.Options{Sink: sink, EmailWindow: time.Hour,
+		Regions: map[string]geo.Region{
+			"2001:db8:1::/48": {Country: "DE", Subdivision: "DE-BY"},
+			"198.51.100.0/24": {Country: "US", Subdivision: "US-CA"},
+		},
+		Aggregator: func(o *aggregator.Options) { o.FlushInterval = time.Hour }})
+	agg, pipeline := pipe.Aggregator, pipe.Pipeline
 	reg, err := sites.Parse(strings.NewReader(`{"sites":[{"domain":"example.com","timezone":"Europe/Berlin"}]}`))
 	if err != nil {
 		t.Fatal(err)

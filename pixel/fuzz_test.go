@@ -2,7 +2,6 @@ package pixel
 
 import (
 	"bytes"
-	"context"
 	"net"
 	"strings"
 	"testing"
@@ -10,12 +9,9 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
-	"tally/aggregator"
 	"tally/collector/clientip"
-	"tally/collector/geo"
 	"tally/collector/ingest"
-	"tally/collector/uniques"
-	"tally/collector/useragent"
+	"tally/internal/testpipe"
 	"tally/sites"
 )
 
@@ -66,22 +62,9 @@ func emailApp(tb testing.TB) (fasthttp.RequestHandler, *[]ingest.Outcome) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	loc, _ := geo.Open("")
-	agents, err := useragent.New(useragent.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	agg, err := aggregator.New(aggregator.Options{Sink: nopSink{}})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p, err := ingest.New(ingest.Options{Geo: loc, Agents: agents, Visitors: uniques.NewVisitors(nil),
-		Opens: uniques.NewOpens(0, nil), Aggregator: agg, MaxPendingRows: -1})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	p := testpipe.New(tb, testpipe.Options{Pipeline: func(o *ingest.Options) { o.MaxPendingRows = -1 }})
 	var outcomes []ingest.Outcome
-	h := &Handlers{Sites: reg, Pipeline: p, Proxies: clientip.NewResolver(nil),
+	h := &Handlers{Sites: reg, Pipeline: p.Pipeline, Proxies: clientip.NewResolver(nil),
 		Record: func(_ string, o ingest.Outcome, err error) {
 			if err == nil {
 				outcomes = append(outcomes, o)
@@ -91,10 +74,6 @@ func emailApp(tb testing.TB) (fasthttp.RequestHandler, *[]ingest.Outcome) {
 	app.Get("/e/:site/:file", h.Email)
 	return app.Handler(), &outcomes
 }
-
-type nopSink struct{}
-
-func (nopSink) Write(context.Context, *aggregator.Batch, string) error { return nil }
 
 const firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0"
 

@@ -1,13 +1,11 @@
-package ingest
+package ingest_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,17 +13,12 @@ import (
 	"tally/aggregator"
 	"tally/collector/consent"
 	"tally/collector/geo"
-	"tally/collector/geo/geotest"
+	"tally/collector/ingest"
 	"tally/collector/uniques"
-	"tally/collector/useragent"
+	"tally/internal/memsink"
+	"tally/internal/testpipe"
 	"tally/sites"
 )
-
-// discard is a sink that drops every batch: the benchmarks measure the
-// pipeline and the aggregator's memory, not ClickHouse.
-type discard struct{}
-
-func (discard) Write(context.Context, *aggregator.Batch, string) error { return nil }
 
 // benchSites: an anonymous-mode site, a strict one and one with a second
 // hostname; all can receive email opens.
@@ -73,8 +66,9 @@ func loadAgents(tb testing.TB) []string {
 }
 
 type benchEnv struct {
-	p        *Pipeline
+	p        *ingest.Pipeline
 	agg      *aggregator.Aggregator
+	sink     *memsink.Sink
 	visitors *uniques.Visitors
 	opens    *uniques.Opens
 	sites    []*sites.Site
@@ -83,45 +77,35 @@ type benchEnv struct {
 }
 
 // newBenchEnv builds the real pipeline: geo on a fixture database, the real
-// classifier, real uniques and the real aggregator with a discarding sink,
-// on the real clock (reading it is part of the cost of a hit).
+// classifier, real uniques and the real aggregator (which never flushes
+// during a benchmark), on the real clock (reading it is part of the cost
+// of a hit).
 func newBenchEnv(tb testing.TB) *benchEnv {
-	return newEnv(tb, time.Now, discard{})
+	return newEnv(tb, time.Now, nil)
 }
 
-// newEnv is newBenchEnv with a given clock and sink.
-func newEnv(tb testing.TB, clock func() time.Time, sink aggregator.Sink) *benchEnv {
+// newEnv is newBenchEnv with a given clock; tune, if set, adjusts the
+// pipeline's options.
+func newEnv(tb testing.TB, clock func() time.Time, tune func(*ingest.Options)) *benchEnv {
 	tb.Helper()
 	reg, err := sites.Parse(strings.NewReader(benchSites))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	dbPath := filepath.Join(tb.TempDir(), "geo.mmdb")
-	geotest.WriteDB(tb, dbPath, benchGeo)
-	loc, err := geo.Open(dbPath)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { loc.Close() })
-	agents, err := useragent.New(useragent.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	agg, err := aggregator.New(aggregator.Options{Sink: sink, FlushRows: 1 << 30})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	pipe := testpipe.New(tb, testpipe.Options{
+		Regions:    benchGeo,
+		Now:        clock,
+		Aggregator: func(o *aggregator.Options) { o.FlushRows = 1 << 30 },
+		Pipeline:   tune,
+	})
 	env := &benchEnv{
-		agg:      agg,
-		visitors: uniques.NewVisitors(clock),
-		opens:    uniques.NewOpens(0, clock),
+		p:        pipe.Pipeline,
+		agg:      pipe.Aggregator,
+		sink:     pipe.Sink,
+		visitors: pipe.Visitors,
+		opens:    pipe.Opens,
 		agents:   loadAgents(tb),
 		rng:      rand.New(rand.NewPCG(1, 2)),
-	}
-	env.p, err = New(Options{Geo: loc, Agents: agents, Visitors: env.visitors, Opens: env.opens,
-		Aggregator: agg, Now: clock})
-	if err != nil {
-		tb.Fatal(err)
 	}
 	for _, d := range []string{"shop.example", "news.example", "blog.example"} {
 		s, _ := reg.Lookup(d)
@@ -144,8 +128,8 @@ func (e *benchEnv) clientIP() netip.Addr {
 }
 
 type webHit struct {
-	ev Event
-	c  Client
+	ev ingest.Event
+	c  ingest.Client
 }
 
 var (
@@ -186,19 +170,19 @@ func (e *benchEnv) webHits(n, clients int, tcf bool) []webHit {
 		case tcf && r < 7:
 			sig.TCF = tcfStrings[r%2]
 		}
-		name := PageviewName
+		name := ingest.PageviewName
 		if e.rng.IntN(10) == 0 {
 			name = []string{"signup", "download", "Outbound Link: Click"}[e.rng.IntN(3)]
 		}
 		hits[i] = webHit{
-			ev: Event{
+			ev: ingest.Event{
 				Site:     site,
 				Name:     name,
 				URL:      "https://" + host + benchPaths[e.rng.IntN(len(benchPaths))] + benchQueries[e.rng.IntN(len(benchQueries))],
 				Referrer: ref,
 				Consent:  sig,
 			},
-			c: Client{
+			c: ingest.Client{
 				IP:        ips[e.rng.IntN(len(ips))],
 				UserAgent: e.agents[e.rng.IntN(len(e.agents))],
 				DNT:       e.rng.IntN(20) == 0,
@@ -268,8 +252,8 @@ func BenchmarkPipelineEventParallel(b *testing.B) {
 }
 
 type openHit struct {
-	o Open
-	c Client
+	o ingest.Open
+	c ingest.Client
 }
 
 // BenchmarkPipelineEmailOpen runs email opens: mail clients, privacy
@@ -289,13 +273,13 @@ func BenchmarkPipelineEmailOpen(b *testing.B) {
 			recipient = fmt.Sprintf("r%d", env.rng.IntN(50_000))
 		}
 		opens[i] = openHit{
-			o: Open{
+			o: ingest.Open{
 				Site:             env.sites[env.rng.IntN(len(env.sites))],
 				Campaign:         fmt.Sprintf("campaign-%d", env.rng.IntN(20)),
 				Recipient:        recipient,
 				RecipientConsent: env.rng.IntN(2) == 0,
 			},
-			c: Client{IP: env.clientIP(), UserAgent: ua},
+			c: ingest.Client{IP: env.clientIP(), UserAgent: ua},
 		}
 	}
 	for _, h := range opens {

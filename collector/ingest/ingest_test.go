@@ -1,76 +1,39 @@
-package ingest
+package ingest_test
 
 import (
 	"context"
 	"errors"
 	"net/netip"
-	"sync"
 	"testing"
 	"time"
 
-	"tally/aggregator"
 	"tally/collector/consent"
+	"tally/collector/ingest"
 	"tally/counter"
 )
 
 // testNow is the tests' fixed clock: noon UTC.
 var testNow = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 
-// captureSink keeps what is flushed.
-type captureSink struct {
-	mu  sync.Mutex
-	web map[counter.WebKey]counter.WebCounts
-}
-
-func (s *captureSink) Write(_ context.Context, b *aggregator.Batch, _ string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.web == nil {
-		s.web = map[counter.WebKey]counter.WebCounts{}
-	}
-	for k, c := range b.Web {
-		cur := s.web[k]
-		cur.Hits += c.Hits
-		cur.Pageviews += c.Pageviews
-		cur.Visitors += c.Visitors
-		s.web[k] = cur
-	}
-	return nil
-}
-
-// newTestEnv is the bench environment on the fixed clock, with the memory
-// bounds set by set, flushing to sink.
-func newTestEnv(t *testing.T, set func(*Options)) *benchEnv {
+// newTestEnv is the bench environment on the fixed clock, with the
+// pipeline's options (the memory bounds) adjusted by set.
+func newTestEnv(t *testing.T, set func(*ingest.Options)) *benchEnv {
 	t.Helper()
-	return newTestEnvSink(t, set, discard{})
-}
-
-func newTestEnvSink(t *testing.T, set func(*Options), sink aggregator.Sink) *benchEnv {
-	t.Helper()
-	env := newEnv(t, func() time.Time { return testNow }, sink)
-	opts := env.p.opts
-	opts.MaxPendingRows, opts.MaxVisitorPairs, opts.MaxOpenKeys, opts.PendingRows = 0, 0, 0, nil
-	set(&opts)
-	p, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env.p = p
-	return env
+	return newEnv(t, func() time.Time { return testNow }, set)
 }
 
 const firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0"
 
-func pageview(env *benchEnv, path string, analytics consent.State) (Event, Client) {
-	return Event{Site: env.sites[0], Name: PageviewName, URL: "https://shop.example" + path,
+func pageview(env *benchEnv, path string, analytics consent.State) (ingest.Event, ingest.Client) {
+	return ingest.Event{Site: env.sites[0], Name: ingest.PageviewName, URL: "https://shop.example" + path,
 			Consent: consent.Signals{Analytics: analytics}},
-		Client{IP: netip.MustParseAddr("10.1.2.3"), UserAgent: firefox}
+		ingest.Client{IP: netip.MustParseAddr("10.1.2.3"), UserAgent: firefox}
 }
 
-func overload(t *testing.T, err error, reason string) *OverloadError {
+func overload(t *testing.T, err error, reason string) *ingest.OverloadError {
 	t.Helper()
-	var oe *OverloadError
-	if !errors.Is(err, ErrOverloaded) || !errors.As(err, &oe) || oe.Reason != reason {
+	var oe *ingest.OverloadError
+	if !errors.Is(err, ingest.ErrOverloaded) || !errors.As(err, &oe) || oe.Reason != reason {
 		t.Fatalf("error %v, want an overload for %s", err, reason)
 	}
 	if oe.RetryAfter <= 0 {
@@ -80,7 +43,7 @@ func overload(t *testing.T, err error, reason string) *OverloadError {
 }
 
 func TestShedsPastThePendingRowBound(t *testing.T) {
-	env := newTestEnv(t, func(o *Options) { o.MaxPendingRows = 20 })
+	env := newTestEnv(t, func(o *ingest.Options) { o.MaxPendingRows = 20 })
 	// Page views on new paths add rows until the bound sheds one.
 	var err error
 	before := 0
@@ -91,14 +54,14 @@ func TestShedsPastThePendingRowBound(t *testing.T) {
 		before = env.agg.Pending()
 		_, err = env.p.Event(pageview(env, "/"+string(rune('a'+i)), consent.Unknown))
 	}
-	overload(t, err, ShedCounterRows)
+	overload(t, err, ingest.ShedCounterRows)
 	if before < 20 || env.agg.Pending() != before {
 		t.Fatalf("shed at %d rows (bound 20), %d after", before, env.agg.Pending())
 	}
-	_, err = env.p.EmailOpen(Open{Site: env.sites[0], Campaign: "spring", Recipient: "r1"},
-		Client{IP: netip.MustParseAddr("10.1.2.3"), UserAgent: firefox})
-	overload(t, err, ShedCounterRows)
-	overload(t, env.p.EmailSent(env.sites[0], "spring", 10), ShedCounterRows)
+	_, err = env.p.EmailOpen(ingest.Open{Site: env.sites[0], Campaign: "spring", Recipient: "r1"},
+		ingest.Client{IP: netip.MustParseAddr("10.1.2.3"), UserAgent: firefox})
+	overload(t, err, ingest.ShedCounterRows)
+	overload(t, env.p.EmailSent(env.sites[0], "spring", 10), ingest.ShedCounterRows)
 	if got := env.agg.Pending(); got != before {
 		t.Fatalf("shed hits changed the counters: %d rows, was %d", got, before)
 	}
@@ -112,7 +75,7 @@ func TestShedsPastThePendingRowBound(t *testing.T) {
 }
 
 func TestShedsUniquesPastThePairBound(t *testing.T) {
-	env := newTestEnv(t, func(o *Options) { o.MaxVisitorPairs = 11 })
+	env := newTestEnv(t, func(o *ingest.Options) { o.MaxVisitorPairs = 11 })
 	if _, err := env.p.Event(pageview(env, "/a", consent.Granted)); err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +84,7 @@ func TestShedsUniquesPastThePairBound(t *testing.T) {
 		t.Fatalf("a consented page view remembered %d pairs; the test needs 11", pairs)
 	}
 	_, err := env.p.Event(pageview(env, "/b", consent.Granted))
-	oe := overload(t, err, ShedVisitorPairs)
+	oe := overload(t, err, ingest.ShedVisitorPairs)
 	// The bench clock stands at 12:00 UTC: memory is freed at midnight.
 	if oe.RetryAfter != 12*time.Hour {
 		t.Errorf("retry after %v, want 12h (midnight UTC)", oe.RetryAfter)
@@ -136,52 +99,50 @@ func TestShedsUniquesPastThePairBound(t *testing.T) {
 }
 
 func TestShedsOpensPastTheKeyBound(t *testing.T) {
-	env := newTestEnv(t, func(o *Options) { o.MaxOpenKeys = 1 })
-	c := Client{IP: netip.MustParseAddr("10.1.2.3"), UserAgent: firefox}
-	if _, err := env.p.EmailOpen(Open{Site: env.sites[0], Campaign: "spring", Recipient: "r1"}, c); err != nil {
+	env := newTestEnv(t, func(o *ingest.Options) { o.MaxOpenKeys = 1 })
+	c := ingest.Client{IP: netip.MustParseAddr("10.1.2.3"), UserAgent: firefox}
+	if _, err := env.p.EmailOpen(ingest.Open{Site: env.sites[0], Campaign: "spring", Recipient: "r1"}, c); err != nil {
 		t.Fatal(err)
 	}
 	rows := env.agg.Pending()
-	_, err := env.p.EmailOpen(Open{Site: env.sites[0], Campaign: "spring", Recipient: "r2"}, c)
-	overload(t, err, ShedOpenKeys)
+	_, err := env.p.EmailOpen(ingest.Open{Site: env.sites[0], Campaign: "spring", Recipient: "r2"}, c)
+	overload(t, err, ingest.ShedOpenKeys)
 	if env.agg.Pending() != rows || env.opens.Len() != 1 {
 		t.Fatal("a shed open was half counted")
 	}
 	// An open without a recipient token remembers nothing: counted.
-	if _, err := env.p.EmailOpen(Open{Site: env.sites[0], Campaign: "spring"}, c); err != nil {
+	if _, err := env.p.EmailOpen(ingest.Open{Site: env.sites[0], Campaign: "spring"}, c); err != nil {
 		t.Fatalf("an open without a token was shed: %v", err)
 	}
 }
 
 func TestBoundsDefaultsAndNoBound(t *testing.T) {
-	env := newTestEnv(t, func(o *Options) { o.MaxPendingRows = -1; o.PendingRows = func() int { return 1 << 40 } })
+	env := newTestEnv(t, func(o *ingest.Options) { o.MaxPendingRows = -1; o.PendingRows = func() int { return 1 << 40 } })
 	if _, err := env.p.Event(pageview(env, "/", consent.Unknown)); err != nil {
 		t.Fatalf("a negative bound must mean no bound: %v", err)
 	}
-	env = newTestEnv(t, func(o *Options) {})
-	if env.p.opts.MaxPendingRows != DefaultMaxPendingRows || env.p.opts.MaxVisitorPairs != DefaultMaxVisitorPairs ||
-		env.p.opts.MaxOpenKeys != DefaultMaxOpenKeys || env.p.opts.RetryAfter != 10*time.Second {
-		t.Fatalf("defaults not filled: %+v", env.p.opts)
+	env = newTestEnv(t, func(o *ingest.Options) {})
+	if o := ingest.OptionsOf(env.p); o.MaxPendingRows != ingest.DefaultMaxPendingRows || o.MaxVisitorPairs != ingest.DefaultMaxVisitorPairs ||
+		o.MaxOpenKeys != ingest.DefaultMaxOpenKeys || o.RetryAfter != 10*time.Second {
+		t.Fatalf("defaults not filled: %+v", o)
 	}
-	if _, err := New(Options{}); err == nil {
+	if _, err := ingest.New(ingest.Options{}); err == nil {
 		t.Fatal("a pipeline without steps was built")
 	}
-	var _ aggregator.Sink = discard{}
 }
 
 // TestPageviewCountsEachDimensionOnce follows one visitor through the real
 // pipeline: every dimension row gets the hit, the first hit of the day
 // with a value counts a visitor, and a hit without consent counts none.
 func TestPageviewCountsEachDimensionOnce(t *testing.T) {
-	sink := &captureSink{}
-	env := newTestEnvSink(t, func(*Options) {}, sink)
+	env := newTestEnv(t, nil)
 	hit := func(path, ref string, analytics consent.State) {
 		t.Helper()
 		ev, c := pageview(env, path, analytics)
 		ev.URL += "?utm_source=news"
 		ev.Referrer = ref
 		c.IP = netip.MustParseAddr("10.1.2.3") // DE-BY in the fixture
-		if o, err := env.p.Event(ev, c); err != nil || o != Counted {
+		if o, err := env.p.Event(ev, c); err != nil || o != ingest.Counted {
 			t.Fatalf("%s: %v %v", path, o, err)
 		}
 	}
@@ -200,7 +161,7 @@ func TestPageviewCountsEachDimensionOnce(t *testing.T) {
 	f := func(dim, value string, want counter.WebCounts) {
 		t.Helper()
 		k := counter.WebKey{Site: "shop.example", Hour: hour, Dimension: dim, Value: value}
-		if got := sink.web[k]; got != want {
+		if got := env.sink.Web(k); got != want {
 			t.Errorf("%s=%q: %+v, want %+v", dim, value, got, want)
 		}
 	}
@@ -217,7 +178,7 @@ func TestPageviewCountsEachDimensionOnce(t *testing.T) {
 	f(counter.DimConsent, "granted", counter.WebCounts{Hits: 3})
 	f(counter.DimConsent, "unknown", counter.WebCounts{Hits: 1})
 	f(counter.DimEvent, "signup", counter.WebCounts{Hits: 1, Visitors: 1})
-	if len(sink.web) != 15 {
-		t.Errorf("%d rows, want 15: %v", len(sink.web), sink.web)
+	if rows := env.sink.WebRows(); len(rows) != 15 {
+		t.Errorf("%d rows, want 15: %v", len(rows), rows)
 	}
 }

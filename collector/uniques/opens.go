@@ -23,11 +23,15 @@ type Opens struct {
 	bytes atomic.Int64
 }
 
+// DefaultOpenWindow is how long a recipient's first open is remembered
+// unless told otherwise: 30 days, the life of most campaigns.
+const DefaultOpenWindow = 30 * 24 * time.Hour
+
 // NewOpens makes the memory; window is how long a recipient's first open is
-// remembered (30 days when <= 0).
+// remembered (DefaultOpenWindow when <= 0).
 func NewOpens(window time.Duration, now func() time.Time) *Opens {
 	if window <= 0 {
-		window = 30 * 24 * time.Hour
+		window = DefaultOpenWindow
 	}
 	if now == nil {
 		now = time.Now
