@@ -1,10 +1,8 @@
 package collector
 
 import (
-	"errors"
 	"hash/maphash"
 	"net/netip"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,10 +10,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/gofiber/fiber/v2/utils"
-
-	"tally/collector/ingest"
-	"tally/collector/request"
-	"tally/pixel"
 )
 
 // clientKeys turns a client address into a rate-limit key: a 64-bit keyed
@@ -82,7 +76,7 @@ func (s *server) rateLimit(limit int, window time.Duration) fiber.Handler {
 		Max:        limit,
 		Expiration: window,
 		KeyGenerator: func(c *fiber.Ctx) string {
-			addr, err := request.Addr(c, s.opts.Proxies)
+			addr, err := s.clientAddr(c)
 			if err != nil {
 				// A malformed forwarded header: the handler refuses the
 				// request; count it against the peer that sent it.
@@ -95,45 +89,12 @@ func (s *server) rateLimit(limit int, window time.Duration) fiber.Handler {
 	})
 }
 
-// limited answers a client over its limit: the API with 429 (the limiter
-// has set Retry-After), a pixel with the image, uncounted.
+// limited answers a client over its limit, uncounted: the API with 429
+// (the limiter has set Retry-After), a pixel with the image.
 func (s *server) limited(c *fiber.Ctx) error {
-	if kind, ok := pixelKind(c); ok {
-		s.opts.Metrics.Shed(kind, "rate_limited")
-		c.Response().Header.Del(fiber.HeaderRetryAfter)
-		return pixel.Send(c)
+	k, _ := kindOf(c) // the event API or a pixel: the limiter guards only those
+	if k.pixel() {
+		c.Response().Header.Del(fiber.HeaderRetryAfter) // an image is not retried
 	}
-	s.opts.Metrics.Shed("event", "rate_limited")
-	return c.Status(fiber.StatusTooManyRequests).JSON(errorBody{Error: "too many requests from this client: retry after the Retry-After delay"})
-}
-
-// pixelKind names the pixel route c is on, for metrics.
-func pixelKind(c *fiber.Ctx) (string, bool) {
-	switch c.Route().Path {
-	case webPixelRoute:
-		return "web_pixel", true
-	case emailPixelRoute:
-		return "email_pixel", true
-	}
-	return "", false
-}
-
-// overloaded answers a hit that the pipeline shed over a memory bound with
-// 503 and Retry-After, and counts it. ok is false for any other error.
-func (s *server) overloaded(c *fiber.Ctx, kind string, err error) (ok bool, _ error) {
-	if err == nil {
-		return false, nil
-	}
-	oe, ok := overload(err)
-	if !ok {
-		return false, nil
-	}
-	s.opts.Metrics.Shed(kind, oe.Reason)
-	c.Set(fiber.HeaderRetryAfter, strconv.FormatInt(int64((oe.RetryAfter+time.Second-1)/time.Second), 10))
-	return true, c.Status(fiber.StatusServiceUnavailable).JSON(errorBody{Error: oe.Error()})
-}
-
-func overload(err error) (*ingest.OverloadError, bool) {
-	var oe *ingest.OverloadError
-	return oe, errors.As(err, &oe)
+	return s.respond(c, k, "", errRateLimited, nil)
 }

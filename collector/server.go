@@ -1,7 +1,3 @@
-// Package collector is the HTTP face of the collector: the Fiber app, its
-// routes and the thin handlers of the event and campaign APIs. Every handler
-// parses, copies what it keeps out of the reused Fiber context, calls one
-// pipeline function and answers.
 package collector
 
 import (
@@ -87,12 +83,6 @@ const (
 	DefaultRateWindow   = 10 * time.Second
 )
 
-// The pixel routes, also used to recognise them in middleware.
-const (
-	webPixelRoute   = "/p.gif"
-	emailPixelRoute = "/e/:site/:file"
-)
-
 func (o *Options) fill() error {
 	if o.BodyLimit < 0 || o.HeaderLimit < 0 || o.ReadTimeout < 0 || o.WriteTimeout < 0 ||
 		o.IdleTimeout < 0 || o.MaxConns < 0 || o.RateWindow < 0 {
@@ -130,7 +120,7 @@ func New(opts Options) (*fiber.App, error) {
 	if err := opts.fill(); err != nil {
 		return nil, err
 	}
-	s := &server{opts: opts}
+	s := &server{opts: opts, gif: pixel.GIF()}
 	app := fiber.New(fiber.Config{
 		AppName:               "tally",
 		DisableStartupMessage: true,
@@ -153,15 +143,14 @@ func New(opts Options) (*fiber.App, error) {
 	if opts.RateLimit > 0 {
 		limit = s.rateLimit(opts.RateLimit, opts.RateWindow)
 	}
-	px := &pixel.Handlers{Sites: opts.Sites, Pipeline: opts.Pipeline, Proxies: opts.Proxies, Record: s.recordPixel}
-	app.Get(webPixelRoute, limit, px.Web)
-	app.Get(emailPixelRoute, limit, px.Email)
+	app.Get(webPixelRoute, limit, s.webPixel)
+	app.Get(emailPixelRoute, limit, s.emailPixel)
 
 	// The tracker posts from every site's origin; answers carry no data.
 	api := cors.New(cors.Config{AllowOrigins: "*", AllowMethods: "POST", AllowHeaders: "Content-Type"})
-	app.Post("/api/event", api, limit, s.event)
-	app.Options("/api/event", api)
-	app.Post("/api/campaigns/:id/sent", s.campaignSent)
+	app.Post(eventRoute, api, limit, s.event)
+	app.Options(eventRoute, api)
+	app.Post(sentRoute, s.campaignSent)
 
 	app.Get("/js/script.js", s.script)
 	app.Get("/healthz", s.healthz)
@@ -175,6 +164,8 @@ func New(opts Options) (*fiber.App, error) {
 type server struct {
 	opts   Options
 	events eventParser
+	keys   signingKeys // email pixels' signing keys
+	gif    []byte      // the pixel image (pixel.GIF), copied once
 }
 
 // errorHandler answers Fiber's own errors (404, 405, 413, 431...) as JSON
@@ -195,18 +186,14 @@ type errorBody struct {
 	Error string `json:"error"`
 }
 
-func badRequest(c *fiber.Ctx, msg string) error {
-	return c.Status(fiber.StatusBadRequest).JSON(errorBody{Error: msg})
-}
-
 // recoverer turns a panic into a 500. It logs only the route: a panic value
 // or stack could hold request data, such as an address.
 func (s *server) recoverer(c *fiber.Ctx) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.opts.Logger.Error("handler panicked", "route", c.Route().Path)
-			if _, ok := pixelKind(c); ok {
-				err = pixel.Send(c) // a pixel is always an image
+			if k, ok := kindOf(c); ok && k.pixel() {
+				err = s.sendPixel(c) // a pixel is always an image
 				return
 			}
 			err = c.Status(fiber.StatusInternalServerError).JSON(errorBody{Error: "internal error"})

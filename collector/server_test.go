@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -289,4 +290,72 @@ func FuzzParseEvent(f *testing.F) {
 			t.Fatalf("consent state %d", s)
 		}
 	})
+}
+
+// TestRefusalsAreCountedByReason: each way a counting route refuses a hit
+// is counted under its kind and a reason from the fixed set, and the API
+// answers it with its status.
+func TestRefusalsAreCountedByReason(t *testing.T) {
+	app, _ := newTestApp(t)
+	sent := func(body, token string) *http.Request {
+		req := httptest.NewRequest(http.MethodPost, "/api/campaigns/spring/sent", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		return req
+	}
+	pixelReq := func(target string, header ...string) *http.Request {
+		req := httptest.NewRequest(http.MethodGet, target, nil)
+		req.Header.Set("User-Agent", chrome)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		return req
+	}
+	ok := `{"name":"pageview","url":"https://example.com/","domain":"example.com"}`
+	for _, tc := range []struct {
+		req    *http.Request
+		status int
+		metric string
+	}{
+		{eventReq(`{`), 400, `tally_hits_rejected_total{kind="event",reason="malformed"}`},
+		{eventReq(`{"name":"pageview","url":"https://example.com/","domain":"nope.example"}`), 400, `tally_hits_rejected_total{kind="event",reason="unknown_site"}`},
+		{eventReq(ok, "X-Forwarded-For", "not-an-ip"), 400, `tally_hits_rejected_total{kind="event",reason="bad_forwarded_header"}`},
+		{eventReq(`{"name":"pageview","url":"/x","domain":"example.com"}`), 400, `tally_hits_rejected_total{kind="event",reason="bad_url"}`},
+		{eventReq(`{"name":"pageview","url":"https://evil.example/","domain":"example.com"}`), 400, `tally_hits_rejected_total{kind="event",reason="foreign_host"}`},
+		{eventReq(`{"name":"a\u0001","url":"https://example.com/","domain":"example.com"}`), 400, `tally_hits_rejected_total{kind="event",reason="bad_name"}`},
+		{sent(`{`, testSecret), 400, `tally_hits_rejected_total{kind="sent",reason="malformed"}`},
+		{sent(`{"site":"nope.example","count":1}`, testSecret), 400, `tally_hits_rejected_total{kind="sent",reason="unknown_site"}`},
+		{sent(`{"site":"example.com","count":1}`, "nope"), 401, `tally_hits_rejected_total{kind="sent",reason="unauthorized"}`},
+		{sent(`{"site":"example.com","count":0}`, testSecret), 400, `tally_hits_rejected_total{kind="sent",reason="bad_campaign"}`},
+		{pixelReq("/p.gif?d=nope.example", "Referer", "https://example.com/"), 200, `tally_hits_rejected_total{kind="web_pixel",reason="invalid"}`},
+		{pixelReq("/p.gif?d=example.com", "Referer", "https://example.com/", "X-Forwarded-For", "not-an-ip"), 200, `tally_hits_rejected_total{kind="web_pixel",reason="bad_forwarded_header"}`},
+		{pixelReq("/p.gif?d=example.com&u=https://evil.example/"), 200, `tally_hits_rejected_total{kind="web_pixel",reason="foreign_host"}`},
+		{pixelReq("/e/example.com/spring.png"), 200, `tally_hits_rejected_total{kind="email_pixel",reason="invalid"}`},
+		{pixelReq("/e/example.com/spring.gif?s=AAAA"), 200, `tally_hits_total{kind="email_pixel",outcome="unsigned"}`},
+		{pixelReq("/p.gif?d=example.com", "Referer", "https://example.com/"), 200, `tally_hits_total{kind="web_pixel",outcome="counted"}`},
+		{sent(`{"site":"example.com","count":1}`, testSecret), 202, `tally_hits_total{kind="sent",outcome="counted"}`},
+	} {
+		before := metricValue(t, app, tc.metric)
+		resp, body := do(t, app, tc.req)
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s %s: status %d (%s), want %d", tc.req.Method, tc.req.URL, resp.StatusCode, body, tc.status)
+		}
+		if got := metricValue(t, app, tc.metric); got != before+1 {
+			t.Errorf("%s %s: %s went from %d to %d, want one more", tc.req.Method, tc.req.URL, tc.metric, before, got)
+		}
+	}
+}
+
+// metricValue reads one counter from /metrics; 0 when absent.
+func metricValue(t *testing.T, app *fiber.App, series string) int {
+	t.Helper()
+	for line := range strings.Lines(metricsBody(t, app)) {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("metric line %q: %v", line, err)
+			}
+			return int(n)
+		}
+	}
+	return 0
 }

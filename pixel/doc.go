@@ -1,8 +1,7 @@
-// Package pixel serves the website pixel (/p.gif) and the signed email-open
-// pixel (/e/{site}/{campaign}.gif), and signs email-open URLs.
-//
-// A pixel always answers with the same valid 1x1 GIF and no-store headers,
-// whatever happened: a page or an email must never show a broken image, and
-// the answer must not tell a sender of forged or malformed URLs what was
-// wrong. What was counted shows in metrics, never in the response.
+// Package pixel is what a pixel is, without serving one: the 43-byte GIF
+// that every pixel answer carries, and the signing of email-open URLs
+// (Claims, Key, Sign, Verify, EmailURL). It is a leaf: an email system
+// imports it to sign URLs without pulling in the collector, an HTTP
+// framework or anything else of this module. The collector's handlers for
+// /p.gif and /e/{site}/{campaign}.gif live in package collector.
 package pixel

@@ -1,8 +1,4 @@
-// Package request reads what the pipeline needs from a Fiber request: the
-// client address (through the trusted-proxy rules), the user agent and the
-// privacy headers. Everything it returns is copied out of Fiber's context,
-// which fasthttp reuses after the handler returns.
-package request
+package collector
 
 import (
 	"bytes"
@@ -12,15 +8,15 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
 
-	"tally/collector/clientip"
 	"tally/collector/ingest"
 )
 
-// Client builds the pipeline's view of the requester. The error is
-// clientip.ErrInvalidForwarded when a trusted proxy sent a malformed
-// forwarded header; its text never contains the header.
-func Client(c *fiber.Ctx, proxies *clientip.Resolver) (ingest.Client, error) {
-	ip, err := Addr(c, proxies)
+// client builds the pipeline's view of the requester: the client address
+// (through the trusted-proxy rules), the user agent and the privacy
+// headers. The error is clientip.ErrInvalidForwarded when a trusted proxy
+// sent a malformed forwarded header; its text never contains the header.
+func (s *server) client(c *fiber.Ctx) (ingest.Client, error) {
+	ip, err := s.clientAddr(c)
 	if err != nil {
 		return ingest.Client{}, err
 	}
@@ -37,11 +33,11 @@ func Client(c *fiber.Ctx, proxies *clientip.Resolver) (ingest.Client, error) {
 	}, nil
 }
 
-// Addr is the client address through the trusted-proxy rules; see Client
-// for the error.
-func Addr(c *fiber.Ctx, proxies *clientip.Resolver) (netip.Addr, error) {
+// clientAddr is the client address through the trusted-proxy rules; see
+// client for the error.
+func (s *server) clientAddr(c *fiber.Ctx) (netip.Addr, error) {
 	peer, _ := netip.AddrFromSlice(c.Context().RemoteIP())
-	return proxies.Resolve(peer.Unmap(), forwardedFor(c), c.Get("X-Real-IP"))
+	return s.opts.Proxies.Resolve(peer.Unmap(), forwardedFor(c), c.Get("X-Real-IP"))
 }
 
 // forwardedFor joins every X-Forwarded-For line: a proxy may add its own
