@@ -6,6 +6,10 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"tally/collector"
+	"tally/collector/ingest"
+	"tally/collector/uniques"
+	"tally/collector/useragent"
 	"time"
 )
 
@@ -49,6 +53,21 @@ type config struct {
 	PublicURL     string
 }
 
+// Defaults that belong to the command itself. Every other default is the
+// exported constant of the package that applies it, so that a flag and
+// the package it configures cannot disagree.
+const (
+	defaultListenAddr = ":8080"
+	defaultSitesFile  = "sites.json"
+	defaultSpoolMB    = 1024 // the spool has no default bound of its own
+	// The aggregator and the dashboards apply these same defaults to a zero
+	// option but export no constant for them (yet); until they do, the
+	// values are repeated here.
+	defaultFlushInterval = 10 * time.Second
+	defaultSyncInterval  = 500 * time.Millisecond
+	defaultRetention     = 400 * 24 * time.Hour
+)
+
 // env reads an environment fallback for a flag.
 type env func(string) string
 
@@ -64,8 +83,8 @@ func (e env) str(name, def string) string {
 func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 	c := &config{}
 	var errs []string
-	dur := func(p *time.Duration, name, def, help string) {
-		v, err := time.ParseDuration(getenv.str(name, def))
+	dur := func(p *time.Duration, name string, def time.Duration, help string) {
+		v, err := time.ParseDuration(getenv.str(name, def.String()))
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", name, err))
 		}
@@ -93,11 +112,11 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 		fs.BoolVar(p, flagName(name), v, help+" (env "+name+")")
 	}
 
-	str(&c.ListenAddr, "LISTEN_ADDR", ":8080", "address to listen on")
+	str(&c.ListenAddr, "LISTEN_ADDR", defaultListenAddr, "address to listen on")
 	str(&c.ClickHouseURL, "CLICKHOUSE_URL", "clickhouse://127.0.0.1:9000/analytics", "ClickHouse native URL; the path names the database")
 	str(&c.GeoIPDB, "GEOIP_DB", "", "GeoIP2/GeoLite2 City or Country .mmdb; empty: regions unknown")
-	str(&c.SitesFile, "SITES_FILE", "sites.json", "sites file (JSON)")
-	dur(&c.FlushInterval, "FLUSH_INTERVAL", "10s", "time between writes to ClickHouse")
+	str(&c.SitesFile, "SITES_FILE", defaultSitesFile, "sites file (JSON)")
+	dur(&c.FlushInterval, "FLUSH_INTERVAL", defaultFlushInterval, "time between writes to ClickHouse")
 	str(&c.TrustedProxies, "TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For / X-Real-IP are believed")
 	level := getenv.str("LOG_LEVEL", "info")
 	fs.Func(flagName("LOG_LEVEL"), "log level: debug, info, warn, error (env LOG_LEVEL) (default info)", func(s string) error {
@@ -106,32 +125,32 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		errs = append(errs, fmt.Sprintf("LOG_LEVEL: %v", err))
 	}
-	dur(&c.EmailWindow, "EMAIL_WINDOW", "720h", "how long a recipient's open is remembered to count unique opens")
-	integer(&c.UACacheSize, "UA_CACHE_SIZE", 16384, "user agents whose classification is cached")
+	dur(&c.EmailWindow, "EMAIL_WINDOW", uniques.DefaultOpenWindow, "how long a recipient's open is remembered to count unique opens")
+	integer(&c.UACacheSize, "UA_CACHE_SIZE", useragent.DefaultCacheSize, "user agents whose classification is cached")
 	str(&c.SpoolDir, "SPOOL_DIR", "data/spool", "directory of the on-disk spool of counter deltas; empty: memory only (a crash loses everything unflushed)")
 	var spoolMB int
-	integer(&spoolMB, "SPOOL_MAX_MB", 1024, "size bound of the spool in MiB; when full, deltas stay in memory and tally_spool_full_total counts it")
-	dur(&c.SyncInterval, "SYNC_INTERVAL", "500ms", "time between spool writes: the most a crash (kill -9) can lose")
+	integer(&spoolMB, "SPOOL_MAX_MB", defaultSpoolMB, "size bound of the spool in MiB; when full, deltas stay in memory and tally_spool_full_total counts it")
+	dur(&c.SyncInterval, "SYNC_INTERVAL", defaultSyncInterval, "time between spool writes: the most a crash (kill -9) can lose")
 
-	integer(&c.MaxPendingRows, "MAX_PENDING_ROWS", 1_000_000, "counter rows held in memory before hits are shed with 503; negative: no bound")
-	integer(&c.MaxVisitorPairs, "MAX_VISITOR_PAIRS", 16_000_000, "the day's (visitor, value) pairs, 10-15 bytes each, before hits with uniques are shed; negative: no bound")
-	integer(&c.MaxOpenKeys, "MAX_OPEN_KEYS", 8_000_000, "remembered email opens before de-duplicated opens are shed; negative: no bound")
-	dur(&c.ShedRetryAfter, "SHED_RETRY_AFTER", "10s", "Retry-After of shed hits (visitor pairs: until midnight UTC)")
-	integer(&c.BodyLimit, "BODY_LIMIT", 16384, "largest request body in bytes (413 past it)")
-	integer(&c.HeaderLimit, "HEADER_LIMIT", 8192, "largest request line and headers in bytes (431 past it)")
-	dur(&c.ReadTimeout, "READ_TIMEOUT", "5s", "time to read one request; cuts off slow clients")
-	dur(&c.WriteTimeout, "WRITE_TIMEOUT", "10s", "time to write one response")
-	dur(&c.IdleTimeout, "IDLE_TIMEOUT", "60s", "keep-alive wait for the next request")
-	integer(&c.MaxConns, "MAX_CONNS", 10000, "concurrent connections; past it new ones get 503")
-	integer(&c.RateLimit, "RATE_LIMIT", 120, "requests per client per window on the event API and pixels (keyed by an hourly-rekeyed hash, never the address); negative: off")
-	dur(&c.RateWindow, "RATE_WINDOW", "10s", "rate-limit window")
+	integer(&c.MaxPendingRows, "MAX_PENDING_ROWS", ingest.DefaultMaxPendingRows, "counter rows held in memory before hits are shed with 503; negative: no bound")
+	integer(&c.MaxVisitorPairs, "MAX_VISITOR_PAIRS", ingest.DefaultMaxVisitorPairs, "the day's (visitor, value) pairs, 10-15 bytes each, before hits with uniques are shed; negative: no bound")
+	integer(&c.MaxOpenKeys, "MAX_OPEN_KEYS", ingest.DefaultMaxOpenKeys, "remembered email opens before de-duplicated opens are shed; negative: no bound")
+	dur(&c.ShedRetryAfter, "SHED_RETRY_AFTER", ingest.DefaultRetryAfter, "Retry-After of shed hits (visitor pairs: until midnight UTC)")
+	integer(&c.BodyLimit, "BODY_LIMIT", collector.DefaultBodyLimit, "largest request body in bytes (413 past it)")
+	integer(&c.HeaderLimit, "HEADER_LIMIT", collector.DefaultHeaderLimit, "largest request line and headers in bytes (431 past it)")
+	dur(&c.ReadTimeout, "READ_TIMEOUT", collector.DefaultReadTimeout, "time to read one request; cuts off slow clients")
+	dur(&c.WriteTimeout, "WRITE_TIMEOUT", collector.DefaultWriteTimeout, "time to write one response")
+	dur(&c.IdleTimeout, "IDLE_TIMEOUT", collector.DefaultIdleTimeout, "keep-alive wait for the next request")
+	integer(&c.MaxConns, "MAX_CONNS", collector.DefaultMaxConns, "concurrent connections; past it new ones get 503")
+	integer(&c.RateLimit, "RATE_LIMIT", collector.DefaultRateLimit, "requests per client per window on the event API and pixels (keyed by an hourly-rekeyed hash, never the address); negative: off")
+	dur(&c.RateWindow, "RATE_WINDOW", collector.DefaultRateWindow, "rate-limit window")
 
 	str(&c.AdminUser, "ADMIN_USER", "admin", "dashboard user name")
 	str(&c.AdminPassword, "ADMIN_PASSWORD", "", "dashboard password, at least 12 characters; required unless DEV")
 	boolean(&c.Dev, "DEV", "development mode: without ADMIN_PASSWORD a random one is made and logged; never in production")
 	str(&c.SessionKey, "SESSION_KEY", "", "at least 32 bytes signing sign-in cookies; share it between replicas; empty: random at start")
 	boolean(&c.SecureCookies, "SECURE_COOKIES", "mark cookies Secure (set when served over HTTPS)")
-	dur(&c.Retention, "RETENTION", "9600h", "how far back dashboard queries may reach (400 days)")
+	dur(&c.Retention, "RETENTION", defaultRetention, "how far back dashboard queries may reach (400 days)")
 	str(&c.PublicURL, "PUBLIC_URL", "", "the collector's public origin, shown in embed snippets; empty: the request's host")
 
 	check := func() error {

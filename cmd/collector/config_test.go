@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -105,5 +106,32 @@ func TestHealthcheckCommand(t *testing.T) {
 	srv.Close()
 	if err := healthcheck(":" + port); err == nil {
 		t.Fatal("an unreachable collector passed the healthcheck")
+	}
+}
+
+// TestClosersCloseLastOpenedFirst: build's cleanup list closes in reverse
+// order, goes on past a failure and names every part that failed.
+func TestClosersCloseLastOpenedFirst(t *testing.T) {
+	var order []string
+	var cs closers
+	for _, name := range []string{"first", "second", "third"} {
+		cs.push(name, func() error {
+			order = append(order, name)
+			if name != "second" {
+				return errors.New("boom")
+			}
+			return nil
+		})
+	}
+	err := cs.close()
+	if strings.Join(order, ",") != "third,second,first" {
+		t.Fatalf("closed in order %v", order)
+	}
+	if err == nil || !strings.Contains(err.Error(), "cannot close third: boom") ||
+		!strings.Contains(err.Error(), "cannot close first: boom") || strings.Contains(err.Error(), "second") {
+		t.Fatalf("error %v", err)
+	}
+	if err := (closers{}).close(); err != nil {
+		t.Fatalf("nothing to close: %v", err)
 	}
 }

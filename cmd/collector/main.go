@@ -47,7 +47,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		return signPixel(args[1:], getenv, stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "healthcheck" {
-		return healthcheck(env(getenv).str("LISTEN_ADDR", ":8080"))
+		return healthcheck(env(getenv).str("LISTEN_ADDR", defaultListenAddr))
 	}
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
@@ -96,13 +96,36 @@ func healthcheck(listen string) error {
 
 func newFlagSet() *flag.FlagSet { return flag.NewFlagSet("collector", flag.ContinueOnError) }
 
-// app is the running collector's parts, in the order they are built; they
-// are shut down in reverse.
+// app is the running collector's parts. shutdown stops serving and flushes
+// the aggregator, then closes what build opened, last opened first.
 type app struct {
-	sink  *clickhouse.Sink
-	geo   *geo.Locator
-	agg   *aggregator.Aggregator
-	fiber *fiber.App
+	sink   *clickhouse.Sink
+	agg    *aggregator.Aggregator
+	fiber  *fiber.App
+	opened closers
+}
+
+// closers is what build opened, in order, with a name for errors.
+type closers []namedCloser
+
+type namedCloser struct {
+	name  string
+	close func() error
+}
+
+func (cs *closers) push(name string, close func() error) {
+	*cs = append(*cs, namedCloser{name, close})
+}
+
+// close closes everything, last opened first, and reports every failure.
+func (cs closers) close() error {
+	var errs []error
+	for i := len(cs) - 1; i >= 0; i-- {
+		if err := cs[i].close(); err != nil {
+			errs = append(errs, fmt.Errorf("cannot close %s: %w", cs[i].name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // serve builds every part, serves on ln until ctx ends, then shuts down in
@@ -128,7 +151,15 @@ func serve(ctx context.Context, cfg *config, ln net.Listener, logger *slog.Logge
 	return errors.Join(err, a.shutdown(logger))
 }
 
-func build(ctx context.Context, cfg *config, logger *slog.Logger) (*app, error) {
+// build makes every part. What it opens goes on one list, which an error
+// closes on the way out and a successful build hands to the app.
+func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err error) {
+	var opened closers
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, opened.close())
+		}
+	}()
 	registry, err := sites.Load(cfg.SitesFile)
 	if err != nil {
 		return nil, err
@@ -145,6 +176,7 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (*app, error) 
 	if err != nil {
 		return nil, fmt.Errorf("cannot start ClickHouse sink: %w", err)
 	}
+	opened.push("ClickHouse", sink.Close)
 	readyCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := sink.Ready(readyCtx); err != nil {
@@ -156,7 +188,6 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (*app, error) 
 	var sp *spool.Spool
 	if cfg.SpoolDir != "" {
 		if sp, err = spool.Open(cfg.SpoolDir, cfg.SpoolMaxBytes); err != nil {
-			sink.Close()
 			return nil, fmt.Errorf("cannot open spool: %w", err)
 		}
 		journal = sp
@@ -166,9 +197,9 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (*app, error) 
 	}
 	locator, err := geo.Open(cfg.GeoIPDB)
 	if err != nil {
-		sink.Close()
 		return nil, fmt.Errorf("cannot open GeoIP database: %w", err)
 	}
+	opened.push("GeoIP database", locator.Close)
 
 	visitors := uniques.NewVisitors(nil)
 	opens := uniques.NewOpens(cfg.EmailWindow, nil)
@@ -200,8 +231,6 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (*app, error) 
 		FlushInterval: cfg.FlushInterval, Logger: logger, OnFlush: m.Flushed,
 	})
 	if err != nil {
-		sink.Close()
-		locator.Close()
 		return nil, err
 	}
 	pipeline, err := ingest.New(ingest.Options{
@@ -210,8 +239,6 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (*app, error) 
 		MaxOpenKeys: cfg.MaxOpenKeys, RetryAfter: cfg.ShedRetryAfter,
 	})
 	if err != nil {
-		sink.Close()
-		locator.Close()
 		return nil, err
 	}
 	dash, err := dashboards.New(dashboards.Options{
@@ -221,8 +248,6 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (*app, error) 
 		Retention: cfg.Retention, PublicURL: cfg.PublicURL,
 	})
 	if err != nil {
-		sink.Close()
-		locator.Close()
 		return nil, fmt.Errorf("cannot start dashboards: %w", err)
 	}
 	f, err := collector.New(collector.Options{
@@ -234,11 +259,9 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (*app, error) 
 		MaxConns: cfg.MaxConns, RateLimit: cfg.RateLimit, RateWindow: cfg.RateWindow,
 	})
 	if err != nil {
-		sink.Close()
-		locator.Close()
 		return nil, err
 	}
-	return &app{sink: sink, geo: locator, agg: agg, fiber: f}, nil
+	return &app{sink: sink, agg: agg, fiber: f, opened: opened}, nil
 }
 
 func (a *app) shutdown(logger *slog.Logger) error {
@@ -253,11 +276,6 @@ func (a *app) shutdown(logger *slog.Logger) error {
 	} else {
 		logger.Info("flushed all counters")
 	}
-	if err := a.sink.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("cannot close ClickHouse: %w", err))
-	}
-	if err := a.geo.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("cannot close GeoIP database: %w", err))
-	}
+	errs = append(errs, a.opened.close())
 	return errors.Join(errs...)
 }

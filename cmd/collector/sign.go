@@ -16,7 +16,7 @@ func signPixel(args []string, getenv func(string) string, stdout, stderr io.Writ
 	e := env(getenv)
 	fs := flag.NewFlagSet("collector sign-pixel", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	sitesFile := fs.String("sites-file", e.str("SITES_FILE", "sites.json"), "sites file holding the site's email secret (env SITES_FILE)")
+	sitesFile := fs.String("sites-file", e.str("SITES_FILE", defaultSitesFile), "sites file holding the site's email secret (env SITES_FILE)")
 	base := fs.String("base", e.str("PUBLIC_URL", "http://localhost:8080"), "the collector's public origin (env PUBLIC_URL)")
 	site := fs.String("site", "", "site domain, as declared in the sites file (required)")
 	campaign := fs.String("campaign", "", "campaign id: letters, digits, '.', '_', '-' (required)")
