@@ -1,7 +1,3 @@
-// Package sites holds the declared sites: which domains the collector counts
-// for, their hostnames, consent mode and email signing secret. Hits for a
-// site that is not declared are refused, so nobody can fill the database with
-// counters for domains the operator never configured.
 package sites
 
 import (

@@ -1,5 +1,3 @@
-// Package referrer turns a page URL and a referrer into the coarse dimensions
-// the collector counts: path (never the query string), source and UTM tags.
 package referrer
 
 import (
