@@ -208,3 +208,21 @@ func FuzzParsePage(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParsePage is the page URL of a page view, clean (the common
+// case: nothing to scrub) and with identifiers in the path and a tag.
+func BenchmarkParsePage(b *testing.B) {
+	for _, c := range []struct{ name, url string }{
+		{"clean", "https://example.com/blog/2026/05/launch?utm_source=newsletter&utm_medium=email&utm_campaign=spring"},
+		{"identifiers", "https://example.com/reset/9f86d081884c7d659a2feaa0c55ad015?utm_campaign=welcome-bob%40example.com"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ParsePage(c.url); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -93,10 +93,10 @@ var letterScore = func() (t [256]int8) {
 // changes, lower to upper case and runs of capitals are frequent in random
 // tokens and rare in words; upper to lower starts a capitalised word and a
 // run of digits is a number, both usual in slugs.
-var transScore = [4][4]int8{
-	cLower: {cLower: 0, cUpper: 15, cDigit: 25},
-	cUpper: {cLower: -5, cUpper: 10, cDigit: 25},
-	cDigit: {cLower: 20, cUpper: 20, cDigit: -15},
+var transScore = [16]int8{ // index previous<<2 | class
+	cLower<<2 | cLower: 0, cLower<<2 | cUpper: 15, cLower<<2 | cDigit: 25,
+	cUpper<<2 | cLower: -5, cUpper<<2 | cUpper: 10, cUpper<<2 | cDigit: 25,
+	cDigit<<2 | cLower: 20, cDigit<<2 | cUpper: 20, cDigit<<2 | cDigit: -15,
 }
 
 // consonantScore is added, in tenths of a bit, for every consonant after
@@ -122,23 +122,20 @@ var uuidGroups = [5]int{8, 4, 4, 4, 12}
 // locals (no closures: this loop is most of the cost of a page view's
 // scrub) and never allocates.
 func classify(s string) string {
-	if ph := atSign(s); ph != "" {
-		return ph
-	}
-	if len(s) < 2 {
-		return "" // no other identifier shape fits in one byte
-	}
-	if s[0] == '~' {
-		return User
-	}
 	if len(s) < minDigitRun {
-		// Too short for a number, a token or a dotted quad: only an IPv6
-		// literal such as "::1" fits.
-		if strings.Count(s, ":") >= 2 && isIPLiteral(s) {
-			return IP
+		return classifyShort(s)
+	}
+	if token, ok := lettersOnly(s); ok {
+		if token {
+			return ID
 		}
 		return ""
 	}
+	return fullScan(s)
+}
+
+// fullScan is classify for strings of minDigitRun bytes or more.
+func fullScan(s string) string {
 	var (
 		digitRun, groupDigits int
 		hexRun                int
@@ -150,6 +147,7 @@ func classify(s string) string {
 		consonants            int
 		prev                  uint8
 		token, num, nonASCII  bool
+		at, percent           bool
 		dots, colons          int
 		ipChars               = true // only hex digits, '.', ':', '[' and ']'
 	)
@@ -210,6 +208,12 @@ func classify(s string) string {
 				dots++
 			case c == ':':
 				colons++
+			case c == '@':
+				at = true
+				ipChars = false
+			case c == '%':
+				percent = true
+				ipChars = false
 			case c >= 0x80:
 				nonASCII = true
 				ipChars = false
@@ -224,7 +228,7 @@ func classify(s string) string {
 				runStart = i
 			}
 			if wordLen > 0 {
-				wordScore += int(transScore[prev][k])
+				wordScore += int(transScore[(prev<<2|k)&15])
 			}
 			if k == cDigit || isVowel[c] {
 				consonants = 0
@@ -258,11 +262,11 @@ func classify(s string) string {
 		}
 	}
 
-	if nonASCII {
-		// Full-width and small commercial at are read as '@' by people.
-		if strings.Contains(s, "\uff20") || strings.Contains(s, "\ufe6b") {
-			return Email
-		}
+	if ph := atSign(s, at, percent, nonASCII); ph != "" {
+		return ph
+	}
+	if s[0] == '~' {
+		return User
 	}
 	if ipChars && (colons >= 2 || dots == 3 && colons == 0) && isIPLiteral(s) {
 		return IP
@@ -276,15 +280,125 @@ func classify(s string) string {
 	return ""
 }
 
-// atSign returns Email for a value holding '@' anywhere, or a
-// percent-encoded one ("%40", "%2540" after a double encoding), User for a
-// handle with one leading '@', and "" otherwise.
-func atSign(s string) string {
-	at := strings.IndexByte(s, '@')
-	if at == 0 && strings.IndexByte(s[1:], '@') < 0 && !encodedAt(s) {
+// lettersOnly classifies, in a cheaper pass, a string that only the token
+// score can catch: no digit (numbers, hashes, UUIDs and IPv4 need some),
+// no '@', '%', ':', non-ASCII byte or leading '~' (addresses, handles,
+// IPv6), no run that could be a digit-free UUID or a JWT. ok is false when
+// s is not such a string, and the full scan must decide; otherwise token
+// is what the full scan would say. Most slugs and tags ("getting-started",
+// "newsletter-may") end here.
+func lettersOnly(s string) (token, ok bool) {
+	if s[0] == '~' {
+		return false, false
+	}
+	var (
+		wordLen, wordScore int
+		runLen, runScore   int
+		consonants         int
+		prev               uint8
+		runHex             = true // the run is all hex letters: a UUID could be one
+	)
+	for i := 0; i <= len(s); i++ {
+		var c byte
+		if i < len(s) {
+			c = s[i]
+		}
+		k := classOf[c]
+		switch k {
+		case cLower, cUpper:
+			runHex = runHex && isHex(c)
+			if wordLen == 0 {
+				if runLen == 0 && strings.HasPrefix(s[i:], "eyJ") {
+					return false, false
+				}
+			} else {
+				wordScore += int(transScore[(prev<<2|k)&15])
+			}
+			if isVowel[c] {
+				consonants = 0
+			} else {
+				consonants++
+				if consonants > 3 {
+					wordScore += consonantScore
+				}
+			}
+			wordScore += int(letterScore[c])
+			wordLen++
+			prev = k
+			continue
+		case cDigit:
+			return false, false
+		}
+		switch {
+		case c == '@', c == '%', c == ':', c >= 0x80:
+			return false, false
+		}
+		if wordLen > 0 {
+			if wordLen >= minTokenLen && wordScore >= minTokenScore {
+				return true, true
+			}
+			runLen += wordLen
+			runScore += wordScore
+			wordLen, wordScore, consonants = 0, 0, 0
+		}
+		if k != cJoiner && runLen > 0 {
+			if runLen >= minTokenLen && runScore >= minTokenScore {
+				return true, true
+			}
+			if runLen >= 32 && runHex {
+				return false, false // a UUID of hex letters only: the full scan decides
+			}
+			runLen, runScore, runHex = 0, 0, true
+		}
+	}
+	return false, true
+}
+
+// classifyShort is classify for strings too short for a number, a token or
+// a dotted quad: only an address, a handle or an IPv6 literal such as
+// "::1" fit. One plain loop costs less than a search per character.
+func classifyShort(s string) string {
+	var at, percent, nonASCII bool
+	colons := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '@':
+			at = true
+		case c == '%':
+			percent = true
+		case c == ':':
+			colons++
+		case c >= 0x80:
+			nonASCII = true
+		}
+	}
+	if ph := atSign(s, at, percent, nonASCII); ph != "" {
+		return ph
+	}
+	if len(s) >= 2 && s[0] == '~' {
 		return User
 	}
-	if at >= 0 || encodedAt(s) {
+	if colons >= 2 && isIPLiteral(s) {
+		return IP
+	}
+	return ""
+}
+
+// atSign returns Email for s holding '@' (at), a percent-encoded one
+// ("%40", "%2540" after a double encoding) or a full-width or small
+// commercial at, which people read as '@'; User for a handle with one
+// leading '@' and nothing else of the kind; "" otherwise. The flags say
+// which characters s holds, so that a clean s costs no search.
+func atSign(s string, at, percent, nonASCII bool) string {
+	if !at && !percent && !nonASCII {
+		return ""
+	}
+	encoded := percent && encodedAt(s)
+	wide := nonASCII && (strings.Contains(s, "\uff20") || strings.Contains(s, "\ufe6b"))
+	switch {
+	case at && s[0] == '@' && strings.IndexByte(s[1:], '@') < 0 && !encoded && !wide:
+		return User
+	case at || encoded || wide:
 		return Email
 	}
 	return ""

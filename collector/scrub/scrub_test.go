@@ -21,6 +21,8 @@ var identifiers = []struct{ in, want string }{
 	{"alice%2540example.com", Email},
 	{"ALICE%40EXAMPLE.COM", Email},
 	{"bob＠example.com", Email}, // full-width at sign
+	{"a＠b", Email},
+	{"a﹫b.c", Email}, // small commercial at
 	{"confirm-alice@example.com-now", Email},
 	{"a@b", Email},
 	{"@", User},
@@ -487,5 +489,31 @@ func TestWordsSurvive(t *testing.T) {
 		n, falseHyphen, falseJoined, falseCamel, examples)
 	if falseHyphen > 0 || falseJoined > n/1000 || falseCamel > n/1000 {
 		t.Errorf("too many slugs taken for identifiers")
+	}
+}
+
+// TestLettersOnlyAgrees checks the cheap pass against the full scan on the
+// strings it decides.
+func TestLettersOnlyAgrees(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_~.+= /eyJabcdefABCDEF-----"
+	decided := 0
+	for range 200000 {
+		b := make([]byte, minDigitRun+rng.IntN(50))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		s := string(b)
+		token, ok := lettersOnly(s)
+		if !ok {
+			continue
+		}
+		decided++
+		if full := fullScan(s); (full == ID) != token || (full != "" && full != ID) {
+			t.Fatalf("lettersOnly(%q) = %v; the full scan says %q", s, token, full)
+		}
+	}
+	if decided < 100000 {
+		t.Fatalf("lettersOnly decided only %d strings", decided)
 	}
 }
