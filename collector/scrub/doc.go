@@ -72,7 +72,8 @@
 // than 64 rules. Because literals are never scrubbed and "*" is a fixed
 // point, Path(Path(p, nil), rules) == Path(p, rules): referrer scrubs
 // without rules when it parses the page, and the pipeline applies the
-// site's rules once the site is known.
+// site's rules with Rules.Apply once the site is known (free for a site
+// without rules).
 //
 // # Bounds
 //

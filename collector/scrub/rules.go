@@ -96,6 +96,16 @@ func isPlaceholder(s string) bool {
 	return false
 }
 
+// Apply is Path for a path that Path has already scrubbed without rules
+// (as referrer.ParsePage does): it applies the site's rules, and costs
+// nothing for a site without any, the common case.
+func (r *Rules) Apply(p string) string {
+	if r == nil || len(r.rules) == 0 {
+		return p
+	}
+	return Path(p, r)
+}
+
 // Patterns returns the patterns as declared, for a site's privacy
 // statement.
 func (r *Rules) Patterns() []string {

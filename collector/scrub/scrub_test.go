@@ -236,6 +236,13 @@ func TestRules(t *testing.T) {
 	f("/shop/blue-widget/reviews/bob", "/shop/*/reviews/*")
 	f("/shop/blue-widget/photos/bob", "/shop/blue-widget/photos/bob")
 	f("/Orders/4711", "/Orders/4711") // literals are case-sensitive, like paths
+	if got := rules.Apply(Path("/u/alice/reset/9f86d081884c7d659a2feaa0c55ad015", nil)); got != "/u/*/reset/:id" {
+		t.Errorf("Apply after Path = %q", got)
+	}
+	var none *Rules
+	if got := none.Apply("/u/alice"); got != "/u/alice" {
+		t.Errorf("nil Rules.Apply = %q", got)
+	}
 	if got := rules.Patterns(); len(got) != 3 || got[1] != "/u/*" {
 		t.Errorf("Patterns() = %q", got)
 	}
