@@ -11,6 +11,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"tally/collector/scrub"
 )
 
 // MinSecretLen is the shortest accepted email signing secret: 32 bytes keep
@@ -41,6 +43,12 @@ type Site struct {
 	// MinCountK is the small-count threshold: dashboard, API and CSV rows
 	// counting fewer than k visitors are folded into "(other)". 0 disables.
 	MinCountK int
+	// PathRules are the site's own path patterns ("/orders/*", "/u/*"):
+	// the segments they match are counted as "*", for identifiers that
+	// the default scrub cannot recognise (a user name, a short customer
+	// number). Parse always sets it; nil (a Site built by hand) matches
+	// nothing, as scrub.Path reads it.
+	PathRules *scrub.Rules
 }
 
 // HasAPIToken reports whether token is one of the site's API tokens, in
@@ -94,6 +102,7 @@ type fileSite struct {
 	Timezone    string   `json:"timezone"`
 	APITokens   []string `json:"api_tokens"` // "sha256:<64 hex>" of each token
 	MinCountK   int      `json:"min_count_k"`
+	PathRules   []string `json:"path_rules"`
 }
 
 type file struct {
@@ -185,6 +194,11 @@ func (fs fileSite) site() (*Site, error) {
 		return nil, errors.New("min_count_k must not be negative")
 	}
 	s.MinCountK = fs.MinCountK
+	rules, err := scrub.ParseRules(fs.PathRules)
+	if err != nil {
+		return nil, fmt.Errorf(`path_rules: %w (a rule is "/" and segments, each a literal or "*" for one segment, e.g. "/orders/*")`, err)
+	}
+	s.PathRules = rules
 	return s, nil
 }
 

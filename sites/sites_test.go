@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"tally/collector/scrub"
 	"tally/sites"
 )
 
@@ -57,5 +58,44 @@ func TestParseMode(t *testing.T) {
 	}
 	if _, err := sites.ParseMode("lax"); err == nil {
 		t.Error("ParseMode(lax) succeeded")
+	}
+}
+
+func TestPathRules(t *testing.T) {
+	r, err := sites.Parse(strings.NewReader(`{"sites":[
+		{"domain":"a.example","path_rules":["/orders/*","/u/*"]},
+		{"domain":"b.example"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := r.Lookup("a.example")
+	if got := scrub.Path("/u/alice/settings", a.PathRules); got != "/u/*/settings" {
+		t.Errorf("a.example scrubs /u/alice/settings to %q", got)
+	}
+	if got := a.PathRules.Patterns(); len(got) != 2 || got[0] != "/orders/*" {
+		t.Errorf("patterns %q", got)
+	}
+	b, _ := r.Lookup("b.example")
+	if b.PathRules == nil || scrub.Path("/u/alice", b.PathRules) != "/u/alice" {
+		t.Errorf("a site without rules: %v", b.PathRules)
+	}
+
+	for bad, want := range map[string]string{
+		`["orders/*"]`:     `site 1 ("c.example"): path_rules: path rule "orders/*": must start with "/"`,
+		`["/orders/**"]`:   `"**" is not supported`,
+		`["/orders"]`:      `has no "*"`,
+		`["/ord_*"]`:       `"*" must be a whole segment`,
+		`["/u/*","/u/*"]`:  `declared twice`,
+		`["/1234567/*"]`:   `scrubbed to :num`,
+		`"/orders/*"`:      `cannot parse JSON`,
+		`["/a//*"]`:        `empty segment`,
+		`["/orders/*/"]`:   `empty segment`,
+		`["/:email/*"]`:    `placeholder`,
+		`["/x@example/*"]`: `scrubbed to :email`,
+	} {
+		_, err := sites.Parse(strings.NewReader(`{"sites":[{"domain":"c.example","path_rules":` + bad + `}]}`))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("path_rules %s: error %v, want it to say %s", bad, err, want)
+		}
 	}
 }

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
 	"tally/collector/consent"
 	"tally/collector/ingest"
 	"tally/counter"
+	"tally/internal/testpipe"
+	"tally/sites"
 )
 
 // testNow is the tests' fixed clock: noon UTC.
@@ -180,5 +183,42 @@ func TestPageviewCountsEachDimensionOnce(t *testing.T) {
 	f(counter.DimEvent, "signup", counter.WebCounts{Hits: 1, Visitors: 1})
 	if rows := env.sink.WebRows(); len(rows) != 15 {
 		t.Errorf("%d rows, want 15: %v", len(rows), rows)
+	}
+}
+
+// TestCountedValuesNameNoOne: identifiers in a page's path, in an event
+// name and in a site's own path rules never reach a counter row.
+func TestCountedValuesNameNoOne(t *testing.T) {
+	reg, err := sites.Parse(strings.NewReader(`{"sites":[{"domain":"shop.example","path_rules":["/u/*"]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	site, _ := reg.Lookup("shop.example")
+	pipe := testpipe.New(t, testpipe.Options{Now: func() time.Time { return testNow }})
+	client := ingest.Client{IP: netip.MustParseAddr("10.1.2.3"), UserAgent: firefox}
+	for _, ev := range []ingest.Event{
+		{Site: site, Name: ingest.PageviewName, URL: "https://shop.example/reset/0f3c9a7e2b1d4c8e9a7b6c5d4e3f2a1b"},
+		{Site: site, Name: ingest.PageviewName, URL: "https://shop.example/user/alice.smith@example.org/orders"},
+		{Site: site, Name: ingest.PageviewName, URL: "https://shop.example/u/alice/settings"},
+		{Site: site, Name: "Signup alice.smith@example.org", URL: "https://shop.example/"},
+	} {
+		if _, err := pipe.Pipeline.Event(ev, client); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pipe.Aggregator.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]bool{}
+	for k := range pipe.Sink.WebRows() {
+		values[k.Dimension+" "+k.Value] = true
+		if strings.Contains(k.Value, "alice") || strings.Contains(k.Value, "0f3c9a7e") {
+			t.Errorf("%s row keeps an identifier: %q", k.Dimension, k.Value)
+		}
+	}
+	for _, want := range []string{"path /reset/:id", "path /user/:email/orders", "path /u/*/settings", "event :email"} {
+		if !values[want] {
+			t.Errorf("no row %q; rows: %v", want, values)
+		}
 	}
 }

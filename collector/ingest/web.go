@@ -8,6 +8,7 @@ import (
 	"tally/aggregator"
 	"tally/collector/consent"
 	"tally/collector/referrer"
+	"tally/collector/scrub"
 	"tally/collector/uniques"
 	"tally/collector/useragent"
 	"tally/counter"
@@ -58,6 +59,9 @@ func (p *Pipeline) Event(ev Event, c Client) (Outcome, error) {
 	if !ev.Site.OwnsHost(page.Host) {
 		return "", ErrForeignHost
 	}
+	// ParsePage scrubbed the identifiers it recognises; the site's own
+	// rules (path_rules) name the ones only the site knows.
+	page.Path = ev.Site.PathRules.Apply(page.Path)
 
 	// Consent is decided before anything is derived from the request.
 	sig := ev.Consent
@@ -142,6 +146,8 @@ func filterReason(a useragent.Agent, c Client) string {
 	return ""
 }
 
+// cleanName validates an event name and scrubs it: a name is a counted
+// value like any other, and could carry an address or a token.
 func cleanName(n string) (string, error) {
 	n = strings.TrimSpace(n)
 	if n == "" || len(n) > MaxNameLen || !utf8.ValidString(n) {
@@ -152,5 +158,5 @@ func cleanName(n string) (string, error) {
 			return "", ErrBadName
 		}
 	}
-	return n, nil
+	return scrub.Value(n), nil
 }

@@ -7,17 +7,18 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"unicode/utf8"
 
 	"golang.org/x/net/publicsuffix"
+
+	"tally/collector/scrub"
 )
 
 // Limits on stored values: long enough for real sites, short enough that a
 // counter value cannot smuggle a payload into ClickHouse.
 const (
 	MaxURLLen   = 2048
-	MaxPathLen  = 512
-	MaxValueLen = 100
+	MaxPathLen  = scrub.MaxPathLen
+	MaxValueLen = scrub.MaxValueLen
 )
 
 // Errors for URLs the collector refuses; the caller maps them to a 4xx.
@@ -29,8 +30,13 @@ var (
 // Page is what is kept of a page URL.
 type Page struct {
 	Host string // lower case, without port
-	Path string // decoded path, "/" at least, no trailing slash, no query
-	// Campaign tags from the query string; everything else in it is dropped.
+	// Path is the decoded path, "/" at least, no trailing slash, no query,
+	// scrubbed with scrub.Path and no site rules (the site's own rules are
+	// applied by the caller, which knows the site).
+	Path string
+	// Campaign tags from the query string, scrubbed with scrub.Value (a tag
+	// holding an http(s) URL is reduced to its source, as a referrer is);
+	// everything else in the query string is dropped.
 	UTMSource, UTMMedium, UTMCampaign string
 	// Ref is the `ref` or `source` parameter, which some sites use instead
 	// of utm_source.
@@ -89,13 +95,26 @@ const (
 var tagNames = [numTags]string{"utm_source", "utm_medium", "utm_campaign", "ref", "source"}
 
 func (p *Page) setTags(t *[numTags]string) {
-	p.UTMSource = cleanValue(t[tagUTMSource])
-	p.UTMMedium = cleanValue(t[tagUTMMedium])
-	p.UTMCampaign = cleanValue(t[tagUTMCampaign])
-	p.Ref = cleanValue(t[tagRef])
+	p.UTMSource = cleanTag(t[tagUTMSource])
+	p.UTMMedium = cleanTag(t[tagUTMMedium])
+	p.UTMCampaign = cleanTag(t[tagUTMCampaign])
+	p.Ref = cleanTag(t[tagRef])
 	if p.Ref == "" {
-		p.Ref = cleanValue(t[tagSource])
+		p.Ref = cleanTag(t[tagSource])
 	}
+}
+
+// cleanTag scrubs a query tag. A tag holding a URL ("utm_source=
+// https://alice.github.io/") would keep a personal host: it is reduced
+// like a referrer.
+func cleanTag(v string) string {
+	v = strings.TrimSpace(v)
+	if len(v) > len("https://") && (strings.EqualFold(v[:len("http://")], "http://") || strings.EqualFold(v[:len("https://")], "https://")) {
+		if host := referrerHost(v); host != "" {
+			return HostSource(host) // rare: not worth the cache
+		}
+	}
+	return scrub.Value(v)
 }
 
 // queryTags sets the first value of each tag, as url.ParseQuery followed
@@ -207,8 +226,8 @@ type Sources struct {
 }
 
 // Source names where a visit came from, following Plausible's order: an
-// explicit ref/utm_source tag, else the referrer's host, mapped to a known
-// name where one exists. Internal navigation (own host) and unusable
+// explicit ref/utm_source tag (already scrubbed), else the referrer's host
+// reduced by HostSource. Internal navigation (own host) and unusable
 // referrers give "" (direct / none).
 func (s *Sources) Source(p Page, rawReferrer string, ownHost func(string) bool) string {
 	if p.Ref != "" {
@@ -224,7 +243,7 @@ func (s *Sources) Source(p Page, rawReferrer string, ownHost func(string) bool) 
 	if host == "" || ownHost(host) {
 		return ""
 	}
-	return cleanValue(s.cache.known(host))
+	return s.cache.known(host)
 }
 
 // referrerHost is the lower-case host of an http(s) referrer, or "".
@@ -245,8 +264,9 @@ func referrerHostNetURL(s string) string {
 	return strings.ToLower(u.Hostname())
 }
 
-// cleanPath normalises a decoded path: "/" for empty, no trailing slash,
-// valid UTF-8 without control characters, at most MaxPathLen bytes.
+// cleanPath normalises a decoded path ("/" for empty, no trailing slash)
+// and scrubs it: valid UTF-8 without control characters, at most
+// MaxPathLen bytes, identifier-shaped segments replaced.
 func cleanPath(p string) string {
 	if p == "" {
 		return "/"
@@ -260,48 +280,7 @@ func cleanPath(p string) string {
 	if p[0] != '/' {
 		p = "/" + p
 	}
-	return truncate(sanitize(p), MaxPathLen)
-}
-
-// cleanValue trims a tag or source and bounds it.
-func cleanValue(v string) string {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return ""
-	}
-	return truncate(sanitize(v), MaxValueLen)
-}
-
-// sanitize replaces invalid UTF-8 and control characters, which have no
-// place in a label a marketer reads.
-func sanitize(s string) string {
-	clean := true
-	for _, r := range s {
-		if r == utf8.RuneError || r < 0x20 || r == 0x7f {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		if r == utf8.RuneError || r < 0x20 || r == 0x7f {
-			return '_'
-		}
-		return r
-	}, s)
-}
-
-// truncate cuts s to at most n bytes on a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
+	return scrub.Path(p, nil)
 }
 
 // exactSources maps hosts whose name says little to the product they are.
@@ -335,10 +314,12 @@ var brandSources = map[string]string{
 	"tiktok":     "TikTok",
 }
 
-// sourceCache remembers knownSource for recent hosts. It is direct-mapped,
-// 1024 slots: a collision just looks the host up again. Entries hold a
-// copy of the host, never the referrer URL. The zero value is ready: the
-// seed is made on first use.
+// sourceCache remembers HostSource for recent hosts: the public suffix
+// lookup allocates on every call (it first tries the host as an IP
+// address), and referrers repeat. It is direct-mapped, 1024 slots: a
+// collision just looks the host up again. Entries hold a copy of the
+// host, never the referrer URL.
+// The zero value is ready: the seed is made on first use.
 type sourceCache struct {
 	seed  maphash.Seed
 	init  sync.Once
@@ -354,24 +335,94 @@ func (c *sourceCache) known(host string) string {
 		return e.source
 	}
 	host = strings.Clone(host)
-	source := knownSource(host)
+	source := HostSource(host)
 	slot.Store(&sourceEntry{host: host, source: source})
 	return source
 }
 
-// knownSource maps a referrer host to a source name; unknown hosts are
-// returned without a leading "www.". The public suffix list keeps
+// HostSource is the source a referrer host (lower case, no port) is
+// counted as. A host never stays as it is:
+//   - a known host or brand is its name: www.google.co.uk is "Google",
+//     t.co "Twitter";
+//   - an IP literal is scrub.IP; localhost, a single-label host, a host
+//     under a top-level domain that is not in the public suffix list
+//     (.local, .internal, .lan, .corp, .test) or under home.arpa is
+//     scrub.Local;
+//   - any other host is its registrable domain under the ICANN section of
+//     the public suffix list: blog.example.org is example.org, and a
+//     personal subdomain of a shared host is the platform, whether the
+//     platform is in the list's private section (alice.github.io is
+//     github.io, bob.blogspot.com blogspot.com) or not (alice.substack.com
+//     is substack.com).
+//
+// The result is scrubbed with scrub.Value. The public suffix list keeps
 // google.evil.com from passing as Google.
-func knownSource(host string) string {
+func HostSource(host string) string {
+	host = strings.TrimSuffix(host, ".")
 	host = strings.TrimPrefix(host, "www.")
+	if host == "" {
+		return ""
+	}
 	if name, ok := exactSources[host]; ok {
 		return name
 	}
-	if site, err := publicsuffix.EffectiveTLDPlusOne(host); err == nil {
-		label, _, _ := strings.Cut(site, ".")
-		if name, ok := brandSources[label]; ok {
-			return name
+	if isIPHost(host) {
+		return scrub.IP
+	}
+	if strings.IndexByte(host, '.') < 0 {
+		return scrub.Local
+	}
+	suffix, icann := publicsuffix.PublicSuffix(host)
+	if !icann && strings.IndexByte(suffix, '.') < 0 {
+		return scrub.Local // a top-level domain nobody can register
+	}
+	// A private-section suffix (github.io) names a platform whose
+	// subdomains are its users: climb to the ICANN suffix (io), so that the
+	// registrable domain is the platform, kept by its domain (github.io
+	// is not github.com).
+	platform := !icann
+	for !icann {
+		i := strings.IndexByte(suffix, '.')
+		if i < 0 {
+			break
+		}
+		suffix = suffix[i+1:]
+		if s, ok := publicsuffix.PublicSuffix(suffix); ok && s == suffix {
+			icann = true
 		}
 	}
-	return host
+	if suffix == "home.arpa" {
+		return scrub.Local
+	}
+	if len(host) <= len(suffix)+1 {
+		return scrub.Value(host) // the host is itself a public suffix
+	}
+	rest := host[:len(host)-len(suffix)-1]
+	label := rest[strings.LastIndexByte(rest, '.')+1:]
+	if name, ok := brandSources[label]; ok && !platform {
+		return name
+	}
+	return scrub.Value(host[len(rest)-len(label):])
+}
+
+// isIPHost reports whether a URL host is an IP literal: IPv6 (the only
+// hosts with ':'), or a host whose last label is a number, which browsers
+// read as IPv4 in any of its forms (10.20.30.40, 167772160, 0x0a.0x14...).
+func isIPHost(host string) bool {
+	if strings.IndexByte(host, ':') >= 0 || strings.HasPrefix(host, "[") {
+		return true
+	}
+	last := host[strings.LastIndexByte(host, '.')+1:]
+	if last == "" {
+		return false
+	}
+	if strings.HasPrefix(last, "0x") || strings.HasPrefix(last, "0X") {
+		return true
+	}
+	for i := 0; i < len(last); i++ {
+		if last[i] < '0' || last[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

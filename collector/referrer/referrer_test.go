@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"tally/collector/scrub"
 )
 
 func TestParsePage(t *testing.T) {
@@ -25,6 +27,12 @@ func TestParsePage(t *testing.T) {
 		Page{Host: "example.com", Path: "/", UTMSource: "News", UTMMedium: "email", UTMCampaign: "spring"})
 	f("https://example.com/?ref=producthunt", Page{Host: "example.com", Path: "/", Ref: "producthunt"})
 	f("https://example.com/%00x", Page{Host: "example.com", Path: "/_x"})
+	f("https://example.com/reset/9f86d081884c7d659a2feaa0c55ad015/", Page{Host: "example.com", Path: "/reset/:id"})
+	f("https://example.com/user/alice%40example.com", Page{Host: "example.com", Path: "/user/:email"})
+	f("https://example.com/orders/20260512093?utm_campaign=welcome-bob@example.com&utm_medium=email",
+		Page{Host: "example.com", Path: "/orders/:num", UTMMedium: "email", UTMCampaign: ":email"})
+	f("https://example.com/blog/2026/05/launch?utm_campaign=newsletter-may",
+		Page{Host: "example.com", Path: "/blog/2026/05/launch", UTMCampaign: "newsletter-may"})
 	long, _ := ParsePage("https://example.com/" + strings.Repeat("é", 400))
 	if len(long.Path) > MaxPathLen || !strings.HasPrefix(long.Path, "/é") {
 		t.Errorf("long path not cut on a rune boundary: %d bytes", len(long.Path))
@@ -60,16 +68,46 @@ func TestSource(t *testing.T) {
 	f("https://example.com/", "", "")
 	f("https://example.com/", "https://www.google.com/search?q=x", "Google")
 	f("https://example.com/", "https://www.google.co.uk/", "Google")
-	f("https://example.com/", "https://google.evil.com/", "google.evil.com")
+	f("https://example.com/", "https://google.evil.com/", "evil.com")
 	f("https://example.com/", "https://l.facebook.com/l.php?u=x", "Facebook")
 	f("https://example.com/", "https://t.co/abc", "Twitter")
 	f("https://example.com/", "https://news.ycombinator.com/item?id=1", "Hacker News")
-	f("https://example.com/", "https://www.blog.example.org/post", "blog.example.org")
+	f("https://example.com/", "https://www.blog.example.org/post", "example.org")
+	f("https://example.com/", "https://news.example.co.uk/", "example.co.uk")
+	// Never kept as they are: addresses, private hosts, personal subdomains.
+	f("https://example.com/", "http://10.20.30.40/admin", ":ip")
+	f("https://example.com/", "http://10.20.30.40:8080/", ":ip")
+	f("https://example.com/", "http://[2001:db8::beef]/", ":ip")
+	f("https://example.com/", "http://[::1]:3000/", ":ip")
+	f("https://example.com/", "http://167772160/", ":ip")
+	f("https://example.com/", "http://localhost:3000/", ":local")
+	f("https://example.com/", "http://intranet/wiki", ":local")
+	f("https://example.com/", "http://wiki.corp/", ":local")
+	f("https://example.com/", "http://nas.local/", ":local")
+	f("https://example.com/", "http://router.home.arpa/", ":local")
+	f("https://example.com/", "http://build.internal/", ":local")
+	f("https://example.com/", "https://alice-smith.substack.com/p/post", "substack.com")
+	f("https://example.com/", "https://alice.github.io/blog/", "github.io")
+	f("https://example.com/", "https://bob.blogspot.com/", "blogspot.com")
+	f("https://example.com/", "https://bob.blogspot.co.uk/", "blogspot.co.uk")
+	f("https://example.com/", "https://carol.wordpress.com/", "wordpress.com")
+	f("https://example.com/", "https://dave.medium.com/", "medium.com")
+	f("https://example.com/", "https://erin.netlify.app/", "netlify.app")
+	f("https://example.com/", "https://ec2-1-2-3-4.us-west-2.compute.amazonaws.com/", "amazonaws.com")
+	f("https://example.com/", "https://github.com/tally", "GitHub")
+	f("https://example.com/", "https://9f86d081884c7d659a2feaa0c55ad015.example.org/", "example.org")
+	f("https://example.com/", "https://9f86d081884c7d659a2feaa0c55ad015.com/", ":id")
 	f("https://example.com/", "https://www.example.com/other", "") // internal navigation
 	f("https://example.com/", "android-app://com.google.android.gm/", "")
 	f("https://example.com/", "not a url", "")
 	f("https://example.com/?utm_source=newsletter", "https://www.google.com/", "newsletter")
 	f("https://example.com/?ref=producthunt&utm_source=x", "https://www.google.com/", "producthunt")
+	// Tags are scrubbed too.
+	f("https://example.com/?ref=alice@example.com", "", ":email")
+	f("https://example.com/?ref=alice%40example.com", "", ":email")
+	f("https://example.com/?utm_source=https://alice.github.io/x", "", "github.io")
+	f("https://example.com/?utm_source=http%3A%2F%2F10.0.0.1%2F", "", ":ip")
+	f("https://example.com/?source=9f86d081884c7d659a2feaa0c55ad015", "", ":id")
 }
 
 // tricky URLs where a hand-written split could part from net/url.
@@ -151,11 +189,12 @@ func FuzzParsePage(f *testing.F) {
 		if got.Host == "" || got.Host != strings.ToLower(got.Host) {
 			t.Fatalf("host %q", got.Host)
 		}
-		if !strings.HasPrefix(got.Path, "/") || len(got.Path) > MaxPathLen || !utf8.ValidString(got.Path) {
+		if !strings.HasPrefix(got.Path, "/") || len(got.Path) > MaxPathLen || !utf8.ValidString(got.Path) ||
+			strings.Contains(got.Path, "@") {
 			t.Fatalf("path %q", got.Path)
 		}
 		for _, v := range []string{got.UTMSource, got.UTMMedium, got.UTMCampaign, got.Ref} {
-			if len(v) > MaxValueLen || !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			if len(v) > MaxValueLen || !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '@' }) {
 				t.Fatalf("tag %q", v)
 			}
 		}
@@ -163,5 +202,30 @@ func FuzzParsePage(f *testing.F) {
 		if s := sources.Source(got, raw, own); got.Ref == "" && got.UTMSource == "" && s != "" {
 			t.Fatalf("a page's own URL as referrer gives source %q: internal navigation must be none", s)
 		}
+		// The URL as a referrer of another site: the source is a name, a
+		// registrable domain or a placeholder, never an address.
+		s := sources.Source(Page{}, raw, func(string) bool { return false })
+		placeholder := s == scrub.IP || s == scrub.Local || s == scrub.ID || s == scrub.Num || s == scrub.Email || s == scrub.User
+		if len(s) > MaxValueLen || strings.Contains(s, "@") || (!placeholder && isIPHost(s)) {
+			t.Fatalf("referrer %q gives source %q", raw, s)
+		}
 	})
+}
+
+// BenchmarkParsePage is the page URL of a page view, clean (the common
+// case: nothing to scrub) and with identifiers in the path and a tag.
+func BenchmarkParsePage(b *testing.B) {
+	for _, c := range []struct{ name, url string }{
+		{"clean", "https://example.com/blog/2026/05/launch?utm_source=newsletter&utm_medium=email&utm_campaign=spring"},
+		{"identifiers", "https://example.com/reset/9f86d081884c7d659a2feaa0c55ad015?utm_campaign=welcome-bob%40example.com"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ParsePage(c.url); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
