@@ -1,14 +1,15 @@
 package dashboards
 
 import (
+	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -19,21 +20,33 @@ import (
 const sessionCookie = "tally_session"
 
 // auth signs and checks the admin's session cookie. A session is
-// "expiry.mac" with mac = HMAC(key, expiry): nothing is stored server-side,
-// and changing the key ends every session.
+// "id.expiry.mac" with mac = HMAC(key, id, expiry). The key is derived from
+// the session key and the admin's credentials, so changing the password
+// ends every session; signing out records the id as revoked, in ClickHouse,
+// so that the cookie stays dead across restarts and replicas.
 type auth struct {
 	key        []byte
 	user, pass [sha256.Size]byte
 	ttl        time.Duration
 	secure     bool
 	now        func() time.Time
+	revoked    *revocations
+	throttle   *throttle
+}
 
-	// Failed sign-ins are limited for the whole process, not per address:
-	// the dashboards keep no client address, not even in memory.
-	mu           sync.Mutex
-	failWindow   time.Time
-	failures     int
-	maxPerMinute int
+// newAuth derives the signing key from the session key and the
+// credentials.
+func newAuth(sessionKey []byte, user, pass string, ttl time.Duration, secure bool, now func() time.Time, rev *revocations) *auth {
+	a := &auth{
+		user: sha256.Sum256([]byte(user)), pass: sha256.Sum256([]byte(pass)),
+		ttl: ttl, secure: secure, now: now, revoked: rev, throttle: newThrottle(now),
+	}
+	m := hmac.New(sha256.New, sessionKey)
+	m.Write([]byte("tally-session-key\x00"))
+	m.Write(a.user[:])
+	m.Write(a.pass[:])
+	a.key = m.Sum(nil)
+	return a
 }
 
 func (a *auth) mac(parts ...string) []byte {
@@ -46,21 +59,35 @@ func (a *auth) mac(parts ...string) []byte {
 }
 
 func (a *auth) newSession() string {
+	var id [16]byte
+	rand.Read(id[:])
+	sid := base64.RawURLEncoding.EncodeToString(id[:])
 	exp := strconv.FormatInt(a.now().Add(a.ttl).Unix(), 10)
-	return exp + "." + base64.RawURLEncoding.EncodeToString(a.mac("session", exp))
+	return sid + "." + exp + "." + base64.RawURLEncoding.EncodeToString(a.mac("session", sid, exp))
 }
 
-func (a *auth) validSession(v string) bool {
-	exp, sig, ok := strings.Cut(v, ".")
-	if !ok {
-		return false
+// parseSession returns the id and expiry of a well-signed, unexpired
+// session; it does not consult the revocations.
+func (a *auth) parseSession(v string) (id string, exp int64, ok bool) {
+	id, rest, ok1 := strings.Cut(v, ".")
+	expS, sig, ok2 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 {
+		return "", 0, false
 	}
 	got, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, a.mac("session", exp)) {
-		return false
+	if err != nil || !hmac.Equal(got, a.mac("session", id, expS)) {
+		return "", 0, false
 	}
-	t, err := strconv.ParseInt(exp, 10, 64)
-	return err == nil && a.now().Unix() < t
+	exp, err = strconv.ParseInt(expS, 10, 64)
+	if err != nil || a.now().Unix() >= exp {
+		return "", 0, false
+	}
+	return id, exp, true
+}
+
+func (a *auth) validSession(ctx context.Context, v string) bool {
+	id, _, ok := a.parseSession(v)
+	return ok && !a.revoked.has(ctx, id)
 }
 
 // csrf is the form token of a session: forms that change state must echo it.
@@ -73,26 +100,6 @@ func (a *auth) csrf(session string) string {
 func (a *auth) checkPassword(user, pass string) bool {
 	u, p := sha256.Sum256([]byte(user)), sha256.Sum256([]byte(pass))
 	return subtle.ConstantTimeCompare(u[:], a.user[:])&subtle.ConstantTimeCompare(p[:], a.pass[:]) == 1
-}
-
-// allowAttempt reports whether a sign-in may be tried now.
-func (a *auth) allowAttempt() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.now().Sub(a.failWindow) > time.Minute {
-		a.failWindow, a.failures = a.now(), 0
-	}
-	max := a.maxPerMinute
-	if max == 0 {
-		max = 20
-	}
-	return a.failures < max
-}
-
-func (a *auth) failed() {
-	a.mu.Lock()
-	a.failures++
-	a.mu.Unlock()
 }
 
 // scope is what a request may see: one site (or all, for the admin home),
@@ -128,7 +135,7 @@ func (d *Dashboards) secure(c *fiber.Ctx) error {
 // refused (anything else).
 func (d *Dashboards) admin(c *fiber.Ctx) error {
 	session := c.Cookies(sessionCookie)
-	if !d.auth.validSession(session) {
+	if !d.auth.validSession(c.UserContext(), session) {
 		if c.Method() != fiber.MethodGet {
 			return d.renderError(c, fiber.StatusUnauthorized, "Please sign in first.")
 		}
@@ -181,7 +188,7 @@ func (d *Dashboards) apiAuth(c *fiber.Ctx) error {
 	token, bearer := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
 	switch {
 	case ok && bearer && site.HasAPIToken(strings.TrimSpace(token)):
-	case d.auth.validSession(c.Cookies(sessionCookie)):
+	case d.auth.validSession(c.UserContext(), c.Cookies(sessionCookie)):
 	default:
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="tally stats"`)
 		return c.Status(fiber.StatusUnauthorized).JSON(apiError{Error: "a bearer token of this site is required"})
@@ -199,8 +206,21 @@ type loginView struct {
 	Error string
 }
 
+// safeNext keeps a post-sign-in redirect on this origin: a path that
+// starts with one "/", parses as a bare path (no scheme, host or user),
+// and holds no control character, space or backslash, which browsers or
+// fasthttp would otherwise turn into another origin or another header.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if len(next) == 0 || len(next) > 2048 || next[0] != '/' || strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	for i := 0; i < len(next); i++ {
+		if c := next[i]; c <= ' ' || c == 0x7f || c == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
 		return "/"
 	}
 	return next
@@ -210,17 +230,24 @@ func (d *Dashboards) loginPage(c *fiber.Ctx) error {
 	return d.render(c, fiber.StatusOK, "login", loginView{page: d.newPage(c, "Sign in"), Next: safeNext(c.Query("next"))})
 }
 
+// login refuses a client only for its own failures (keyed by a hash that
+// never holds its address), with a backoff that doubles per failure past
+// a few free tries; other clients, the owner among them, are never slowed
+// by someone else's storm.
 func (d *Dashboards) login(c *fiber.Ctx) error {
 	next := safeNext(strings.Clone(c.FormValue("next")))
-	if !d.auth.allowAttempt() {
+	client := d.opts.ClientKey(c)
+	if wait := d.auth.throttle.wait(client); wait > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 		return d.render(c, fiber.StatusTooManyRequests, "login", loginView{page: d.newPage(c, "Sign in"), Next: next,
-			Error: "Too many failed sign-ins. Wait a minute and try again."})
+			Error: "Too many failed sign-ins from this client. Wait and try again."})
 	}
 	if !d.auth.checkPassword(c.FormValue("user"), c.FormValue("password")) {
-		d.auth.failed()
+		d.auth.throttle.fail(client)
 		return d.render(c, fiber.StatusUnauthorized, "login", loginView{page: d.newPage(c, "Sign in"), Next: next,
 			Error: "Wrong user name or password."})
 	}
+	d.auth.throttle.forget(client)
 	c.Cookie(&fiber.Cookie{
 		Name: sessionCookie, Value: d.auth.newSession(), Path: "/", HTTPOnly: true,
 		Secure: d.auth.secure, SameSite: fiber.CookieSameSiteLaxMode, Expires: d.auth.now().Add(d.auth.ttl),
@@ -228,7 +255,15 @@ func (d *Dashboards) login(c *fiber.Ctx) error {
 	return c.Redirect(next, fiber.StatusSeeOther)
 }
 
+// logout revokes the session server-side: a copy of the cookie kept by
+// anyone stops working too.
 func (d *Dashboards) logout(c *fiber.Ctx) error {
+	if id, exp, ok := d.auth.parseSession(c.Cookies(sessionCookie)); ok {
+		if err := d.auth.revoked.add(c.UserContext(), id, exp); err != nil {
+			d.opts.Logger.Error("cannot record the sign-out", "err", err)
+			return d.renderError(c, fiber.StatusInternalServerError, "Signing out failed: the session could not be revoked. Try again.")
+		}
+	}
 	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: "", Path: "/", HTTPOnly: true, Secure: d.auth.secure,
 		SameSite: fiber.CookieSameSiteLaxMode, Expires: time.Unix(0, 0), MaxAge: -1})
 	return c.Redirect("/login", fiber.StatusSeeOther)

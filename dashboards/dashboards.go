@@ -2,7 +2,6 @@ package dashboards
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"embed"
 	"encoding/base64"
 	"errors"
@@ -10,6 +9,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -48,8 +48,18 @@ type Options struct {
 	SessionKey []byte
 	// SessionTTL is how long a sign-in lasts (default 12h).
 	SessionTTL time.Duration
-	// SecureCookies marks cookies Secure; set it when served over HTTPS.
-	SecureCookies bool
+	// SecureCookies marks cookies Secure. They are also Secure whenever
+	// the collector is served over HTTPS (TLS is set, or PublicURL is
+	// https://), unless InsecureCookies turns that off (a TLS proxy that
+	// talks plain HTTP to a browser-facing dev setup, say).
+	SecureCookies, InsecureCookies bool
+	// TLS says the collector itself serves HTTPS.
+	TLS bool
+	// ClientKey tells sign-in clients apart for throttling: a keyed hash,
+	// never an address. Default: a hash of the connection's peer address;
+	// behind a proxy the collector passes one that resolves the forwarded
+	// address.
+	ClientKey func(*fiber.Ctx) string
 	// Retention is how far back queries may reach (default 400 days);
 	// older ranges are refused with 400.
 	Retention time.Duration
@@ -110,6 +120,9 @@ func New(opts Options) (*Dashboards, error) {
 	if opts.Retention <= 0 {
 		opts.Retention = 400 * 24 * time.Hour
 	}
+	if opts.ClientKey == nil {
+		opts.ClientKey = peerKey()
+	}
 	pages, err := parseTemplates()
 	if err != nil {
 		return nil, err
@@ -122,17 +135,20 @@ func New(opts Options) (*Dashboards, error) {
 		opts:   opts,
 		stats:  stats.New(opts.Conn),
 		shares: share.New(opts.Conn, opts.Now),
-		auth: &auth{
-			key:    opts.SessionKey,
-			user:   sha256.Sum256([]byte(opts.AdminUser)),
-			pass:   sha256.Sum256([]byte(opts.AdminPassword)),
-			ttl:    opts.SessionTTL,
-			secure: opts.SecureCookies,
-			now:    opts.Now,
-		},
+		auth: newAuth(opts.SessionKey, opts.AdminUser, opts.AdminPassword, opts.SessionTTL,
+			secureCookies(opts), opts.Now, newRevocations(opts.Conn, opts.Now)),
 		pages:  pages,
 		assets: assets,
 	}, nil
+}
+
+// secureCookies: Secure whenever the dashboards are reached over HTTPS,
+// unless explicitly turned off.
+func secureCookies(o Options) bool {
+	if o.InsecureCookies {
+		return false
+	}
+	return o.SecureCookies || o.TLS || strings.HasPrefix(strings.ToLower(o.PublicURL), "https://")
 }
 
 // Register mounts the dashboard, share-link and stats API routes. Every

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"hash"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -19,6 +20,37 @@ type Claims struct {
 	// Consent is the recipient's consent bit, set by the email system; it
 	// decides de-duplication for strict-mode sites.
 	Consent bool
+	// KeyID names the site key that signs (the URL's k=), so that a site
+	// can hold several keys while it rotates them. "" is the site's
+	// unversioned email_secret.
+	KeyID string
+	// Expires, in unix seconds, ends counting (the URL's x=); after it the
+	// GIF is still served but the open is not counted. 0: never.
+	Expires int64
+}
+
+// v2 reports whether c is signed with the v2 encoding, which covers the
+// key id and the expiry. URLs with neither keep the v1 encoding, so that
+// every URL already sent keeps verifying.
+func (c Claims) v2() bool { return c.KeyID != "" || c.Expires != 0 }
+
+// Expired reports whether the claims' expiry has passed at now (unix
+// seconds).
+func (c Claims) Expired(now int64) bool { return c.Expires != 0 && now >= c.Expires }
+
+// ValidKeyID reports whether id can name a key: 1 to 32 letters, digits,
+// '-' or '_' (it sits in the URL and the MAC's encoding unescaped).
+func ValidKeyID(id string) bool {
+	if id == "" || len(id) > 32 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // sigLen is the signature length in bytes (128 bits of HMAC-SHA256): far
@@ -71,7 +103,8 @@ func (k *Key) Sign(c Claims) string {
 // package-level Verify).
 func (k *Key) Verify(c Claims, sig string) bool {
 	if len(k.secret) == 0 || len(sig) != sigEncoding.EncodedLen(sigLen) ||
-		strings.ContainsRune(c.Site, '\n') || strings.ContainsRune(c.Campaign, '\n') {
+		strings.ContainsRune(c.Site, '\n') || strings.ContainsRune(c.Campaign, '\n') ||
+		c.KeyID != "" && !ValidKeyID(c.KeyID) || c.Expires < 0 {
 		return false
 	}
 	var got [sigLen]byte
@@ -85,20 +118,39 @@ func (k *Key) Verify(c Claims, sig string) bool {
 
 // mac computes HMAC-SHA256 over a versioned, unambiguous encoding of the
 // claims into a pooled state's out: fields are separated by newlines,
-// which none of them but the last may contain. The caller puts the state
-// back.
+// which only the recipient may contain, and it is the last variable field.
+//
+//	v1: "tally-open-v1\n" site "\n" campaign "\n" recipient "\n" consent
+//	v2: "tally-open-v2\n" key-id "\n" expires "\n" site "\n" campaign "\n" consent "\n" recipient
+//
+// consent is "1" or "0", expires decimal unix seconds ("0": never). The
+// caller puts the state back.
 func (k *Key) mac(c Claims) *macState {
 	m := k.macs.Get().(*macState)
-	b := append(m.buf[:0], "tally-open-v1\n"...)
-	b = append(b, c.Site...)
-	b = append(b, '\n')
-	b = append(b, c.Campaign...)
-	b = append(b, '\n')
-	b = append(b, c.Recipient...)
+	consent := byte('0')
 	if c.Consent {
-		b = append(b, "\n1"...)
+		consent = '1'
+	}
+	var b []byte
+	if c.v2() {
+		b = append(m.buf[:0], "tally-open-v2\n"...)
+		b = append(b, c.KeyID...)
+		b = append(b, '\n')
+		b = strconv.AppendInt(b, c.Expires, 10)
+		b = append(b, '\n')
+		b = append(b, c.Site...)
+		b = append(b, '\n')
+		b = append(b, c.Campaign...)
+		b = append(b, '\n', consent, '\n')
+		b = append(b, c.Recipient...)
 	} else {
-		b = append(b, "\n0"...)
+		b = append(m.buf[:0], "tally-open-v1\n"...)
+		b = append(b, c.Site...)
+		b = append(b, '\n')
+		b = append(b, c.Campaign...)
+		b = append(b, '\n')
+		b = append(b, c.Recipient...)
+		b = append(b, '\n', consent)
 	}
 	m.h.Reset()
 	m.h.Write(b)
@@ -119,6 +171,12 @@ func EmailURL(base string, secret []byte, c Claims) string {
 	}
 	if c.Consent {
 		q.Set("c", "1")
+	}
+	if c.KeyID != "" {
+		q.Set("k", c.KeyID)
+	}
+	if c.Expires != 0 {
+		q.Set("x", strconv.FormatInt(c.Expires, 10))
 	}
 	q.Set("s", Sign(secret, c))
 	return strings.TrimRight(base, "/") + "/e/" + url.PathEscape(c.Site) + "/" +

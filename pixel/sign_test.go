@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -114,5 +115,58 @@ func BenchmarkKeyVerify(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		k.Verify(c, sig)
+	}
+}
+
+// TestKeyV2IsTheDocumentedMAC pins the v2 encoding (key id and expiry)
+// that other languages reimplement.
+func TestKeyV2IsTheDocumentedMAC(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	k := NewKey(secret)
+	for i, c := range []Claims{
+		{Site: "example.com", Campaign: "spring-sale", Recipient: "r-42", Consent: true, KeyID: "2026-11"},
+		{Site: "example.com", Campaign: "spring-sale", Recipient: "r\n42", KeyID: "k1", Expires: 1893456000},
+		{Site: "example.com", Campaign: "c", Expires: 1893456000},
+	} {
+		m := hmac.New(sha256.New, secret)
+		consent := "0"
+		if c.Consent {
+			consent = "1"
+		}
+		m.Write([]byte("tally-open-v2\n" + c.KeyID + "\n" + strconv.FormatInt(c.Expires, 10) + "\n" +
+			c.Site + "\n" + c.Campaign + "\n" + consent + "\n" + c.Recipient))
+		want := base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+		if got := k.Sign(c); got != want {
+			t.Fatalf("claims %d: signed %q, want %q", i, got, want)
+		}
+		// The key id and the expiry are covered.
+		for name, changed := range map[string]Claims{
+			"key id":  {Site: c.Site, Campaign: c.Campaign, Recipient: c.Recipient, Consent: c.Consent, KeyID: c.KeyID + "x", Expires: c.Expires},
+			"expires": {Site: c.Site, Campaign: c.Campaign, Recipient: c.Recipient, Consent: c.Consent, KeyID: c.KeyID, Expires: c.Expires + 1},
+			"v1":      {Site: c.Site, Campaign: c.Campaign, Recipient: c.Recipient, Consent: c.Consent},
+		} {
+			if k.Verify(changed, want) {
+				t.Errorf("claims %d: signature still verifies after changing the %s", i, name)
+			}
+		}
+	}
+	if k.Verify(Claims{Site: "example.com", Campaign: "c", KeyID: "bad id"}, k.Sign(Claims{Site: "example.com", Campaign: "c", KeyID: "bad id"})) {
+		t.Error("a key id outside the allowed characters verifies")
+	}
+}
+
+func TestEmailURLCarriesKeyAndExpiry(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	c := Claims{Site: "example.com", Campaign: "spring-sale", Recipient: "r-1", KeyID: "k2", Expires: 1893456000}
+	u, err := url.Parse(EmailURL("https://stats.example.com", secret, c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	if q.Get("k") != "k2" || q.Get("x") != "1893456000" || !Verify(secret, c, q.Get("s")) {
+		t.Fatalf("query %v", q)
+	}
+	if !c.Expired(1893456000) || c.Expired(1893455999) || (Claims{}).Expired(1<<40) {
+		t.Error("Expired is wrong at the boundary")
 	}
 }

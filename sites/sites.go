@@ -12,7 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"tally/collector/scrub"
+	"tally/pixel"
+	"tally/scrub"
 )
 
 // MinSecretLen is the shortest accepted email signing secret: 32 bytes keep
@@ -29,9 +30,18 @@ type Site struct {
 	Hostnames []string
 	// Mode is the site's consent mode.
 	Mode Mode
-	// EmailSecret signs email-open pixels and authenticates send reports.
-	// Empty disables email for the site.
+	// EmailSecret is the site's unversioned pixel-signing key (URLs
+	// without k=). Empty when the site declares only email_keys, or no
+	// email at all.
 	EmailSecret []byte
+	// EmailKeys are the site's pixel-signing keys with ids, oldest first:
+	// new URLs are signed with the last one, and every listed key keeps
+	// verifying the URLs it signed until it is removed from the file.
+	EmailKeys []EmailKey
+	// SentTokenHashes are SHA-256 hashes of the bearer tokens that may
+	// report sends (POST /api/campaigns/{id}/sent). A site without them
+	// accepts its EmailSecret there, as before the tokens existed.
+	SentTokenHashes [][sha256.Size]byte
 	// Location is the site's time zone for dashboard ranges ("today",
 	// "this month"); UTC unless the file names an IANA zone.
 	Location *time.Location
@@ -63,6 +73,79 @@ func (s *Site) HasAPIToken(token string) bool {
 		found |= subtle.ConstantTimeCompare(h[:], s.APITokenHashes[i][:])
 	}
 	return found == 1
+}
+
+// EmailKey is one pixel-signing key of a site.
+type EmailKey struct {
+	ID     string // "" for the unversioned email_secret
+	Secret []byte
+}
+
+// SigningKey is the key that signs new email URLs: the newest of
+// email_keys, else the unversioned email_secret. ok is false when the
+// site has no email.
+func (s *Site) SigningKey() (k EmailKey, ok bool) {
+	if n := len(s.EmailKeys); n > 0 {
+		return s.EmailKeys[n-1], true
+	}
+	if len(s.EmailSecret) > 0 {
+		return EmailKey{Secret: s.EmailSecret}, true
+	}
+	return EmailKey{}, false
+}
+
+// VerifyingKey finds the secret named by a URL's key id ("" for the
+// unversioned email_secret).
+func (s *Site) VerifyingKey(id string) ([]byte, bool) {
+	if id == "" {
+		return s.EmailSecret, len(s.EmailSecret) > 0
+	}
+	for _, k := range s.EmailKeys {
+		if k.ID == id {
+			return k.Secret, true
+		}
+	}
+	return nil, false
+}
+
+// HasSentToken reports whether token may report sends, in constant time
+// over the candidates.
+func (s *Site) HasSentToken(token string) bool {
+	if token == "" {
+		return false
+	}
+	if len(s.SentTokenHashes) == 0 {
+		return len(s.EmailSecret) > 0 && subtle.ConstantTimeCompare([]byte(token), s.EmailSecret) == 1
+	}
+	h := sha256.Sum256([]byte(token))
+	found := 0
+	for i := range s.SentTokenHashes {
+		found |= subtle.ConstantTimeCompare(h[:], s.SentTokenHashes[i][:])
+	}
+	return found == 1
+}
+
+// ExampleSecrets are the secrets shipped in examples (sites.example.json,
+// docker-compose): anyone can read them, so the collector refuses them
+// outside dev mode.
+var ExampleSecrets = []string{"change-me-example-secret-0123456789abcdef"}
+
+// WithExampleSecrets lists the sites that use a shipped example secret.
+func (r *Registry) WithExampleSecrets() []string {
+	var out []string
+	for _, s := range r.ordered {
+		for _, ex := range ExampleSecrets {
+			bad := string(s.EmailSecret) == ex
+			for _, k := range s.EmailKeys {
+				bad = bad || string(k.Secret) == ex
+			}
+			if bad {
+				out = append(out, s.Domain)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // OwnsHost reports whether host (lower case, no port) is one of the site's.
@@ -99,10 +182,15 @@ type fileSite struct {
 	Hostnames   []string `json:"hostnames"`
 	ConsentMode string   `json:"consent_mode"`
 	EmailSecret string   `json:"email_secret"`
-	Timezone    string   `json:"timezone"`
-	APITokens   []string `json:"api_tokens"` // "sha256:<64 hex>" of each token
-	MinCountK   int      `json:"min_count_k"`
-	PathRules   []string `json:"path_rules"`
+	EmailKeys   []struct {
+		ID     string `json:"id"`
+		Secret string `json:"secret"`
+	} `json:"email_keys"`
+	SentTokens []string `json:"sent_tokens"` // "sha256:<64 hex>" of each token
+	Timezone   string   `json:"timezone"`
+	APITokens  []string `json:"api_tokens"` // "sha256:<64 hex>" of each token
+	MinCountK  int      `json:"min_count_k"`
+	PathRules  []string `json:"path_rules"`
 }
 
 type file struct {
@@ -174,6 +262,25 @@ func (fs fileSite) site() (*Site, error) {
 		}
 		s.EmailSecret = []byte(fs.EmailSecret)
 	}
+	for _, k := range fs.EmailKeys {
+		if !pixel.ValidKeyID(k.ID) {
+			return nil, fmt.Errorf("email_keys id %q must be 1 to 32 letters, digits, '-' or '_'", k.ID)
+		}
+		if len(k.Secret) < MinSecretLen {
+			return nil, fmt.Errorf("email_keys %q: secret must be at least %d characters", k.ID, MinSecretLen)
+		}
+		if _, dup := s.VerifyingKey(k.ID); dup {
+			return nil, fmt.Errorf("email_keys id %q declared twice", k.ID)
+		}
+		s.EmailKeys = append(s.EmailKeys, EmailKey{ID: k.ID, Secret: []byte(k.Secret)})
+	}
+	for _, t := range fs.SentTokens {
+		h, err := tokenHash(t)
+		if err != nil {
+			return nil, fmt.Errorf("sent_tokens: %w", err)
+		}
+		s.SentTokenHashes = append(s.SentTokenHashes, h)
+	}
 	s.Location = time.UTC
 	if fs.Timezone != "" {
 		loc, err := time.LoadLocation(fs.Timezone)
@@ -183,12 +290,11 @@ func (fs fileSite) site() (*Site, error) {
 		s.Location = loc
 	}
 	for _, t := range fs.APITokens {
-		hexHash, ok := strings.CutPrefix(t, "sha256:")
-		b, err := hex.DecodeString(hexHash)
-		if !ok || err != nil || len(b) != sha256.Size {
-			return nil, errors.New(`api_tokens entries must be "sha256:" and the 64 hex digits of the token's SHA-256 (printf %s "$TOKEN" | sha256sum)`)
+		h, err := tokenHash(t)
+		if err != nil {
+			return nil, fmt.Errorf("api_tokens: %w", err)
 		}
-		s.APITokenHashes = append(s.APITokenHashes, [sha256.Size]byte(b))
+		s.APITokenHashes = append(s.APITokenHashes, h)
 	}
 	if fs.MinCountK < 0 {
 		return nil, errors.New("min_count_k must not be negative")
@@ -200,6 +306,16 @@ func (fs fileSite) site() (*Site, error) {
 	}
 	s.PathRules = rules
 	return s, nil
+}
+
+// tokenHash reads a "sha256:<64 hex>" token hash of the sites file.
+func tokenHash(t string) ([sha256.Size]byte, error) {
+	hexHash, ok := strings.CutPrefix(t, "sha256:")
+	b, err := hex.DecodeString(hexHash)
+	if !ok || err != nil || len(b) != sha256.Size {
+		return [sha256.Size]byte{}, errors.New(`entries must be "sha256:" and the 64 hex digits of the token's SHA-256 (printf %s "$TOKEN" | sha256sum)`)
+	}
+	return [sha256.Size]byte(b), nil
 }
 
 // validHost accepts DNS names (letters, digits, '-', '.') and "localhost".

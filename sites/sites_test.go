@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"tally/collector/scrub"
+	"tally/scrub"
 	"tally/sites"
 )
 

@@ -8,10 +8,10 @@ import (
 	"tally/aggregator"
 	"tally/collector/consent"
 	"tally/collector/referrer"
-	"tally/collector/scrub"
 	"tally/collector/uniques"
 	"tally/collector/useragent"
 	"tally/counter"
+	"tally/scrub"
 	"tally/sites"
 )
 

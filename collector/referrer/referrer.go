@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/net/publicsuffix"
 
-	"tally/collector/scrub"
+	"tally/scrub"
 )
 
 // Limits on stored values: long enough for real sites, short enough that a

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"tally/collector/scrub"
+	"tally/scrub"
 )
 
 func TestParsePage(t *testing.T) {
