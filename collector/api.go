@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"strings"
 
@@ -50,8 +49,9 @@ type sentBody struct {
 }
 
 // campaignSent is POST /api/campaigns/{id}/sent {"site":..., "count":...},
-// authenticated with the site's email secret as a bearer token: only the
-// email system that signs the pixels may report sends.
+// authenticated with one of the site's sent_tokens as a bearer token (or,
+// for a site that declares none, its email secret): only the email system
+// may report sends. The route is rate limited like the counting routes.
 func (s *server) campaignSent(c *fiber.Ctx) error {
 	r, err := s.reportSent(c)
 	return s.respond(c, kindSent, ingest.Counted, err, r.accepted)
@@ -77,7 +77,7 @@ func (s *server) reportSent(c *fiber.Ctx) (sentReport, error) {
 		return sentReport{}, errUnknownSite
 	}
 	token, _ := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
-	if len(site.EmailSecret) == 0 || subtle.ConstantTimeCompare([]byte(token), site.EmailSecret) != 1 {
+	if !site.HasSentToken(token) {
 		return sentReport{}, errUnauthorized
 	}
 	if err := s.opts.Pipeline.EmailSent(site, strings.Clone(c.Params("id")), b.Count); err != nil {

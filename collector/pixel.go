@@ -2,8 +2,10 @@ package collector
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -75,8 +77,9 @@ func (s *server) countWebPixel(c *fiber.Ctx) (ingest.Outcome, error) {
 	}, client)
 }
 
-// emailPixel is GET /e/{site}/{campaign}.gif?r=RECIPIENT&c=1&s=SIGNATURE.
-// An unsigned or tampered URL gets the same GIF and counts nothing.
+// emailPixel is GET /e/{site}/{campaign}.gif?r=RECIPIENT&c=1&k=KEY&x=EXPIRES&s=SIGNATURE.
+// An unsigned, tampered, unknown-key or expired URL gets the same GIF and
+// counts nothing.
 func (s *server) emailPixel(c *fiber.Ctx) error {
 	o, err := s.countEmailOpen(c)
 	return s.respond(c, kindEmailPixel, o, err, nil)
@@ -96,9 +99,23 @@ func (s *server) countEmailOpen(c *fiber.Ctx) (ingest.Outcome, error) {
 		Campaign:  campaign,
 		Recipient: c.Query("r"), // only hashed: no copy of the token is made
 		Consent:   c.Query("c") == "1",
+		KeyID:     c.Query("k"),
 	}
-	if len(site.EmailSecret) == 0 || !s.keys.key(site.EmailSecret).Verify(claims, c.Query("s")) {
+	if x := c.Query("x"); x != "" {
+		exp, err := strconv.ParseInt(x, 10, 64)
+		if err != nil || exp <= 0 {
+			return ingest.Unsigned, nil
+		}
+		claims.Expires = exp
+	}
+	secret, ok := site.VerifyingKey(claims.KeyID)
+	if !ok || !s.keys.key(secret).Verify(claims, c.Query("s")) {
 		return ingest.Unsigned, nil
+	}
+	// Checked after the signature, so that the expiry cannot be forged
+	// away; the image is served all the same.
+	if claims.Expired(time.Now().Unix()) {
+		return ingest.Expired, nil
 	}
 	claims.Campaign = strings.Clone(campaign) // counter rows keep it
 	client, err := s.client(c)

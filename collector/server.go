@@ -150,7 +150,7 @@ func New(opts Options) (*fiber.App, error) {
 	api := cors.New(cors.Config{AllowOrigins: "*", AllowMethods: "POST", AllowHeaders: "Content-Type"})
 	app.Post(eventRoute, api, limit, s.event)
 	app.Options(eventRoute, api)
-	app.Post(sentRoute, s.campaignSent)
+	app.Post(sentRoute, limit, s.campaignSent)
 
 	app.Get("/js/script.js", s.script)
 	app.Get("/healthz", s.healthz)

@@ -31,6 +31,7 @@ const (
 	ConsentOnly Outcome = "consent_only" // strict mode without consent: only the consent counter
 	Filtered    Outcome = "filtered"     // a bot or prefetch: only the filtered counter
 	Unsigned    Outcome = "unsigned"     // email pixel without a valid signature: nothing
+	Expired     Outcome = "expired"      // email pixel signed with an expiry that has passed: nothing
 )
 
 // Options wire the steps.
