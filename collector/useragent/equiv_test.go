@@ -35,7 +35,7 @@ func TestCrawlerDetectEquivalent(t *testing.T) {
 			var buf [4 * MaxLength]byte
 			lower := lowerASCII(buf[:0], ua)
 			stripped := string(d.exclusions.strip(nil, strings.TrimSpace(lower)))
-			got := d.crawlerDetect.first(stripped) >= 0
+			got := d.crawlerDetect.first(stripped, "") >= 0
 			if want := ref.IsCrawler(ua); got != want {
 				diff++
 				if diff <= 20 {
@@ -45,4 +45,37 @@ func TestCrawlerDetectEquivalent(t *testing.T) {
 		}
 	}
 	t.Logf("%d headers, %d differ", n, diff)
+}
+
+// TestIsbotAgrees: isbot's patterns, with their JavaScript lookarounds
+// turned into Go checks, flag exactly the fixture headers isbot itself
+// flags (testdata/isbot-5.2.3-flagged.txt, made by running isbot).
+func TestIsbotAgrees(t *testing.T) {
+	var rs ruleSet
+	patterns, err := lines("isbot-patterns.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range patterns {
+		r, lits, tree, err := compileRule(BotCrawler, ListIsbot, p, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs.add(r, lits, tree)
+	}
+	flagged := map[string]bool{}
+	for _, fx := range readFixture(t, "isbot-5.2.3-flagged.txt") {
+		flagged[fx.ua] = true
+	}
+	n, diff := 0, 0
+	for _, name := range append(crawlerFixtures, "top-user-agents-2.1.138.txt", "user-agents-sample.txt.gz") {
+		for _, fx := range readFixture(t, name) {
+			n++
+			if got := rs.first(lowerASCII(nil, fx.ua), fx.ua) >= 0; got != flagged[fx.ua] {
+				diff++
+				t.Errorf("%q: ours %v, isbot %v", fx.ua, got, flagged[fx.ua])
+			}
+		}
+	}
+	t.Logf("%d headers, %d flagged by isbot, %d differ", n, len(flagged), diff)
 }

@@ -149,8 +149,9 @@ func mark(seen []uint64, out []int32, id int32) []int32 {
 }
 
 // first returns the index of the first rule (in rule order) matching text,
-// or -1.
-func (s *ruleSet) first(text string) int32 {
+// or -1. text is lower-cased; orig is the text as sent, for the rules that
+// are case-sensitive.
+func (s *ruleSet) first(text, orig string) int32 {
 	var seenBuf [128]uint64
 	seen := seenBuf[:]
 	if n := (len(s.rules) + 63) / 64; n > len(seen) {
@@ -163,7 +164,7 @@ func (s *ruleSet) first(text string) int32 {
 		if best >= 0 && id >= best {
 			continue
 		}
-		if s.rules[id].match(text) {
+		if s.rules[id].match(text, orig) {
 			best = id
 		}
 	}

@@ -99,12 +99,19 @@ func newDetector() (*detector, error) {
 		{BotCrawler, ListCrawlerUserAgents, cuaOther},
 		{BotNotBrowser, ListOurs, libraryPatterns},
 	}
+	dropped := make(map[string]bool, len(droppedPatterns))
+	for _, p := range droppedPatterns {
+		dropped[p.list+"\x00"+p.pattern] = true
+	}
 	for _, g := range groups {
 		if g.reason == BotNotBrowser && d.crawlerLimit == 0 {
 			d.crawlerLimit = int32(len(d.full.rules))
 		}
 		for _, p := range g.patterns {
-			r, lits, tree, err := compileRule(g.reason, g.list, p)
+			if dropped[g.list+"\x00"+p] {
+				continue
+			}
+			r, lits, tree, err := compileRule(g.reason, g.list, p, g.list == ListCrawlerUserAgents)
 			if err != nil {
 				return nil, err
 			}
@@ -112,7 +119,7 @@ func newDetector() (*detector, error) {
 		}
 	}
 	for _, p := range cdCrawlers {
-		r, lits, tree, err := compileRule(BotCrawler, ListCrawlerDetect, p)
+		r, lits, tree, err := compileRule(BotCrawler, ListCrawlerDetect, p, false)
 		if err != nil {
 			return nil, err
 		}
@@ -135,13 +142,13 @@ type verdict struct {
 func (d *detector) detect(ua string) verdict {
 	var buf [MaxLength]byte
 	lower := lowerASCII(buf[:0], ua)
-	id := d.full.first(lower)
+	id := d.full.first(lower, ua)
 	if id >= 0 && id < d.crawlerLimit {
 		return verdict{d.full.rules[id].reason, &d.full.rules[id]}
 	}
 	var sbuf [MaxLength]byte
 	stripped := string(d.exclusions.strip(sbuf[:0], strings.TrimSpace(lower)))
-	if cd := d.crawlerDetect.first(stripped); cd >= 0 {
+	if cd := d.crawlerDetect.first(stripped, ""); cd >= 0 {
 		return verdict{BotCrawler, &d.crawlerDetect.rules[cd]}
 	}
 	if id >= 0 {

@@ -23,6 +23,10 @@ type rule struct {
 	list    string         // which list it came from, for tests and the benchmark
 	pattern string         // as published
 	re      *regexp.Regexp // for lower-cased input, case-sensitive
+	// exact, when set, decides instead of re, on the header as sent: for a
+	// list published as case-sensitive (crawler-user-agents), whose
+	// "Sonic" must not match "Panasonic". re still finds the candidates.
+	exact *regexp.Regexp
 	// isbot's patterns use JavaScript lookaround, which Go's regexp lacks:
 	// a match of re counts only if the text before it ends with none of
 	// notAfter and the text after it does not start with notBefore.
@@ -30,7 +34,13 @@ type rule struct {
 	notBefore *regexp.Regexp
 }
 
-func (r *rule) match(s string) bool {
+// match reports whether the rule matches; lower is the lower-cased
+// header, orig the header as sent.
+func (r *rule) match(lower, orig string) bool {
+	if r.exact != nil {
+		return r.exact.MatchString(orig)
+	}
+	s := lower
 	if r.notAfter == nil && r.notBefore == nil {
 		return r.re.MatchString(s)
 	}
@@ -51,13 +61,20 @@ func (r *rule) accept(s string, start, end int) bool {
 	return r.notBefore == nil || !r.notBefore.MatchString(s[end:])
 }
 
-// compileRule compiles a published pattern for lower-cased input. The
-// pattern is taken as case-insensitive, as all three lists use it. A
+// compileRule compiles a published pattern for lower-cased input, as a
+// case-insensitive pattern unless caseSensitive is set. A
 // leading (?<!a|b) and a trailing (?!x) are the only lookarounds accepted;
 // anything else is an error, so that a list update with a new construct
 // fails the tests instead of silently matching something else.
-func compileRule(reason, list, pattern string) (rule, []literal, *syntax.Regexp, error) {
+func compileRule(reason, list, pattern string, caseSensitive bool) (rule, []literal, *syntax.Regexp, error) {
 	r := rule{reason: reason, list: list, pattern: pattern}
+	if caseSensitive {
+		exact, err := regexp.Compile(pattern)
+		if err != nil {
+			return r, nil, nil, fmt.Errorf("cannot compile %s pattern %q: %w", list, pattern, err)
+		}
+		r.exact = exact
+	}
 	core := pattern
 	if strings.HasPrefix(core, "(?<!") {
 		end := closingParen(core)

@@ -81,10 +81,10 @@ func TestClassify(t *testing.T) {
 		{"bingbot", uaBingbot, Agent{"other", "Other", "Other", "crawler"}},
 		{"curl", uaCurl, Agent{"other", "Other", "Other", "crawler"}},
 		{"python-requests", uaPythonRequests, Agent{"other", "Other", "Other", "crawler"}},
-		{"headless chrome", uaHeadlessChrome, Agent{"other", "Chrome", "Linux", "crawler"}},
-		{"phantomjs", uaPhantomJS, Agent{"desktop", "Safari", "Linux", "crawler"}},
-		{"slimerjs (not in crawlerdetect)", uaSlimerJS, Agent{"desktop", "Firefox", "Windows", "crawler"}},
-		{"jsdom (not in crawlerdetect)", uaJsdom, Agent{"other", "Other", "Other", "crawler"}},
+		{"headless chrome", uaHeadlessChrome, Agent{"other", "Chrome", "Linux", "automation"}},
+		{"phantomjs", uaPhantomJS, Agent{"desktop", "Safari", "Linux", "automation"}},
+		{"slimerjs (not in crawlerdetect)", uaSlimerJS, Agent{"desktop", "Firefox", "Windows", "automation"}},
+		{"jsdom (not in crawlerdetect)", uaJsdom, Agent{"other", "Other", "Other", "automation"}},
 
 		{"empty", "", Agent{"other", "Other", "Other", "no_user_agent"}},
 		{"whitespace", " \t ", Agent{"other", "Other", "Other", "no_user_agent"}},
@@ -215,7 +215,6 @@ func TestPrecheckEveryByte(t *testing.T) {
 		}
 	}
 }
-
 
 // testCorpus is the fixed set of headers used by the tests that need no
 // external data.

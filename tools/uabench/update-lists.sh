@@ -78,4 +78,19 @@ const lines = [...w].sort((a, b) => b[1] - a[1]).map(([ua, x]) => x.toExponentia
 process.stdout.write("# npm user-agents " + process.argv.slice(1).join(" ") + ": weight<TAB>user agent\n" + lines.join("\n") + "\n");
 ' $USER_AGENTS | gzip -9n >"$fixtures/user-agents-sample.txt.gz"
 
+# isbot's own verdicts on every fixture header, from its JavaScript, so
+# that TestIsbotAgrees can check the translation of its lookarounds.
+(cat "$fixtures/crawler-user-agents-$CRAWLER_USER_AGENTS-instances.txt" \
+	"$fixtures/crawlerdetect-$CRAWLERDETECT-crawlers.txt" \
+	"$fixtures/top-user-agents-$TOP_USER_AGENTS.txt"
+	gzip -dc "$fixtures/user-agents-sample.txt.gz" | grep -v '^#' | cut -f2-) |
+	node -e '
+const {isbot} = require(process.argv[1]);
+let s = "";
+process.stdin.on("data", d => s += d).on("end", () => {
+  const seen = new Set();
+  for (const l of s.split("\n")) if (l !== "" && isbot(l)) seen.add(l);
+  process.stdout.write("# npm isbot " + process.argv[2] + ": the fixture headers it flags\n" + [...seen].join("\n") + "\n");
+});' "$tmp/isbot/package/index.js" "$ISBOT" >"$fixtures/isbot-$ISBOT-flagged.txt"
+
 echo "lists and fixtures regenerated; see git diff --stat"
