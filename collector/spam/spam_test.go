@@ -27,7 +27,7 @@ func TestEmbeddedList(t *testing.T) {
 	f("http://100dollars-seo.com.:8080/x", true)
 	f("https://user@0n-line.tv/", true)
 	f("https://xn--90afbdbdafvf6a0f.xn--p1ai/", false) // not listed
-	f("https://xn--b1agcbegfr0aih.xn--p1ai/", true)    // непереводимая.рф, as browsers send it
+	f("https://xn--80adgcaax6acohn6r.xn--p1ai/", true) // непереводимая.рф, as browsers send it
 	f("https://not100dollars-seo.com/", false)         // not a subdomain
 	f("https://www.google.com/", false)
 	f("https://[2001:db8::1]/", false)
