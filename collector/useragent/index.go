@@ -300,3 +300,15 @@ func edges(tree *syntax.Regexp) *edgeBytes {
 	}
 	return &e
 }
+
+// all returns every rule matching text.
+func (s *ruleSet) all(text, orig string) []int32 {
+	seen := make([]uint64, (len(s.rules)+63)/64)
+	var out []int32
+	for _, id := range s.candidates(text, seen, nil) {
+		if s.rules[id].match(text, orig) {
+			out = append(out, id)
+		}
+	}
+	return out
+}

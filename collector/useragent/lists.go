@@ -172,3 +172,38 @@ func lowerASCII(dst []byte, s string) string {
 	}
 	return string(dst)
 }
+
+// Matches returns every list or layer that would flag ua, in no order:
+// ListCrawlerDetect, ListIsbot, ListCrawlerUserAgents, and ours as
+// "tally:"+reason (our tables and the no-browser shape). It is slow and
+// for measurement only (tools/uabench weighs each list with it); Classify
+// stops at the first rule.
+func (c *Classifier) Matches(ua string) []string {
+	if precheck(ua) != BotNone {
+		return nil
+	}
+	d := c.rules
+	lower := lowerASCII(nil, ua)
+	found := map[string]bool{}
+	name := func(r *rule) string {
+		if r.list == ListOurs {
+			return ListOurs + ":" + r.reason
+		}
+		return r.list
+	}
+	for _, id := range d.full.all(lower, ua) {
+		found[name(&d.full.rules[id])] = true
+	}
+	stripped := string(d.exclusions.strip(nil, strings.TrimSpace(lower)))
+	if len(d.crawlerDetect.all(stripped, "")) > 0 {
+		found[ListCrawlerDetect] = true
+	}
+	if notBrowserShape(ua, lower) {
+		found[ListOurs+":"+BotNotBrowser] = true
+	}
+	out := make([]string, 0, len(found))
+	for k := range found {
+		out = append(out, k)
+	}
+	return out
+}
