@@ -188,3 +188,25 @@ func TestNotBrowserShape(t *testing.T) {
 	f(uaChromeWindows+" a@b.c", false) // one-letter top-level label: not an address
 	f(uaChromeWindows+" @example.org", false)
 }
+
+// TestBadInput: huge, binary, empty and Unicode agents get a verdict from
+// the prechecks or go through every layer without harm.
+func TestBadInput(t *testing.T) {
+	c := newTestClassifier(t, Options{})
+	f := func(name, ua, want string) {
+		t.Helper()
+		if got := c.Classify(ua).Bot; got != want {
+			t.Errorf("%s: Classify(%.60q...).Bot = %q, want %q", name, ua, got, want)
+		}
+	}
+	f("empty", "", BotNoUA)
+	f("huge", strings.Repeat("Mozilla/5.0 ", 100000), BotInvalidUA)
+	f("binary", "\x00\x01\x02\xff\xfe\xfd", BotInvalidUA)
+	f("NUL in a browser's agent", uaChromeWindows+"\x00", BotInvalidUA)
+	f("unicode in a browser's agent", uaChromeWindows+" 微信/8.0 Résumé", BotNone)
+	f("unicode bot", "Бот-Поиск/1.0 (+поиск.рф)", BotNotBrowser)
+	f("emoji only", "🤖🤖🤖", BotNotBrowser)
+	multi := strings.Repeat("é", MaxLength/2)                 // exactly MaxLength bytes
+	f("MaxLength bytes of two-byte runes", multi, BotCrawler) // isbot: 50 bytes without a space
+	f("one byte over", multi+"x", BotInvalidUA)
+}

@@ -79,3 +79,25 @@ func TestIsbotAgrees(t *testing.T) {
 	}
 	t.Logf("%d headers, %d flagged by isbot, %d differ", n, len(flagged), diff)
 }
+
+// FuzzCrawlerDetectEquivalent: on any header, the fast engine and
+// CrawlerDetect itself agree.
+func FuzzCrawlerDetectEquivalent(f *testing.F) {
+	for _, s := range []string{uaChromeWindows, uaGooglebot, "cubot X1 Safari/1.2 bot", "Mozilla/5.0 (like Gecko) YandexSearch/1 Yandex", "; M bot", "  Java/1.8  ", "\u212Aurzor \u017Fpider"} {
+		f.Add(s)
+	}
+	d, err := newDetector()
+	if err != nil {
+		f.Fatal(err)
+	}
+	ref := crawlerdetect.New()
+	f.Fuzz(func(t *testing.T, ua string) {
+		if len(ua) > MaxLength {
+			return
+		}
+		stripped := string(d.exclusions.strip(nil, strings.TrimSpace(lowerASCII(nil, ua))))
+		if got, want := d.crawlerDetect.first(stripped, "") >= 0, ref.IsCrawler(ua); got != want {
+			t.Fatalf("%q: engine %v, crawlerdetect %v", ua, got, want)
+		}
+	})
+}

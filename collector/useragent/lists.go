@@ -161,49 +161,22 @@ func (d *detector) detect(ua string) verdict {
 }
 
 // lowerASCII lower-cases the ASCII letters of s into dst and returns it as
-// a string; other bytes are copied as they are.
+// a string. The two non-ASCII letters that case-fold to ASCII ones, the
+// Kelvin sign and the long s, become "k" and "s", so that the lists'
+// case-insensitive patterns see them as Go's (?i) would; other bytes are
+// copied as they are.
 func lowerASCII(dst []byte, s string) string {
 	for i := 0; i < len(s); i++ {
 		b := s[i]
-		if 'A' <= b && b <= 'Z' {
+		switch {
+		case 'A' <= b && b <= 'Z':
 			b += 'a' - 'A'
+		case b == 0xE2 && strings.HasPrefix(s[i:], "\u212A"):
+			b, i = 'k', i+2
+		case b == 0xC5 && strings.HasPrefix(s[i:], "\u017F"):
+			b, i = 's', i+1
 		}
 		dst = append(dst, b)
 	}
 	return string(dst)
-}
-
-// Matches returns every list or layer that would flag ua, in no order:
-// ListCrawlerDetect, ListIsbot, ListCrawlerUserAgents, and ours as
-// "tally:"+reason (our tables and the no-browser shape). It is slow and
-// for measurement only (tools/uabench weighs each list with it); Classify
-// stops at the first rule.
-func (c *Classifier) Matches(ua string) []string {
-	if precheck(ua) != BotNone {
-		return nil
-	}
-	d := c.rules
-	lower := lowerASCII(nil, ua)
-	found := map[string]bool{}
-	name := func(r *rule) string {
-		if r.list == ListOurs {
-			return ListOurs + ":" + r.reason
-		}
-		return r.list
-	}
-	for _, id := range d.full.all(lower, ua) {
-		found[name(&d.full.rules[id])] = true
-	}
-	stripped := string(d.exclusions.strip(nil, strings.TrimSpace(lower)))
-	if len(d.crawlerDetect.all(stripped, "")) > 0 {
-		found[ListCrawlerDetect] = true
-	}
-	if notBrowserShape(ua, lower) {
-		found[ListOurs+":"+BotNotBrowser] = true
-	}
-	out := make([]string, 0, len(found))
-	for k := range found {
-		out = append(out, k)
-	}
-	return out
 }
