@@ -283,4 +283,3 @@ func BenchmarkLayersCached(b *testing.B) {
 		i++
 	}
 }
-
