@@ -49,7 +49,7 @@ var sources = map[string]Channel{
 	"mistral": AI, "chat.mistral.ai": AI,
 	"meta.ai": AI, "grok": AI, "grok.com": AI,
 	"you.com": AI, "phind.com": AI, "poe.com": AI, "kagi assistant": AI,
-	"notebooklm.google.com": AI, "huggingface.co": AI,
+	"notebooklm": AI, "notebooklm.google.com": AI, "huggingface.co": AI,
 
 	// Search engines.
 	"google": Search, "bing": Search, "duckduckgo": Search, "yahoo!": Search, "yahoo": Search,

@@ -16,6 +16,9 @@ import (
 	"sync/atomic"
 )
 
+// Reason is the "filtered" counter value of a hit from a data centre.
+const Reason = "datacenter"
+
 //go:embed data/hosting-asns.txt
 var hostingASNsFile string
 

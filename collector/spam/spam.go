@@ -13,6 +13,9 @@ import (
 	"golang.org/x/net/idna"
 )
 
+// Reason is the "filtered" counter value of a hit with a spam referrer.
+const Reason = "referrer_spam"
+
 //go:embed data/spammers.txt
 var defaultList string
 
