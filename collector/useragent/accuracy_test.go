@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -209,4 +210,23 @@ func TestBadInput(t *testing.T) {
 	multi := strings.Repeat("é", MaxLength/2)                 // exactly MaxLength bytes
 	f("MaxLength bytes of two-byte runes", multi, BotCrawler) // isbot: 50 bytes without a space
 	f("one byte over", multi+"x", BotInvalidUA)
+}
+
+func TestMatches(t *testing.T) {
+	c := newTestClassifier(t, Options{})
+	got := c.Matches(uaGooglebot)
+	for _, want := range []string{ListCrawlerDetect, ListIsbot, ListCrawlerUserAgents} {
+		if !slices.Contains(got, want) {
+			t.Errorf("Matches(Googlebot) = %v, lacks %s", got, want)
+		}
+	}
+	if got := c.Matches(uaChromeWindows); len(got) != 0 {
+		t.Errorf("Matches(Chrome) = %v, want none", got)
+	}
+	if got := c.Matches("curl/8.4.0"); !slices.Contains(got, ListOurs+":"+BotNotBrowser) {
+		t.Errorf("Matches(curl) = %v, lacks our not_browser rules", got)
+	}
+	if got := c.Matches(""); got != nil {
+		t.Errorf("Matches(\"\") = %v", got)
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"embed"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -179,4 +181,34 @@ func lowerASCII(dst []byte, s string) string {
 		dst = append(dst, b)
 	}
 	return string(dst)
+}
+
+// Matches returns every list or layer that would flag ua, in no order:
+// ListCrawlerDetect, ListIsbot, ListCrawlerUserAgents, and ours as
+// "tally:"+reason (our tables and the no-browser shape). It is slow and
+// for measurement only (tools/uabench weighs each list with it); Classify
+// stops at the first rule.
+func (c *Classifier) Matches(ua string) []string {
+	if precheck(ua) != BotNone {
+		return nil
+	}
+	d := c.rules
+	lower := lowerASCII(nil, ua)
+	found := map[string]bool{}
+	for _, id := range d.full.all(lower, ua) {
+		r := &d.full.rules[id]
+		if r.list == ListOurs {
+			found[ListOurs+":"+r.reason] = true
+		} else {
+			found[r.list] = true
+		}
+	}
+	stripped := string(d.exclusions.strip(nil, strings.TrimSpace(lower)))
+	if len(d.crawlerDetect.all(stripped, "")) > 0 {
+		found[ListCrawlerDetect] = true
+	}
+	if notBrowserShape(ua, lower) {
+		found[ListOurs+":"+BotNotBrowser] = true
+	}
+	return slices.Collect(maps.Keys(found))
 }
