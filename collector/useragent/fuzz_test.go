@@ -29,7 +29,7 @@ func FuzzClassify(f *testing.F) {
 	browsers := append(slices.Collect(maps.Values(browserFamilies)), Other)
 	oses := append(slices.Collect(maps.Values(osFamilies)), Other)
 	devices := []string{DeviceDesktop, DeviceMobile, DeviceTablet, DeviceTV, DeviceOther}
-	bots := []string{BotNone, BotNoUA, BotInvalidUA, BotCrawler}
+	bots := []string{BotNone, BotNoUA, BotInvalidUA, BotAI, BotAutomation, BotCrawler, BotNotBrowser}
 	f.Fuzz(func(t *testing.T, ua string) {
 		a := c.Classify(ua)
 		if !slices.Contains(browsers, a.Browser) || !slices.Contains(oses, a.OS) ||

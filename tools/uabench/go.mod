@@ -16,4 +16,7 @@ require (
 	github.com/boyter/go-string v1.0.5 // indirect
 	github.com/hashicorp/golang-lru v1.0.2 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
+	tally v0.0.0
 )
+
+replace tally => ../..
