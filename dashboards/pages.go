@@ -1,115 +1,19 @@
 package dashboards
 
 import (
-	"bytes"
-	"errors"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
-	"tally/dashboards/share"
 	"tally/dashboards/stats"
 	"tally/sites"
 )
 
-// page is what the layout needs from every page.
-type page struct {
-	Title string
-	Scope *scope
-	Sites []*sites.Site // the site switcher, for admins
-}
-
-func (d *Dashboards) newPage(c *fiber.Ctx, title string) page {
-	s := scopeOf(c)
-	p := page{Title: title, Scope: s}
-	if s.Admin {
-		p.Sites = d.opts.Sites.All()
-	}
-	return p
-}
-
-func (d *Dashboards) render(c *fiber.Ctx, status int, name string, data any) error {
-	t, ok := d.pages[name]
-	if !ok {
-		return errors.New("dashboards: no template " + name)
-	}
-	var buf bytes.Buffer
-	if err := t.Execute(&buf, data); err != nil {
-		d.opts.Logger.Error("cannot render page", "page", name, "err", err)
-		return c.Status(fiber.StatusInternalServerError).SendString("The page could not be rendered.")
-	}
-	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	return c.Status(status).Send(buf.Bytes())
-}
-
-type errorView struct {
-	page
-	Status  int
-	Message string
-}
-
-func (d *Dashboards) renderError(c *fiber.Ctx, status int, msg string) error {
-	return d.render(c, status, "error", errorView{page: d.newPage(c, "Error"), Status: status, Message: msg})
-}
-
-// failed answers a failed query: bad input is the caller's 400, anything
-// else is logged and a 500 without details.
-func (d *Dashboards) failed(c *fiber.Ctx, err error) error {
-	var ie *stats.InputError
-	if errors.As(err, &ie) {
-		return d.renderError(c, fiber.StatusBadRequest, ie.Error())
-	}
-	d.opts.Logger.Error("dashboard query failed", "route", c.Route().Path, "err", err)
-	return d.renderError(c, fiber.StatusInternalServerError, "The figures could not be loaded. Please try again in a moment.")
-}
-
-func (d *Dashboards) asset(c *fiber.Ctx) error {
-	name := c.Params("file")
-	b, err := readAsset(d.assets, name)
-	if err != nil {
-		return c.SendStatus(fiber.StatusNotFound)
-	}
-	switch {
-	case strings.HasSuffix(name, ".css"):
-		c.Set(fiber.HeaderContentType, "text/css; charset=utf-8")
-	case strings.HasSuffix(name, ".js"):
-		c.Set(fiber.HeaderContentType, "application/javascript; charset=utf-8")
-	case strings.HasSuffix(name, ".svg"):
-		c.Set(fiber.HeaderContentType, "image/svg+xml")
-	}
-	c.Set(fiber.HeaderCacheControl, "public, max-age=3600")
-	return c.Send(b)
-}
-
-// parallel runs fs concurrently and returns the first error.
-func parallel(fs ...func() error) error {
-	var wg sync.WaitGroup
-	errs := make([]error, len(fs))
-	for i, f := range fs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = f()
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
-// --- home ---
-
-type siteSummary struct {
-	Site   *sites.Site
-	Totals stats.Totals
-}
-
-type homeView struct {
-	page
-	Summaries []siteSummary
-}
+// The handlers of the HTML pages: each parses its request, runs the stats
+// queries (in parallel where there are several) and renders a view model
+// from views.go.
 
 func (d *Dashboards) home(c *fiber.Ctx) error {
 	all := d.opts.Sites.All()
@@ -133,43 +37,6 @@ func (d *Dashboards) home(c *fiber.Ctx) error {
 		return d.failed(c, err)
 	}
 	return d.render(c, fiber.StatusOK, "home", homeView{page: d.newPage(c, "Sites"), Summaries: sums})
-}
-
-// --- site dashboard ---
-
-type rowView struct {
-	Label, Value string
-	stats.WebCounts
-	Measure int64
-	Share   float64 // of the card's largest row, for the bar behind it
-	Pct     float64 // of the card's total, for hit-only cards
-}
-
-type cardView struct {
-	stats.Dimension
-	Rows   []rowView
-	Other  *rowView
-	Folded int64
-	CSV    string
-}
-
-type presetLink struct {
-	Key, Label, URL string
-	Active          bool
-}
-
-type siteView struct {
-	page
-	Period  period
-	Presets []presetLink
-	Totals  stats.Totals
-	Chart   any
-	Cards   []cardView
-	Empty   bool
-	Snippet string
-	Pixel   string
-	Zone    string
-	K       int
 }
 
 func (d *Dashboards) period(c *fiber.Ctx, site *sites.Site) (period, error) {
@@ -216,9 +83,13 @@ func (d *Dashboards) sitePage(c *fiber.Ctx) error {
 	for _, pr := range presets {
 		v.Presets = append(v.Presets, presetLink{Key: pr.Key, Label: pr.Label, URL: s.Base + "?range=" + pr.Key, Active: pr.Key == p.Key})
 	}
-	v.Chart = svgChart(chartPoints(series, p.Interval), "Page views", "Visitors")
+	pts := make([]seriesPoint, len(series))
+	for i, pt := range series {
+		pts[i] = seriesPoint{Start: pt.Start, Bar: pt.Pageviews, Line: pt.Visitors}
+	}
+	v.Chart = seriesChart(pts, p.Interval, "Page views", "Visitors")
 	for i, dim := range stats.WebDimensions {
-		v.Cards = append(v.Cards, card(dim, breakdowns[i], s.Base+"/csv/"+dim.Name+"?"+rangeQuery(p)))
+		v.Cards = append(v.Cards, webCard(dim, breakdowns[i], s.Base+"/csv/"+dim.Name+"?"+rangeQuery(p)))
 	}
 	v.Empty = totals.Current.Hits == 0 && totals.Previous.Hits == 0
 	if v.Empty {
@@ -232,65 +103,6 @@ func (d *Dashboards) sitePage(c *fiber.Ctx) error {
 	return d.render(c, fiber.StatusOK, "site", v)
 }
 
-func chartPoints(series []stats.Point, iv stats.Interval) []chartPoint {
-	out := make([]chartPoint, len(series))
-	for i, pt := range series {
-		label := pt.Start.Format("Jan 2")
-		title := pt.Start.Format("Mon Jan 2")
-		if iv == stats.Hourly {
-			label = pt.Start.Format("15:04")
-			title = pt.Start.Format("Mon Jan 2 15:04")
-		}
-		out[i] = chartPoint{Label: label, Title: title + ": " + formatInt(pt.Pageviews) + " page views, " + formatInt(pt.Visitors) + " visitors",
-			Bar: pt.Pageviews, Line: pt.Visitors}
-	}
-	return out
-}
-
-func card(dim stats.Dimension, b stats.Breakdown, csv string) cardView {
-	cv := cardView{Dimension: dim, Folded: b.Folded, CSV: csv}
-	measure := func(w stats.WebCounts) int64 {
-		if dim.HitsOnly {
-			return w.Hits
-		}
-		return w.Visitors
-	}
-	var top, total int64 = 1, 0
-	for _, r := range b.Rows {
-		top = maxInt(top, measure(r.WebCounts))
-		total += measure(r.WebCounts)
-	}
-	if b.Other != nil {
-		total += measure(b.Other.WebCounts)
-	}
-	row := func(r stats.Row) rowView {
-		m := measure(r.WebCounts)
-		rv := rowView{Label: valueLabel(dim.Name, r.Value), Value: r.Value, WebCounts: r.WebCounts, Measure: m,
-			Share: float64(m) / float64(top) * 100}
-		if total > 0 {
-			rv.Pct = float64(m) / float64(total)
-		}
-		return rv
-	}
-	for _, r := range b.Rows {
-		cv.Rows = append(cv.Rows, row(r))
-	}
-	if b.Other != nil {
-		o := row(*b.Other)
-		o.Label = stats.OtherValue
-		cv.Other = &o
-	}
-	return cv
-}
-
-// --- email ---
-
-type emailView struct {
-	page
-	Campaigns []stats.Campaign
-	Since     time.Time
-}
-
 func (d *Dashboards) since() time.Time {
 	return d.opts.Now().Add(-d.opts.Retention).UTC().Truncate(time.Hour)
 }
@@ -302,29 +114,6 @@ func (d *Dashboards) emailPage(c *fiber.Ctx) error {
 		return d.failed(c, err)
 	}
 	return d.render(c, fiber.StatusOK, "email", emailView{page: d.newPage(c, s.Site.Domain+" · Email"), Campaigns: cs, Since: d.since()})
-}
-
-type emailCard struct {
-	stats.Dimension
-	Rows   []emailRowView
-	Other  *emailRowView
-	Folded int64
-	CSV    string
-}
-
-type emailRowView struct {
-	Label string
-	stats.EmailCounts
-	Share float64
-}
-
-type campaignView struct {
-	page
-	Campaign stats.Campaign
-	Chart    any
-	Cards    []emailCard
-	K        int
-	Zone     string
 }
 
 // campaignRange covers a campaign from its first send (the site's local
@@ -377,42 +166,15 @@ func (d *Dashboards) campaignPage(c *fiber.Ctx) error {
 		return d.failed(c, err)
 	}
 	v := campaignView{page: d.newPage(c, name+" · "+s.Site.Domain), Campaign: cp, K: s.Site.MinCountK, Zone: s.Site.Location.String()}
-	pts := make([]chartPoint, len(series))
+	pts := make([]seriesPoint, len(series))
 	for i, p := range series {
-		label, title := p.Start.Format("Jan 2"), p.Start.Format("Mon Jan 2")
-		if iv == stats.Hourly {
-			label, title = p.Start.Format("15:04"), p.Start.Format("Mon Jan 2 15:04")
-		}
-		pts[i] = chartPoint{Label: label, Title: title + ": " + formatInt(p.Opens) + " opens, " + formatInt(p.UniqueOpens) + " unique opens",
-			Bar: p.Opens, Line: p.UniqueOpens}
+		pts[i] = seriesPoint{Start: p.Start, Bar: p.Opens, Line: p.UniqueOpens}
 	}
-	v.Chart = svgChart(pts, "Opens", "Unique opens")
+	v.Chart = seriesChart(pts, iv, "Opens", "Unique opens")
 	for i, dim := range stats.EmailDimensions {
-		b := bds[i]
-		ec := emailCard{Dimension: dim, Folded: b.Folded,
-			CSV: s.Base + "/email/" + url.PathEscape(name) + "/csv/" + dim.Name}
-		var top int64 = 1
-		for _, r := range b.Rows {
-			top = maxInt(top, r.UniqueOpens)
-		}
-		for _, r := range b.Rows {
-			ec.Rows = append(ec.Rows, emailRowView{Label: valueLabel(dim.Name, r.Value), EmailCounts: r.EmailCounts,
-				Share: float64(r.UniqueOpens) / float64(top) * 100})
-		}
-		if b.Other != nil {
-			ec.Other = &emailRowView{Label: stats.OtherValue, EmailCounts: b.Other.EmailCounts}
-		}
-		v.Cards = append(v.Cards, ec)
+		v.Cards = append(v.Cards, emailCard(dim, bds[i], s.Base+"/email/"+url.PathEscape(name)+"/csv/"+dim.Name))
 	}
 	return d.render(c, fiber.StatusOK, "campaign", v)
-}
-
-// --- share links ---
-
-type shareView struct {
-	page
-	Links  []share.Link
-	NewURL string
 }
 
 func (d *Dashboards) sharePage(c *fiber.Ctx) error {
