@@ -7,6 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"tally/dashboards/privacy"
 	"tally/dashboards/stats"
 	"tally/sites"
 )
@@ -24,12 +25,15 @@ func (d *Dashboards) home(c *fiber.Ctx) error {
 	var fs []func() error
 	for i, s := range all {
 		sums[i].Site = s
+		sums[i].K = s.MinCountK
 		fs = append(fs, func() error {
 			p, err := parsePeriod("7d", "", "", s.Location, d.opts.Now(), d.opts.Retention)
 			if err != nil {
 				return err
 			}
-			sums[i].Totals, err = d.stats.Totals(ctx, s.Domain, p.Range)
+			// The home page is the admin's: exact, folded at each site's k.
+			f := figures{q: d.stats, pol: privacy.Admin(s), site: s, now: d.opts.Now()}
+			sums[i].Totals, err = f.Totals(ctx, p.Range)
 			return err
 		})
 	}
@@ -57,21 +61,26 @@ func (d *Dashboards) sitePage(c *fiber.Ctx) error {
 	if err != nil {
 		return d.renderError(c, fiber.StatusBadRequest, err.Error())
 	}
+	f, err := d.figuresFor(c)
+	if err != nil {
+		return d.failed(c, err)
+	}
 	ctx := c.UserContext()
-	var totals stats.Totals
+	var totals, exact stats.Totals
 	var series []stats.Point
 	breakdowns := make([]stats.Breakdown, len(stats.WebDimensions))
 	fs := []func() error{
-		func() (err error) { totals, err = d.stats.Totals(ctx, site.Domain, p.Range); return },
-		func() (err error) {
-			series, err = d.stats.Series(ctx, stats.SeriesQuery{Site: site.Domain, Range: p.Range, Interval: p.Interval, Location: site.Location})
-			return
-		},
+		func() (err error) { totals, err = f.Totals(ctx, p.Range); return },
+		func() (err error) { series, err = f.Series(ctx, p.Range, p.Interval, "", ""); return },
+	}
+	if s.Admin {
+		// Whether to show the embed snippet needs the exact totals: a
+		// count below k is withheld like an empty one.
+		fs = append(fs, func() (err error) { exact, err = d.stats.Totals(ctx, site.Domain, p.Range); return })
 	}
 	for i, dim := range stats.WebDimensions {
 		fs = append(fs, func() (err error) {
-			breakdowns[i], err = d.stats.Breakdown(ctx, stats.BreakdownQuery{
-				Site: site.Domain, Dimension: dim.Name, Range: p.Range, Limit: 10, K: site.MinCountK})
+			breakdowns[i], err = f.Breakdown(ctx, dim.Name, p.Range, 10, "")
 			return
 		})
 	}
@@ -79,19 +88,22 @@ func (d *Dashboards) sitePage(c *fiber.Ctx) error {
 		return d.failed(c, err)
 	}
 
-	v := siteView{page: d.newPage(c, site.Domain), Period: p, Totals: totals, K: site.MinCountK, Zone: site.Location.String()}
+	v := siteView{page: d.newPage(c, site.Domain), Period: p, Totals: totals, K: f.K(), Exact: f.Exact(), Zone: site.Location.String(), Unit: "visitors"}
+	if f.pol.Measure == stats.MeasureHits {
+		v.Unit = "hits"
+	}
 	for _, pr := range presets {
 		v.Presets = append(v.Presets, presetLink{Key: pr.Key, Label: pr.Label, URL: s.Base + "?range=" + pr.Key, Active: pr.Key == p.Key})
 	}
 	pts := make([]seriesPoint, len(series))
 	for i, pt := range series {
-		pts[i] = seriesPoint{Start: pt.Start, Bar: pt.Pageviews, Line: pt.Visitors}
+		pts[i] = seriesPoint{Start: pt.Start, Bar: pt.Pageviews, Line: pt.Visitors, Withheld: pt.BelowK}
 	}
 	v.Chart = seriesChart(pts, p.Interval, "Page views", "Visitors")
 	for i, dim := range stats.WebDimensions {
 		v.Cards = append(v.Cards, webCard(dim, breakdowns[i], s.Base+"/csv/"+dim.Name+"?"+rangeQuery(p)))
 	}
-	v.Empty = totals.Current.Hits == 0 && totals.Previous.Hits == 0
+	v.Empty = s.Admin && exact.Current.Hits == 0 && exact.Previous.Hits == 0
 	if v.Empty {
 		host := d.opts.PublicURL
 		if host == "" {
@@ -109,66 +121,61 @@ func (d *Dashboards) since() time.Time {
 
 func (d *Dashboards) emailPage(c *fiber.Ctx) error {
 	s := scopeOf(c)
-	cs, err := d.stats.Campaigns(c.UserContext(), s.Site.Domain, d.since(), 200)
+	f, err := d.figuresFor(c)
 	if err != nil {
 		return d.failed(c, err)
 	}
-	return d.render(c, fiber.StatusOK, "email", emailView{page: d.newPage(c, s.Site.Domain+" · Email"), Campaigns: cs, Since: d.since()})
+	cs, err := f.Campaigns(c.UserContext(), d.since(), 200)
+	if err != nil {
+		return d.failed(c, err)
+	}
+	return d.render(c, fiber.StatusOK, "email", emailView{page: d.newPage(c, s.Site.Domain+" · Email"), Campaigns: cs, Since: d.since(), K: f.K(), Exact: f.Exact()})
 }
 
-// campaignRange covers a campaign from its first send (the site's local
-// day) to its last counter, capped at now.
-func (d *Dashboards) campaignRange(cp stats.Campaign, loc *time.Location) (stats.Range, stats.Interval) {
-	f := cp.First.In(loc)
-	start := time.Date(f.Year(), f.Month(), f.Day(), 0, 0, 0, 0, loc).UTC().Truncate(time.Hour)
-	end := cp.Last.Add(time.Hour)
-	if cap := d.opts.Now().Truncate(time.Hour).Add(time.Hour); end.After(cap) {
-		end = cap
-	}
-	if !end.After(start) {
-		end = start.Add(time.Hour)
-	}
-	iv := stats.Daily
-	if end.Sub(start) <= 48*time.Hour {
-		iv = stats.Hourly
-	}
-	return stats.Range{Start: start, End: end}, iv
-}
-
-func (d *Dashboards) campaignPage(c *fiber.Ctx) error {
-	s := scopeOf(c)
+// campaignName is the :campaign parameter, unescaped.
+func campaignName(c *fiber.Ctx) string {
 	name := strings.Clone(c.Params("campaign"))
 	if n, err := url.PathUnescape(name); err == nil {
 		name = n
 	}
+	return name
+}
+
+func (d *Dashboards) campaignPage(c *fiber.Ctx) error {
+	s := scopeOf(c)
+	name := campaignName(c)
+	f, err := d.figuresFor(c)
+	if err != nil {
+		return d.failed(c, err)
+	}
 	ctx := c.UserContext()
-	cp, ok, err := d.stats.Campaign(ctx, s.Site.Domain, name, d.since())
+	cp, ok, err := f.Campaign(ctx, name, d.since())
 	if err != nil {
 		return d.failed(c, err)
 	}
 	if !ok {
 		return d.renderError(c, fiber.StatusNotFound, "This campaign has no sends or opens yet.")
 	}
-	r, iv := d.campaignRange(cp, s.Site.Location)
+	iv := cp.Interval()
 	var series []stats.EmailPoint
 	bds := make([]stats.EmailBreakdown, len(stats.EmailDimensions))
 	fs := []func() error{func() (err error) {
-		series, err = d.stats.CampaignSeries(ctx, s.Site.Domain, name, r, iv, s.Site.Location)
+		series, err = f.CampaignSeries(ctx, cp, iv)
 		return
 	}}
 	for i, dim := range stats.EmailDimensions {
 		fs = append(fs, func() (err error) {
-			bds[i], err = d.stats.CampaignBreakdown(ctx, s.Site.Domain, name, dim.Name, d.since(), 10, s.Site.MinCountK)
+			bds[i], err = f.CampaignBreakdown(ctx, cp, dim.Name, d.since(), 10)
 			return
 		})
 	}
 	if err := parallel(fs...); err != nil {
 		return d.failed(c, err)
 	}
-	v := campaignView{page: d.newPage(c, name+" · "+s.Site.Domain), Campaign: cp, K: s.Site.MinCountK, Zone: s.Site.Location.String()}
+	v := campaignView{page: d.newPage(c, name+" · "+s.Site.Domain), Campaign: cp.Campaign, K: f.K(), Exact: f.Exact(), Zone: s.Site.Location.String()}
 	pts := make([]seriesPoint, len(series))
 	for i, p := range series {
-		pts[i] = seriesPoint{Start: p.Start, Bar: p.Opens, Line: p.UniqueOpens}
+		pts[i] = seriesPoint{Start: p.Start, Bar: p.Opens, Line: p.UniqueOpens, Withheld: p.BelowK}
 	}
 	v.Chart = seriesChart(pts, iv, "Opens", "Unique opens")
 	for i, dim := range stats.EmailDimensions {

@@ -17,6 +17,7 @@ import (
 type siteSummary struct {
 	Site   *sites.Site
 	Totals stats.Totals
+	K      int
 }
 
 type homeView struct {
@@ -96,10 +97,11 @@ func emailCard(dim stats.Dimension, b stats.EmailBreakdown, csv string) cardView
 }
 
 // seriesPoint is one bucket of a chart: Bar is drawn as a bar, Line as the
-// line over it.
+// line over it. A Withheld bucket (below k) is drawn empty and says so.
 type seriesPoint struct {
 	Start     time.Time
 	Bar, Line int64
+	Withheld  bool
 }
 
 // seriesChart labels each bucket for its interval and draws the chart;
@@ -111,6 +113,10 @@ func seriesChart(pts []seriesPoint, iv stats.Interval, barName, lineName string)
 		label, title := p.Start.Format("Jan 2"), p.Start.Format("Mon Jan 2")
 		if iv == stats.Hourly {
 			label, title = p.Start.Format("15:04"), p.Start.Format("Mon Jan 2 15:04")
+		}
+		if p.Withheld {
+			out[i] = chartPoint{Label: label, Title: title + ": below the privacy threshold"}
+			continue
 		}
 		out[i] = chartPoint{Label: label,
 			Title: title + ": " + formatInt(p.Bar) + " " + strings.ToLower(barName) + ", " + formatInt(p.Line) + " " + strings.ToLower(lineName),
@@ -136,12 +142,16 @@ type siteView struct {
 	Pixel   string
 	Zone    string
 	K       int
+	Unit    string // what k counts: "visitors", or "hits" in anonymous mode
+	Exact   bool   // false: the figures carry the shared views' noise
 }
 
 type emailView struct {
 	page
 	Campaigns []stats.Campaign
 	Since     time.Time
+	K         int
+	Exact     bool
 }
 
 type campaignView struct {
@@ -150,6 +160,7 @@ type campaignView struct {
 	Chart    template.HTML
 	Cards    []cardView[stats.EmailCounts]
 	K        int
+	Exact    bool
 	Zone     string
 }
 

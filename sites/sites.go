@@ -42,9 +42,26 @@ type Site struct {
 	// does not leak working tokens; the tokens are long and random, so a fast
 	// hash is enough.
 	APITokenHashes [][sha256.Size]byte
-	// MinCountK is the small-count threshold: dashboard, API and CSV rows
-	// counting fewer than k visitors are folded into "(other)". 0 disables.
+	// MinCountK is the small-count threshold k of the admin's own view:
+	// counts below k are folded into "(other)" or withheld. It is
+	// DefaultMinCountK unless the file sets min_count_k; an explicit 0
+	// leaves the admin's view unfolded (the admin can read the tables
+	// anyway) but never the outputs others see: see SharedK.
 	MinCountK int
+}
+
+// DefaultMinCountK is k when the sites file does not set min_count_k: a
+// count below 5 (visitors, or hits where no visitor is recorded) is
+// withheld from every output.
+const DefaultMinCountK = 5
+
+// SharedK is k for every output but the admin's own view (share links,
+// API tokens, Grafana): MinCountK, or DefaultMinCountK when that is 0.
+func (s *Site) SharedK() int {
+	if s.MinCountK <= 0 {
+		return DefaultMinCountK
+	}
+	return s.MinCountK
 }
 
 // HasAPIToken reports whether token is one of the site's API tokens, in
@@ -97,7 +114,7 @@ type fileSite struct {
 	EmailSecret string   `json:"email_secret"`
 	Timezone    string   `json:"timezone"`
 	APITokens   []string `json:"api_tokens"` // "sha256:<64 hex>" of each token
-	MinCountK   int      `json:"min_count_k"`
+	MinCountK   *int     `json:"min_count_k"` // nil: DefaultMinCountK
 }
 
 type file struct {
@@ -185,10 +202,13 @@ func (fs fileSite) site() (*Site, error) {
 		}
 		s.APITokenHashes = append(s.APITokenHashes, [sha256.Size]byte(b))
 	}
-	if fs.MinCountK < 0 {
-		return nil, errors.New("min_count_k must not be negative")
+	s.MinCountK = DefaultMinCountK
+	if fs.MinCountK != nil {
+		if *fs.MinCountK < 0 {
+			return nil, errors.New("min_count_k must not be negative")
+		}
+		s.MinCountK = *fs.MinCountK
 	}
-	s.MinCountK = fs.MinCountK
 	return s, nil
 }
 
