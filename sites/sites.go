@@ -113,7 +113,7 @@ type fileSite struct {
 	ConsentMode string   `json:"consent_mode"`
 	EmailSecret string   `json:"email_secret"`
 	Timezone    string   `json:"timezone"`
-	APITokens   []string `json:"api_tokens"` // "sha256:<64 hex>" of each token
+	APITokens   []string `json:"api_tokens"`  // "sha256:<64 hex>" of each token
 	MinCountK   *int     `json:"min_count_k"` // nil: DefaultMinCountK
 }
 
