@@ -74,11 +74,19 @@ func noisy(exact int64, noise float64) int64 {
 	return max(0, int64(math.Round(float64(exact)+noise)))
 }
 
-// web releases c, the exact counts of thing over r: withheld when its
-// measure is below k, exact or noisy, and withheld again when the noisy
-// measure falls below k (so whether a value is listed near k depends on
-// the noise too, not on the exact count alone).
-func (p Policy) web(thing []byte, r stats.Range, c stats.WebCounts, m stats.Measure) stats.WebCounts {
+// nodes cuts r into its noise nodes (none for an exact policy).
+func (p Policy) nodes(r stats.Range) []node {
+	if p.Exact() {
+		return nil
+	}
+	return decompose(r, p.Location)
+}
+
+// web releases c, the exact counts of thing over the range cut into ns:
+// withheld when its measure is below k, exact or noisy, and withheld again
+// when the noisy measure falls below k (so whether a value is listed near
+// k depends on the noise too, not on the exact count alone).
+func (p Policy) web(thing []byte, ns []node, c stats.WebCounts, m stats.Measure) stats.WebCounts {
 	if p.K <= 0 {
 		return c
 	}
@@ -88,7 +96,7 @@ func (p Policy) web(thing []byte, r stats.Range, c stats.WebCounts, m stats.Meas
 	if p.Noise == nil {
 		return c
 	}
-	nz := p.Noise.sum(thing, decompose(r, p.Location), p.K)
+	nz := p.Noise.sum(thing, ns, p.K)
 	out := stats.WebCounts{Hits: noisy(c.Hits, nz[0]), Pageviews: noisy(c.Pageviews, nz[1]), Visitors: noisy(c.Visitors, nz[2])}
 	mv := out.Visitors
 	if m == stats.MeasureHits || c.Visitors <= 0 {
@@ -103,7 +111,7 @@ func (p Policy) web(thing []byte, r stats.Range, c stats.WebCounts, m stats.Meas
 // Totals releases a site's totals over r and its previous period.
 func (p Policy) Totals(t stats.Totals, r stats.Range) stats.Totals {
 	th := p.thing('w', "", counter.DimTotal, "")
-	return stats.Totals{Current: p.web(th, r, t.Current, p.Measure), Previous: p.web(th, r.Previous(), t.Previous, p.Measure)}
+	return stats.Totals{Current: p.web(th, p.nodes(r), t.Current, p.Measure), Previous: p.web(th, p.nodes(r.Previous()), t.Previous, p.Measure)}
 }
 
 // Series releases a series over r: every bucket below k is withheld, so an
@@ -121,13 +129,14 @@ func (p Policy) Series(pts []stats.Point, r stats.Range, iv stats.Interval, dim,
 		for _, pt := range pts {
 			sum.Add(pt.WebCounts)
 		}
-		if p.web(th, r, sum, m).BelowK {
+		if p.web(th, p.nodes(r), sum, m).BelowK {
 			return nil, stats.InputErrorf("%s %q counts fewer than %d in this range and is folded into %s", dim, value, p.K, stats.OtherValue)
 		}
 	}
 	out := make([]stats.Point, len(pts))
 	for i, pt := range pts {
-		out[i] = stats.Point{Start: pt.Start, WebCounts: p.web(th, bucket(pts, i, r, iv, func(pt stats.Point) time.Time { return pt.Start }), pt.WebCounts, m)}
+		b := bucket(pts, i, r, iv, func(pt stats.Point) time.Time { return pt.Start })
+		out[i] = stats.Point{Start: pt.Start, WebCounts: p.web(th, p.nodes(b), pt.WebCounts, m)}
 	}
 	return out, nil
 }
@@ -160,9 +169,10 @@ func (p Policy) Breakdown(b stats.Breakdown, r stats.Range, d stats.Dimension) s
 		return b
 	}
 	m := p.Measure.For(d)
+	ns := p.nodes(r)
 	out := stats.Breakdown{Dimension: b.Dimension, Rows: make([]stats.Row, 0, len(b.Rows)), K: b.K}
 	for _, row := range b.Rows {
-		c := p.web(p.thing('w', "", d.Name, row.Value), r, row.WebCounts, m)
+		c := p.web(p.thing('w', "", d.Name, row.Value), ns, row.WebCounts, m)
 		if !c.BelowK {
 			out.Rows = append(out.Rows, stats.Row{Value: row.Value, WebCounts: c})
 		}
@@ -171,7 +181,7 @@ func (p Policy) Breakdown(b stats.Breakdown, r stats.Range, d stats.Dimension) s
 		return cmp.Or(cmp.Compare(m.Of(b.WebCounts), m.Of(a.WebCounts)), cmp.Compare(b.Pageviews, a.Pageviews), cmp.Compare(a.Value, b.Value))
 	})
 	if b.Other != nil {
-		if c := p.web(p.thing('w', "", d.Name, otherValue), r, b.Other.WebCounts, m); !c.BelowK {
+		if c := p.web(p.thing('w', "", d.Name, otherValue), ns, b.Other.WebCounts, m); !c.BelowK {
 			out.Other = &stats.Row{Value: stats.OtherValue, WebCounts: c}
 		}
 	}
@@ -180,7 +190,7 @@ func (p Policy) Breakdown(b stats.Breakdown, r stats.Range, d stats.Dimension) s
 
 // email releases the open counts of thing over r; Sent, the sender's own
 // report, is never withheld.
-func (p Policy) email(thing []byte, r stats.Range, c stats.EmailCounts) stats.EmailCounts {
+func (p Policy) email(thing []byte, ns []node, c stats.EmailCounts) stats.EmailCounts {
 	if p.K <= 0 {
 		return c
 	}
@@ -191,7 +201,7 @@ func (p Policy) email(thing []byte, r stats.Range, c stats.EmailCounts) stats.Em
 	if p.Noise == nil {
 		return c
 	}
-	nz := p.Noise.sum(thing, decompose(r, p.Location), p.K)
+	nz := p.Noise.sum(thing, ns, p.K)
 	out := stats.EmailCounts{Sent: c.Sent, Opens: noisy(c.Opens, nz[1]), UniqueOpens: noisy(c.UniqueOpens, nz[2]), MachineOpens: noisy(c.MachineOpens, nz[3])}
 	mv := out.UniqueOpens
 	if c.UniqueOpens <= 0 {
@@ -216,7 +226,7 @@ func (p Policy) Campaign(c stats.Campaign, window stats.Range) stats.Campaign {
 	if c.Sent < int64(p.K) {
 		out.EmailCounts = stats.EmailCounts{Sent: c.Sent, BelowK: true}
 	} else {
-		out.EmailCounts = p.email(p.thing('e', c.Name, counter.DimTotal, ""), window, c.EmailCounts)
+		out.EmailCounts = p.email(p.thing('e', c.Name, counter.DimTotal, ""), p.nodes(window), c.EmailCounts)
 	}
 	out.OpenRate = 0
 	if !out.BelowK {
@@ -249,7 +259,8 @@ func (p Policy) CampaignSeries(c stats.Campaign, pts []stats.EmailPoint, r stats
 			out[i].EmailCounts = stats.EmailCounts{Sent: pt.Sent, BelowK: true}
 			continue
 		}
-		out[i].EmailCounts = p.email(th, bucket(pts, i, r, iv, func(pt stats.EmailPoint) time.Time { return pt.Start }), pt.EmailCounts)
+		b := bucket(pts, i, r, iv, func(pt stats.EmailPoint) time.Time { return pt.Start })
+		out[i].EmailCounts = p.email(th, p.nodes(b), pt.EmailCounts)
 	}
 	return out
 }
@@ -266,9 +277,10 @@ func (p Policy) CampaignBreakdown(c stats.Campaign, b stats.EmailBreakdown, wind
 	if p.Exact() {
 		return b
 	}
+	ns := p.nodes(window)
 	out := stats.EmailBreakdown{Dimension: b.Dimension, Rows: make([]stats.EmailRow, 0, len(b.Rows)), K: b.K}
 	for _, row := range b.Rows {
-		if e := p.email(p.thing('e', c.Name, b.Dimension, row.Value), window, row.EmailCounts); !e.BelowK {
+		if e := p.email(p.thing('e', c.Name, b.Dimension, row.Value), ns, row.EmailCounts); !e.BelowK {
 			out.Rows = append(out.Rows, stats.EmailRow{Value: row.Value, EmailCounts: e})
 		}
 	}
@@ -276,7 +288,7 @@ func (p Policy) CampaignBreakdown(c stats.Campaign, b stats.EmailBreakdown, wind
 		return cmp.Or(cmp.Compare(b.OpenMeasure(), a.OpenMeasure()), cmp.Compare(b.Opens, a.Opens), cmp.Compare(a.Value, b.Value))
 	})
 	if b.Other != nil {
-		if e := p.email(p.thing('e', c.Name, b.Dimension, otherValue), window, b.Other.EmailCounts); !e.BelowK {
+		if e := p.email(p.thing('e', c.Name, b.Dimension, otherValue), ns, b.Other.EmailCounts); !e.BelowK {
 			out.Other = &stats.EmailRow{Value: stats.OtherValue, EmailCounts: e}
 		}
 	}

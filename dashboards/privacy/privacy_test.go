@@ -167,3 +167,32 @@ func TestCampaign(t *testing.T) {
 		t.Fatalf("big campaign: %+v", got)
 	}
 }
+
+// BenchmarkSharedPage is the noise a shared site page adds to its
+// queries: 30-day totals, a 31-point daily series, 13 breakdowns of 10
+// rows and (other).
+func BenchmarkSharedPage(b *testing.B) {
+	n, _ := NewNoise(testKey)
+	p := Shared(site, n)
+	r := stats.Range{Start: day0, End: day0.AddDate(0, 0, 29).Add(14 * time.Hour), Period: 30 * 24 * time.Hour}
+	pts := make([]stats.Point, 30)
+	for i := range pts {
+		pts[i] = stats.Point{Start: day0.AddDate(0, 0, i), WebCounts: stats.WebCounts{Hits: 900, Pageviews: 800, Visitors: 300}}
+	}
+	bd := stats.Breakdown{Dimension: "path", K: 5, Other: &stats.Row{Value: stats.OtherValue, WebCounts: stats.WebCounts{Hits: 90, Pageviews: 80, Visitors: 30}}}
+	for i := range 10 {
+		bd.Rows = append(bd.Rows, stats.Row{Value: "/page/" + string(rune('a'+i)), WebCounts: stats.WebCounts{Hits: 900, Pageviews: 800, Visitors: int64(300 - i)}})
+	}
+	d, _ := stats.LookupWeb("path")
+	tot := stats.Totals{Current: pts[0].WebCounts, Previous: pts[1].WebCounts}
+	b.ReportAllocs()
+	for b.Loop() {
+		p.Totals(tot, r)
+		if _, err := p.Series(pts, r, stats.Daily, "", ""); err != nil {
+			b.Fatal(err)
+		}
+		for range 13 {
+			p.Breakdown(bd, r, d)
+		}
+	}
+}
