@@ -35,6 +35,8 @@ func load(t *testing.T) *clickhouse.Sink {
 		{Site: fixture.Site, Hour: day, Dimension: "utm_source", Value: "big", Hits: 50, Pageviews: 50, Visitors: 40},
 		// A day whose whole traffic is two visitors: its total is withheld.
 		{Site: fixture.Site, Hour: day.AddDate(0, 0, -5), Dimension: "total", Value: "", Hits: 2, Pageviews: 2, Visitors: 2},
+		// Today, still being counted: not shown.
+		{Site: fixture.Site, Hour: time.Now().UTC().Truncate(time.Hour), Dimension: "total", Value: "", Hits: 50, Pageviews: 50, Visitors: 50},
 	}, []fixture.Email{
 		// A campaign named after its one recipient.
 		{Site: fixture.Site, Campaign: "alice-smith", Hour: day, Dimension: "total", Sent: 1},
@@ -204,22 +206,42 @@ func TestViewsApplyK(t *testing.T) {
 		t.Errorf("utm_source: %+v", us)
 	}
 
-	var opens, open *int64
-	var sent int64
-	if err := conn.QueryRow(ctx, "SELECT sent, opens, unique_opens FROM grafana_email_campaigns WHERE site = ? AND campaign = 'alice-smith'", fixture.Site).Scan(&sent, &opens, &open); err != nil {
+	// The one-recipient campaign: the day of its send has a row with no
+	// opens; the day of its open (no sends) has no row at all.
+	rows, err = conn.Query(ctx, "SELECT day, sent, opens, unique_opens FROM grafana_email_daily WHERE site = ? AND campaign = 'alice-smith'", fixture.Site)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if sent != 1 || opens != nil || open != nil {
-		t.Errorf("one-recipient campaign: sent %d, opens %v, unique %v; want opens withheld", sent, opens, open)
+	var n int
+	for rows.Next() {
+		var day time.Time
+		var sent int64
+		var opens, unique *int64
+		if err := rows.Scan(&day, &sent, &opens, &unique); err != nil {
+			t.Fatal(err)
+		}
+		if n++; sent != 1 || opens != nil || unique != nil {
+			t.Errorf("one-recipient campaign on %s: sent %d, opens %v, unique %v; want the send and no opens", day.Format(time.DateOnly), sent, opens, unique)
+		}
 	}
-	var spring *int64
-	if err := conn.QueryRow(ctx, "SELECT unique_opens FROM grafana_email_campaigns WHERE site = ? AND campaign = ?", fixture.Site, fixture.Campaign).Scan(&spring); err != nil || spring == nil || *spring != 250 {
-		t.Errorf("spring campaign: %v, %v", spring, err)
+	rows.Close()
+	if n != 1 {
+		t.Errorf("one-recipient campaign: %d rows, want the day of its send only", n)
+	}
+	var spring uint64
+	if err := conn.QueryRow(ctx, "SELECT toUInt64(sum(unique_opens)) FROM grafana_email_daily WHERE site = ? AND campaign = ?", fixture.Site, fixture.Campaign).Scan(&spring); err != nil || spring != 250 {
+		t.Errorf("spring campaign: %d unique opens, %v; want 250", spring, err)
+	}
+	// Today is not shown until it is over.
+	var today uint64
+	conn.QueryRow(ctx, "SELECT count() FROM grafana_web_daily WHERE site = ? AND day >= toDate(now(), 'UTC')", fixture.Site).Scan(&today)
+	if today != 0 {
+		t.Errorf("%d rows of today", today)
 	}
 	// A site that is not in the list is not in the views.
-	var n uint64
-	conn.QueryRow(ctx, "SELECT count() FROM grafana_web_daily WHERE site = ?", fixture.OtherSite).Scan(&n)
-	if n != 0 {
-		t.Errorf("%s (not declared to Grafana) has %d rows", fixture.OtherSite, n)
+	var other uint64
+	conn.QueryRow(ctx, "SELECT count() FROM grafana_web_daily WHERE site = ?", fixture.OtherSite).Scan(&other)
+	if other != 0 {
+		t.Errorf("%s (not declared to Grafana) has %d rows", fixture.OtherSite, other)
 	}
 }

@@ -28,10 +28,15 @@ var migrationFiles embed.FS
 //     folded too, so the day's total minus the shown rows is never a small
 //     count; "(other)" (and a day's total) below k is left out. Any sum
 //     Grafana makes of these rows is a sum of rows of at least k.
-//   - grafana_email_campaigns: campaign totals; opens, unique opens, machine
-//     opens and open rate are NULL for a campaign with fewer than k sends or
-//     opens.
-var Views = []string{"grafana_sites", "grafana_web_daily", "grafana_email_campaigns"}
+//   - grafana_email_daily: campaign counters per (site, campaign, UTC day);
+//     the opens of a day are NULL below k, and every day's are for a
+//     campaign sent to fewer than k. A day with neither sends nor k opens
+//     has no row, so a NULL never tells that someone opened.
+//
+// Both hold complete UTC days only: a day still being counted would let
+// whoever polls it see each hour's increments exactly, and link them
+// across dimensions.
+var Views = []string{"grafana_sites", "grafana_web_daily", "grafana_email_daily"}
 
 const sitesView = `SELECT site, argMax(k, version) AS k, argMax(count_hits, version) AS count_hits
 FROM grafana_site_k
@@ -59,6 +64,7 @@ FROM (
             FROM (
                 SELECT site, toDate(hour) AS day, dimension, value, sum(hits) AS h, sum(pageviews) AS p, sum(visitors) AS v
                 FROM web_counters
+                WHERE toDate(hour) < toDate(now(), 'UTC')
                 GROUP BY site, day, dimension, value
                 HAVING h != 0 OR p != 0 OR v != 0
             ) ANY INNER JOIN (SELECT site, k AS site_k, count_hits AS site_hits FROM grafana_sites) USING site
@@ -68,18 +74,27 @@ FROM (
 )
 ARRAY JOIN out AS r`
 
-const emailCampaignsView = `SELECT site, campaign, toDate(if(first_send > toDateTime(0), first_send, first)) AS first_day, s AS sent,
-    if(hidden, NULL, o) AS opens, if(hidden, NULL, u) AS unique_opens, if(hidden, NULL, mo) AS machine_opens,
-    if(hidden OR s <= 0, NULL, u / s) AS open_rate
+// emailDailyView nests its joins: ClickHouse 18.16 takes one per SELECT.
+const emailDailyView = `SELECT site, campaign, day, s AS sent,
+    if(hidden, NULL, o) AS opens, if(hidden, NULL, u) AS unique_opens, if(hidden, NULL, mo) AS machine_opens
 FROM (
-    SELECT site, campaign, first, first_send, s, o, u, mo, s < site_k OR if(u > 0, u, o) < site_k AS hidden
+    SELECT site, campaign, day, s, o, u, mo, campaign_sent < site_k OR if(u > 0, u, o) < site_k AS hidden
     FROM (
-        SELECT site, campaign, min(hour) AS first, minIf(hour, sent != 0) AS first_send,
-            sum(sent) AS s, sum(opens) AS o, sum(unique_opens) AS u, sum(machine_opens) AS mo
-        FROM email_counters WHERE dimension = 'total'
-        GROUP BY site, campaign
+        SELECT site, campaign, day, s, o, u, mo, campaign_sent
+        FROM (
+            SELECT site, campaign, toDate(hour) AS day,
+                sum(sent) AS s, sum(opens) AS o, sum(unique_opens) AS u, sum(machine_opens) AS mo
+            FROM email_counters
+            WHERE dimension = 'total' AND toDate(hour) < toDate(now(), 'UTC')
+            GROUP BY site, campaign, day
+        ) ANY INNER JOIN (
+            SELECT site, campaign, sum(sent) AS campaign_sent
+            FROM email_counters WHERE dimension = 'total'
+            GROUP BY site, campaign
+        ) USING (site, campaign)
     ) ANY INNER JOIN (SELECT site, toInt64(k) AS site_k FROM grafana_sites) USING site
-)`
+)
+WHERE s != 0 OR NOT hidden`
 
 // Site is what the views need of one declared site.
 type Site struct {
@@ -141,7 +156,7 @@ func Prepare(ctx context.Context, conn driver.Conn, all []Site) error {
 	bodies := map[string]string{
 		"grafana_sites":           sitesView,
 		"grafana_web_daily":       strings.Replace(webDailyView, "HITS_ONLY", strings.Join(hitsOnly, ", "), 1),
-		"grafana_email_campaigns": emailCampaignsView,
+		"grafana_email_daily":     emailDailyView,
 	}
 	for _, name := range Views {
 		var stmts []string

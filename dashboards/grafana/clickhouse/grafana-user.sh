@@ -5,7 +5,7 @@
 # same statements by hand (dashboards/README.md).
 #
 # The user may read three views and nothing else: grafana_sites,
-# grafana_web_daily, grafana_email_campaigns. The collector's dashboards
+# grafana_web_daily, grafana_email_daily. The collector's dashboards
 # create them (SQL SECURITY DEFINER, so they read the counters with their
 # creator's rights) and each applies the site's k; the counter tables, the
 # noise key and the system tables stay out of reach.
@@ -37,6 +37,6 @@ CREATE USER IF NOT EXISTS grafana IDENTIFIED WITH sha256_password BY '$pw'
     SETTINGS readonly = 1, max_execution_time = 60 CHANGEABLE_IN_READONLY;
 GRANT SELECT ON $db.grafana_sites TO grafana;
 GRANT SELECT ON $db.grafana_web_daily TO grafana;
-GRANT SELECT ON $db.grafana_email_campaigns TO grafana;
+GRANT SELECT ON $db.grafana_email_daily TO grafana;
 SQL
 )
