@@ -154,9 +154,9 @@ func Prepare(ctx context.Context, conn driver.Conn, all []Site) error {
 		}
 	}
 	bodies := map[string]string{
-		"grafana_sites":           sitesView,
-		"grafana_web_daily":       strings.Replace(webDailyView, "HITS_ONLY", strings.Join(hitsOnly, ", "), 1),
-		"grafana_email_daily":     emailDailyView,
+		"grafana_sites":       sitesView,
+		"grafana_web_daily":   strings.Replace(webDailyView, "HITS_ONLY", strings.Join(hitsOnly, ", "), 1),
+		"grafana_email_daily": emailDailyView,
 	}
 	for _, name := range Views {
 		var stmts []string
