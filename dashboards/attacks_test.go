@@ -127,6 +127,9 @@ func newAttackServer(t *testing.T) *attackServer {
 		{Site: site, Campaign: "alice-smith", Hour: at(3, 14), Dimension: "country", Value: "DE", Opens: 1, UniqueOpens: 1},
 		{Site: site, Campaign: "alice-smith", Hour: at(3, 14), Dimension: "region", Value: "DE-HB", Opens: 1, UniqueOpens: 1},
 		{Site: site, Campaign: "alice-smith", Hour: at(3, 14), Dimension: "client", Value: "Gmail", Opens: 1, UniqueOpens: 1},
+		// A campaign without reported sends that one person opened: not
+		// even its name may show, or it would tell that someone opened it.
+		{Site: site, Campaign: "no-sends-bob", Hour: at(4, 8), Dimension: "total", Opens: 1, UniqueOpens: 1},
 		// A campaign of many, which shows.
 		{Site: site, Campaign: "newsletter", Hour: at(2, 9), Dimension: "total", Sent: 1000},
 		{Site: site, Campaign: "newsletter", Hour: at(2, 10), Dimension: "total", Opens: 300, UniqueOpens: 200},
@@ -562,6 +565,20 @@ func TestAttackOneRecipientCampaign(t *testing.T) {
 	for _, p := range one.Points {
 		if !p.BelowK || p.Opens != 0 || p.UniqueOpens != 0 {
 			t.Errorf("a point of the one-recipient campaign: %+v", p)
+		}
+	}
+	// The campaign without sends and with one open is not there at all.
+	for name, r := range map[string]resp{
+		"token list": s.api("/api/stats/example.com/campaigns", apiToken), "share list": s.get(s.share+"/email", ""),
+		"admin list": s.get("/sites/example.com/email", s.cookie),
+	} {
+		if strings.Contains(r.body, "no-sends-bob") {
+			t.Errorf("%s lists the campaign opened once without sends", name)
+		}
+	}
+	for _, r := range []resp{s.api("/api/stats/example.com/campaigns/no-sends-bob", apiToken), s.get(s.share+"/email/no-sends-bob", "")} {
+		if r.status != http.StatusNotFound || strings.Contains(r.body, "no-sends-bob\"") {
+			t.Errorf("the campaign opened once without sends: %d %s", r.status, r.body)
 		}
 	}
 	// The campaign of many still shows.

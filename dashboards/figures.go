@@ -104,24 +104,40 @@ func (c campaign) Interval() stats.Interval {
 	return stats.Daily
 }
 
+// unlisted reports whether a campaign, as released, is not shown at all:
+// withheld and without sends, all it has is opens below k, and its name
+// and first day would tell that someone opened it that day.
+func unlisted(released, exact stats.Campaign) bool {
+	return released.BelowK && exact.FirstSend.IsZero()
+}
+
 func (f figures) Campaigns(ctx context.Context, since time.Time, limit int) ([]stats.Campaign, error) {
 	cs, err := f.q.Campaigns(ctx, f.site.Domain, since, limit)
 	if err != nil {
 		return nil, err
 	}
-	for i, c := range cs {
-		cs[i] = f.pol.Campaign(c, f.window(c))
+	out := cs[:0]
+	for _, c := range cs {
+		if r := f.pol.Campaign(c, f.window(c)); !unlisted(r, c) {
+			out = append(out, r)
+		}
 	}
-	return cs, nil
+	return out, nil
 }
 
+// Campaign returns one campaign as this viewer may see it; ok is false for
+// an unknown or unlisted one.
 func (f figures) Campaign(ctx context.Context, name string, since time.Time) (campaign, bool, error) {
 	c, ok, err := f.q.Campaign(ctx, f.site.Domain, name, since)
 	if err != nil || !ok {
 		return campaign{}, ok, err
 	}
 	w := f.window(c)
-	return campaign{Campaign: f.pol.Campaign(c, w), Window: w}, true, nil
+	r := f.pol.Campaign(c, w)
+	if unlisted(r, c) {
+		return campaign{}, false, nil
+	}
+	return campaign{Campaign: r, Window: w}, true, nil
 }
 
 func (f figures) CampaignSeries(ctx context.Context, c campaign, iv stats.Interval) ([]stats.EmailPoint, error) {
