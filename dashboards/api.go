@@ -2,7 +2,6 @@ package dashboards
 
 import (
 	"errors"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -69,21 +68,39 @@ func ratio(cur, prev int64) *float64 {
 	return &r
 }
 
+// exactness tells API clients how to read the figures.
+func exactness(f figures) fiber.Map {
+	if f.Exact() {
+		return fiber.Map{"k": f.K(), "exact": true}
+	}
+	return fiber.Map{"k": f.K(), "exact": false,
+		"note": "counts below k are withheld (below_k); the others carry a fixed random offset so that comparing answers cannot reveal a withheld count"}
+}
+
 func (d *Dashboards) apiTotals(c *fiber.Ctx) error {
 	s := scopeOf(c)
 	p, ar, ok := d.apiPeriod(c)
 	if !ok {
 		return nil
 	}
-	t, err := d.stats.Totals(c.UserContext(), s.Site.Domain, p.Range)
+	f, err := d.figuresFor(c)
 	if err != nil {
 		return d.apiFailed(c, err)
 	}
+	t, err := f.Totals(c.UserContext(), p.Range)
+	if err != nil {
+		return d.apiFailed(c, err)
+	}
+	var ch ratios
+	if !t.Current.BelowK && !t.Previous.BelowK {
+		ch = ratios{Visitors: ratio(t.Current.Visitors, t.Previous.Visitors), Pageviews: ratio(t.Current.Pageviews, t.Previous.Pageviews)}
+	}
 	return c.JSON(fiber.Map{
 		"site": s.Site.Domain, "range": ar, "current": t.Current, "previous": t.Previous,
-		"change":         ratios{Visitors: ratio(t.Current.Visitors, t.Previous.Visitors), Pageviews: ratio(t.Current.Pageviews, t.Previous.Pageviews)},
+		"change":         ch,
 		"visitors_note":  "visitors is the sum of daily unique visitors",
 		"previous_range": fiber.Map{"start": p.Range.Previous().Start, "end": p.Range.Previous().End},
+		"privacy":        exactness(f),
 	})
 }
 
@@ -97,13 +114,15 @@ func (d *Dashboards) apiSeries(c *fiber.Ctx) error {
 	if v := c.Query("interval"); v != "" {
 		iv = stats.Interval(strings.Clone(v))
 	}
-	pts, err := d.stats.Series(c.UserContext(), stats.SeriesQuery{
-		Site: s.Site.Domain, Range: p.Range, Interval: iv, Location: s.Site.Location,
-		Dimension: strings.Clone(c.Query("dimension")), Value: strings.Clone(c.Query("value")), K: s.Site.MinCountK})
+	f, err := d.figuresFor(c)
 	if err != nil {
 		return d.apiFailed(c, err)
 	}
-	return c.JSON(fiber.Map{"site": s.Site.Domain, "range": ar, "interval": iv, "points": pts})
+	pts, err := f.Series(c.UserContext(), p.Range, iv, strings.Clone(c.Query("dimension")), strings.Clone(c.Query("value")))
+	if err != nil {
+		return d.apiFailed(c, err)
+	}
+	return c.JSON(fiber.Map{"site": s.Site.Domain, "range": ar, "interval": iv, "points": pts, "privacy": exactness(f)})
 }
 
 func (d *Dashboards) apiBreakdown(c *fiber.Ctx) error {
@@ -116,9 +135,11 @@ func (d *Dashboards) apiBreakdown(c *fiber.Ctx) error {
 	if err != nil {
 		return c.Status(fiber.StatusBadRequest).JSON(apiError{Error: err.Error()})
 	}
-	b, err := d.stats.Breakdown(c.UserContext(), stats.BreakdownQuery{
-		Site: s.Site.Domain, Dimension: strings.Clone(c.Params("dim")), Range: p.Range, Limit: n,
-		Filter: strings.Clone(c.Query("filter")), K: s.Site.MinCountK})
+	f, err := d.figuresFor(c)
+	if err != nil {
+		return d.apiFailed(c, err)
+	}
+	b, err := f.Breakdown(c.UserContext(), strings.Clone(c.Params("dim")), p.Range, n, strings.Clone(c.Query("filter")))
 	if err != nil {
 		return d.apiFailed(c, err)
 	}
@@ -133,8 +154,12 @@ func (d *Dashboards) apiBreakdown(c *fiber.Ctx) error {
 	for i, r := range b.Rows {
 		rows[i] = named{Row: r, Name: name(b.Dimension, r.Value)}
 	}
-	return c.JSON(fiber.Map{"site": s.Site.Domain, "range": ar, "dimension": b.Dimension, "rows": rows,
-		"other": b.Other, "folded": b.Folded, "k": b.K})
+	out := fiber.Map{"site": s.Site.Domain, "range": ar, "dimension": b.Dimension, "rows": rows,
+		"other": b.Other, "k": b.K, "privacy": exactness(f)}
+	if b.Folded > 0 {
+		out["folded"] = b.Folded
+	}
+	return c.JSON(out)
 }
 
 func (d *Dashboards) apiCampaigns(c *fiber.Ctx) error {
@@ -143,48 +168,61 @@ func (d *Dashboards) apiCampaigns(c *fiber.Ctx) error {
 	if err != nil {
 		return c.Status(fiber.StatusBadRequest).JSON(apiError{Error: err.Error()})
 	}
-	cs, err := d.stats.Campaigns(c.UserContext(), s.Site.Domain, d.since(), n)
+	f, err := d.figuresFor(c)
 	if err != nil {
 		return d.apiFailed(c, err)
 	}
-	return c.JSON(fiber.Map{"site": s.Site.Domain, "campaigns": cs})
+	cs, err := f.Campaigns(c.UserContext(), d.since(), n)
+	if err != nil {
+		return d.apiFailed(c, err)
+	}
+	return c.JSON(fiber.Map{"site": s.Site.Domain, "campaigns": cs, "privacy": exactness(f)})
 }
 
 func (d *Dashboards) apiCampaign(c *fiber.Ctx) error {
 	s := scopeOf(c)
-	name := strings.Clone(c.Params("campaign"))
-	if n, err := url.PathUnescape(name); err == nil {
-		name = n
+	name := campaignName(c)
+	f, err := d.figuresFor(c)
+	if err != nil {
+		return d.apiFailed(c, err)
 	}
-	cp, ok, err := d.stats.Campaign(c.UserContext(), s.Site.Domain, name, d.since())
+	cp, ok, err := f.Campaign(c.UserContext(), name, d.since())
 	if err != nil {
 		return d.apiFailed(c, err)
 	}
 	if !ok {
 		return c.Status(fiber.StatusNotFound).JSON(apiError{Error: "unknown campaign"})
 	}
-	r, iv := d.campaignRange(cp, s.Site.Location)
+	iv := cp.Interval()
 	if v := c.Query("interval"); v != "" {
 		iv = stats.Interval(strings.Clone(v))
 	}
-	pts, err := d.stats.CampaignSeries(c.UserContext(), s.Site.Domain, name, r, iv, s.Site.Location)
+	pts, err := f.CampaignSeries(c.UserContext(), cp, iv)
 	if err != nil {
 		return d.apiFailed(c, err)
 	}
-	return c.JSON(fiber.Map{"site": s.Site.Domain, "campaign": cp, "interval": iv, "points": pts})
+	return c.JSON(fiber.Map{"site": s.Site.Domain, "campaign": cp.Campaign, "interval": iv, "points": pts, "privacy": exactness(f)})
 }
 
 func (d *Dashboards) apiCampaignBreakdown(c *fiber.Ctx) error {
 	s := scopeOf(c)
-	name := strings.Clone(c.Params("campaign"))
-	if n, err := url.PathUnescape(name); err == nil {
-		name = n
-	}
+	name := campaignName(c)
 	n, err := limit(c, 10)
 	if err != nil {
 		return c.Status(fiber.StatusBadRequest).JSON(apiError{Error: err.Error()})
 	}
-	b, err := d.stats.CampaignBreakdown(c.UserContext(), s.Site.Domain, name, strings.Clone(c.Params("dim")), d.since(), n, s.Site.MinCountK)
+	f, err := d.figuresFor(c)
+	if err != nil {
+		return d.apiFailed(c, err)
+	}
+	cp, ok, err := f.Campaign(c.UserContext(), name, d.since())
+	if err != nil {
+		return d.apiFailed(c, err)
+	}
+	if !ok {
+		return c.Status(fiber.StatusNotFound).JSON(apiError{Error: "unknown campaign"})
+	}
+	b, err := f.CampaignBreakdown(c.UserContext(), cp, strings.Clone(c.Params("dim")), d.since(), n)
 	if err != nil {
 		return d.apiFailed(c, err)
 	}

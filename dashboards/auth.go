@@ -181,14 +181,17 @@ func (d *Dashboards) checkCSRF(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// apiAuth accepts a bearer token of the :site, or the admin's session.
+// apiAuth accepts the admin's session (the admin's own, exact view) or a
+// bearer token of the :site (a shared view: k and noise, like share links).
 func (d *Dashboards) apiAuth(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	site, ok := d.opts.Sites.Lookup(c.Params("site"))
 	token, bearer := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+	admin := false
 	switch {
-	case ok && bearer && site.HasAPIToken(strings.TrimSpace(token)):
 	case d.auth.validSession(c.UserContext(), c.Cookies(sessionCookie)):
+		admin = true
+	case ok && bearer && site.HasAPIToken(strings.TrimSpace(token)):
 	default:
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="tally stats"`)
 		return c.Status(fiber.StatusUnauthorized).JSON(apiError{Error: "a bearer token of this site is required"})
@@ -196,7 +199,7 @@ func (d *Dashboards) apiAuth(c *fiber.Ctx) error {
 	if !ok {
 		return c.Status(fiber.StatusNotFound).JSON(apiError{Error: "unknown site"})
 	}
-	c.Locals("dashboards.scope", &scope{Site: site})
+	c.Locals("dashboards.scope", &scope{Site: site, Admin: admin})
 	return c.Next()
 }
 

@@ -3,7 +3,6 @@ package dashboards
 import (
 	"encoding/csv"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -78,10 +77,12 @@ func (d *Dashboards) siteCSV(c *fiber.Ctx) error {
 	if err != nil {
 		return d.renderError(c, fiber.StatusBadRequest, err.Error())
 	}
+	f, err := d.figuresFor(c)
+	if err != nil {
+		return d.failed(c, err)
+	}
 	dim := strings.Clone(c.Params("dim"))
-	b, err := d.stats.Breakdown(c.UserContext(), stats.BreakdownQuery{
-		Site: s.Site.Domain, Dimension: dim, Range: p.Range, Limit: stats.MaxLimit,
-		Filter: strings.Clone(c.Query("filter")), K: s.Site.MinCountK})
+	b, err := f.Breakdown(c.UserContext(), dim, p.Range, stats.MaxLimit, strings.Clone(c.Query("filter")))
 	if err != nil {
 		return d.failed(c, err)
 	}
@@ -90,12 +91,20 @@ func (d *Dashboards) siteCSV(c *fiber.Ctx) error {
 
 func (d *Dashboards) campaignCSV(c *fiber.Ctx) error {
 	s := scopeOf(c)
-	campaign := strings.Clone(c.Params("campaign"))
-	if n, err := url.PathUnescape(campaign); err == nil {
-		campaign = n
+	campaign := campaignName(c)
+	f, err := d.figuresFor(c)
+	if err != nil {
+		return d.failed(c, err)
+	}
+	cp, ok, err := f.Campaign(c.UserContext(), campaign, d.since())
+	if err != nil {
+		return d.failed(c, err)
+	}
+	if !ok {
+		return d.renderError(c, fiber.StatusNotFound, "This campaign has no sends or opens yet.")
 	}
 	dim := strings.Clone(c.Params("dim"))
-	b, err := d.stats.CampaignBreakdown(c.UserContext(), s.Site.Domain, campaign, dim, d.since(), stats.MaxLimit, s.Site.MinCountK)
+	b, err := f.CampaignBreakdown(c.UserContext(), cp, dim, d.since(), stats.MaxLimit)
 	if err != nil {
 		return d.failed(c, err)
 	}

@@ -1,6 +1,7 @@
 package dashboards
 
 import (
+	"context"
 	"crypto/rand"
 	"embed"
 	"encoding/base64"
@@ -10,11 +11,14 @@ import (
 	"io/fs"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/gofiber/fiber/v2"
 
+	"tally/dashboards/grafana"
+	"tally/dashboards/privacy"
 	"tally/dashboards/share"
 	"tally/dashboards/stats"
 	"tally/sites"
@@ -70,6 +74,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now); tests set it.
 	Now func() time.Time
+	// NoiseKey, when set, seeds the noise of shared views instead of the
+	// installation's key kept in ClickHouse; tests set it.
+	NoiseKey []byte
 }
 
 // Dashboards is the mounted dashboard and stats API.
@@ -77,9 +84,14 @@ type Dashboards struct {
 	opts   Options
 	stats  *stats.Querier
 	shares *share.Store
+	keys   noiseSource
 	auth   *auth
 	pages  map[string]*template.Template
 	assets fs.FS
+
+	prepMu     sync.Mutex
+	prepared   bool
+	prepFailed time.Time
 }
 
 // New validates opts, fills defaults and parses the templates once.
@@ -131,10 +143,19 @@ func New(opts Options) (*Dashboards, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dashboards: cannot open embedded assets: %w", err)
 	}
+	var keys noiseSource = privacy.NewKeys(opts.Conn)
+	if len(opts.NoiseKey) > 0 {
+		n, err := privacy.NewNoise(opts.NoiseKey)
+		if err != nil {
+			return nil, err
+		}
+		keys = fixedNoise{n}
+	}
 	return &Dashboards{
 		opts:   opts,
 		stats:  stats.New(opts.Conn),
 		shares: share.New(opts.Conn, opts.Now),
+		keys:   keys,
 		auth: newAuth(opts.SessionKey, opts.AdminUser, opts.AdminPassword, opts.SessionTTL,
 			secureCookies(opts), opts.Now, newRevocations(opts.Conn, opts.Now)),
 		pages:  pages,
@@ -151,11 +172,70 @@ func secureCookies(o Options) bool {
 	return o.SecureCookies || o.TLS || strings.HasPrefix(strings.ToLower(o.PublicURL), "https://")
 }
 
+// noiseSource gives the noise of shared views: the installation's key
+// (privacy.Keys) or a fixed one.
+type noiseSource interface {
+	Noise(ctx context.Context) (*privacy.Noise, error)
+}
+
+type fixedNoise struct{ n *privacy.Noise }
+
+func (f fixedNoise) Noise(context.Context) (*privacy.Noise, error) { return f.n, nil }
+
+// Prepare creates what the dashboards keep in ClickHouse and what Grafana
+// reads: the noise key and the Grafana views with each site's k. It needs
+// the counter tables; call it once ClickHouse is ready (it is safe to call
+// again). Until it has succeeded, the first dashboard request tries it.
+func (d *Dashboards) Prepare(ctx context.Context) error {
+	d.prepMu.Lock()
+	defer d.prepMu.Unlock()
+	if d.prepared {
+		return nil
+	}
+	if _, err := d.keys.Noise(ctx); err != nil {
+		return err
+	}
+	var gs []grafana.Site
+	for _, s := range d.opts.Sites.All() {
+		gs = append(gs, grafana.Site{Domain: s.Domain, K: s.SharedK(), CountHits: privacy.MeasureOf(s) == stats.MeasureHits})
+	}
+	if err := grafana.Prepare(ctx, d.opts.Conn, gs); err != nil {
+		return err
+	}
+	d.prepared = true
+	return nil
+}
+
+// prepare runs Prepare before the first request served, so Grafana's views
+// exist even where nothing called Prepare. A failure is logged and tried
+// again at most every prepareRetry, never shown: the dashboards work
+// without the views (a shared view then fails on its own when it cannot
+// read the noise key).
+func (d *Dashboards) prepare(c *fiber.Ctx) error {
+	d.prepMu.Lock()
+	skip := d.prepared || d.opts.Now().Sub(d.prepFailed) < prepareRetry
+	d.prepMu.Unlock()
+	if !skip {
+		if err := d.Prepare(c.UserContext()); err != nil {
+			d.opts.Logger.Error("cannot prepare the dashboards' tables and Grafana views", "err", err)
+			d.prepMu.Lock()
+			d.prepFailed = d.opts.Now()
+			d.prepMu.Unlock()
+		}
+	}
+	return c.Next()
+}
+
+// prepareRetry is how long requests wait before trying a failed Prepare
+// again.
+const prepareRetry = 30 * time.Second
+
 // Register mounts the dashboard, share-link and stats API routes. Every
 // route but sign-in, assets and share links (which carry their own secret)
 // requires the admin session or, for the API, a site's bearer token.
 func (d *Dashboards) Register(r fiber.Router) {
 	r.Get("/assets/:file", d.asset)
+	r.Use([]string{"/login", "/logout", "/sites", "/share", "/api/stats"}, fiber.Handler(d.prepare))
 	r.Get("/login", d.secure, d.loginPage)
 	r.Post("/login", d.secure, d.login)
 	r.Post("/logout", d.secure, d.admin, d.checkCSRF, d.logout)

@@ -50,8 +50,11 @@ type Site struct {
 	// does not leak working tokens; the tokens are long and random, so a fast
 	// hash is enough.
 	APITokenHashes [][sha256.Size]byte
-	// MinCountK is the small-count threshold: dashboard, API and CSV rows
-	// counting fewer than k visitors are folded into "(other)". 0 disables.
+	// MinCountK is the small-count threshold k of the admin's own view:
+	// counts below k are folded into "(other)" or withheld. It is
+	// DefaultMinCountK unless the file sets min_count_k; an explicit 0
+	// leaves the admin's view unfolded (the admin can read the tables
+	// anyway) but never the outputs others see: see SharedK.
 	MinCountK int
 	// PathRules are the site's own path patterns ("/orders/*", "/u/*"):
 	// the segments they match are counted as "*", for identifiers that
@@ -59,6 +62,20 @@ type Site struct {
 	// number). Parse always sets it; nil (a Site built by hand) matches
 	// nothing, as scrub.Path reads it.
 	PathRules *scrub.Rules
+}
+
+// DefaultMinCountK is k when the sites file does not set min_count_k: a
+// count below 5 (visitors, or hits where no visitor is recorded) is
+// withheld from every output.
+const DefaultMinCountK = 5
+
+// SharedK is k for every output but the admin's own view (share links,
+// API tokens, Grafana): MinCountK, or DefaultMinCountK when that is 0.
+func (s *Site) SharedK() int {
+	if s.MinCountK <= 0 {
+		return DefaultMinCountK
+	}
+	return s.MinCountK
 }
 
 // HasAPIToken reports whether token is one of the site's API tokens, in
@@ -188,8 +205,8 @@ type fileSite struct {
 	} `json:"email_keys"`
 	SentTokens []string `json:"sent_tokens"` // "sha256:<64 hex>" of each token
 	Timezone   string   `json:"timezone"`
-	APITokens  []string `json:"api_tokens"` // "sha256:<64 hex>" of each token
-	MinCountK  int      `json:"min_count_k"`
+	APITokens  []string `json:"api_tokens"`  // "sha256:<64 hex>" of each token
+	MinCountK  *int     `json:"min_count_k"` // nil: DefaultMinCountK
 	PathRules  []string `json:"path_rules"`
 }
 
@@ -296,10 +313,13 @@ func (fs fileSite) site() (*Site, error) {
 		}
 		s.APITokenHashes = append(s.APITokenHashes, h)
 	}
-	if fs.MinCountK < 0 {
-		return nil, errors.New("min_count_k must not be negative")
+	s.MinCountK = DefaultMinCountK
+	if fs.MinCountK != nil {
+		if *fs.MinCountK < 0 {
+			return nil, errors.New("min_count_k must not be negative")
+		}
+		s.MinCountK = *fs.MinCountK
 	}
-	s.MinCountK = fs.MinCountK
 	rules, err := scrub.ParseRules(fs.PathRules)
 	if err != nil {
 		return nil, fmt.Errorf(`path_rules: %w (a rule is "/" and segments, each a literal or "*" for one segment, e.g. "/orders/*")`, err)

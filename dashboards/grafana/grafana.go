@@ -1,7 +1,10 @@
 // Package grafana holds the Grafana provisioning for docker-compose users:
-// the ClickHouse data source and a dashboard over the same aggregate tables
-// (provisioning/ and dashboards/ are mounted into the Grafana container).
-// The Go code only embeds the dashboard so that a test can run its SQL.
+// the ClickHouse data source, a dashboard (provisioning/ and dashboards/
+// are mounted into the Grafana container) and the views it reads. Grafana
+// connects as a read-only ClickHouse user that is granted these views and
+// nothing else, and each view applies the site's k (views.go), so no panel
+// and no hand-written query in Grafana can read a count below k. Prepare
+// creates the views; the dashboard's SQL is tested against them.
 package grafana
 
 import _ "embed"

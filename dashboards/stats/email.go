@@ -14,7 +14,31 @@ type EmailCounts struct {
 	Opens        int64 `json:"opens"`
 	UniqueOpens  int64 `json:"unique_opens"`
 	MachineOpens int64 `json:"machine_opens"`
+	// BelowK marks opens withheld because the campaign or the row is below
+	// the viewer's k (the open counts are then 0; Sent, the sender's own
+	// report, stays). The queries here never set it.
+	BelowK bool `json:"below_k,omitempty"`
 }
+
+// OpenMeasure is what k counts in an email row: unique opens, or opens
+// where no unique open was recorded (pixels without a recipient token).
+func (c EmailCounts) OpenMeasure() int64 {
+	if c.UniqueOpens > 0 {
+		return c.UniqueOpens
+	}
+	return c.Opens
+}
+
+// Add adds o to c.
+func (c *EmailCounts) Add(o EmailCounts) {
+	c.Sent += o.Sent
+	c.Opens += o.Opens
+	c.UniqueOpens += o.UniqueOpens
+	c.MachineOpens += o.MachineOpens
+}
+
+// openMeasureSQL is OpenMeasure over the columns o and u of a grouped query.
+const openMeasureSQL = "if(u > 0, u, o)"
 
 // OpenRate is unique opens per email sent, 0 when nothing was reported sent.
 func (c EmailCounts) OpenRate() float64 {
@@ -27,9 +51,11 @@ func (c EmailCounts) OpenRate() float64 {
 // Campaign is one email campaign's totals since Since.
 type Campaign struct {
 	Name string `json:"campaign"`
-	// First and Last are the first and last hours with any counter.
-	First time.Time `json:"first"`
-	Last  time.Time `json:"last"`
+	// First and Last are the first and last hours with any counter;
+	// FirstSend is the first hour with sends reported (zero if none).
+	First     time.Time `json:"first"`
+	Last      time.Time `json:"last,omitzero"`
+	FirstSend time.Time `json:"-"`
 	EmailCounts
 	OpenRate float64 `json:"open_rate"`
 }
@@ -59,7 +85,7 @@ func (q *Querier) campaigns(ctx context.Context, site, campaign string, since ti
 		where = "site = ? AND campaign = ? AND dimension = ? AND hour >= toDateTime(?)"
 		args = []any{site, campaign, counter.DimTotal, since.Unix()}
 	}
-	rows, err := q.conn.Query(ctx, `SELECT campaign, min(hour) AS first, max(hour), sum(sent), sum(opens), sum(unique_opens), sum(machine_opens)
+	rows, err := q.conn.Query(ctx, `SELECT campaign, min(hour) AS first, max(hour), minIf(hour, sent != 0), sum(sent), sum(opens), sum(unique_opens), sum(machine_opens)
 FROM email_counters WHERE `+where+`
 GROUP BY campaign ORDER BY first DESC, campaign LIMIT ?`, append(args, limit)...)
 	if err != nil {
@@ -69,8 +95,11 @@ GROUP BY campaign ORDER BY first DESC, campaign LIMIT ?`, append(args, limit)...
 	out := []Campaign{}
 	for rows.Next() {
 		var c Campaign
-		if err := rows.Scan(&c.Name, &c.First, &c.Last, &c.Sent, &c.Opens, &c.UniqueOpens, &c.MachineOpens); err != nil {
+		if err := rows.Scan(&c.Name, &c.First, &c.Last, &c.FirstSend, &c.Sent, &c.Opens, &c.UniqueOpens, &c.MachineOpens); err != nil {
 			return nil, fmt.Errorf("cannot read campaigns of %s: %w", site, err)
+		}
+		if c.FirstSend.Unix() <= 0 {
+			c.FirstSend = time.Time{}
 		}
 		c.OpenRate = c.EmailCounts.OpenRate()
 		out = append(out, c)
@@ -118,11 +147,7 @@ GROUP BY hour`, site, campaign, counter.DimTotal, r.Start.Unix(), r.End.Unix())
 			return nil, fmt.Errorf("cannot read series of campaign %s: %w", campaign, err)
 		}
 		if i := bucketIndex(buckets, h); i >= 0 {
-			p := &points[i]
-			p.Sent += c.Sent
-			p.Opens += c.Opens
-			p.UniqueOpens += c.UniqueOpens
-			p.MachineOpens += c.MachineOpens
+			points[i].Add(c)
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -138,12 +163,12 @@ type EmailRow struct {
 }
 
 // EmailBreakdown is a campaign's top values of one dimension, k-folded on
-// unique opens like Breakdown.
+// OpenMeasure like Breakdown.
 type EmailBreakdown struct {
 	Dimension string     `json:"dimension"`
 	Rows      []EmailRow `json:"rows"`
 	Other     *EmailRow  `json:"other,omitempty"`
-	Folded    int64      `json:"folded"`
+	Folded    int64      `json:"folded,omitempty"`
 	K         int        `json:"k"`
 }
 
@@ -163,10 +188,10 @@ GROUP BY value HAVING (s != 0 OR o != 0 OR u != 0 OR m != 0)`
 	b := EmailBreakdown{Dimension: d.Name, Rows: []EmailRow{}, K: k}
 	top, topArgs := grouped, args
 	if k > 0 {
-		top += " AND u >= ?"
+		top += " AND " + openMeasureSQL + " >= ?"
 		topArgs = append(append([]any{}, args...), int64(k))
 	}
-	rows, err := q.conn.Query(ctx, top+" ORDER BY u DESC, o DESC, value LIMIT ?", append(topArgs, limit)...)
+	rows, err := q.conn.Query(ctx, top+" ORDER BY "+openMeasureSQL+" DESC, o DESC, value LIMIT ?", append(topArgs, limit)...)
 	if err != nil {
 		return EmailBreakdown{}, fmt.Errorf("cannot query %s breakdown of campaign %s: %w", d.Name, campaign, err)
 	}
@@ -186,12 +211,12 @@ GROUP BY value HAVING (s != 0 OR o != 0 OR u != 0 OR m != 0)`
 	}
 	var n uint64
 	var o EmailRow
-	if err := q.conn.QueryRow(ctx, "SELECT count(), sum(s), sum(o), sum(u), sum(m) FROM ("+grouped+" AND u < ?)",
+	if err := q.conn.QueryRow(ctx, "SELECT count(), sum(s), sum(o), sum(u), sum(m) FROM ("+grouped+" AND "+openMeasureSQL+" < ?)",
 		append(args, int64(k))...).Scan(&n, &o.Sent, &o.Opens, &o.UniqueOpens, &o.MachineOpens); err != nil {
 		return EmailBreakdown{}, fmt.Errorf("cannot fold small %s counts of campaign %s: %w", d.Name, campaign, err)
 	}
 	b.Folded = int64(n)
-	if n > 0 && o.UniqueOpens >= int64(k) {
+	if n > 0 && o.OpenMeasure() >= int64(k) {
 		o.Value = OtherValue
 		b.Other = &o
 	}

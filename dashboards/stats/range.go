@@ -44,3 +44,7 @@ func (e *InputError) Error() string { return e.msg }
 func inputErrorf(format string, args ...any) error {
 	return &InputError{msg: fmt.Sprintf(format, args...)}
 }
+
+// InputErrorf makes an InputError, for layers above the queries that
+// refuse a question in the same way (the dashboards' privacy policy).
+func InputErrorf(format string, args ...any) error { return inputErrorf(format, args...) }

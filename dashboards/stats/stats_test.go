@@ -135,6 +135,22 @@ func TestBreakdownOrderAndFolding(t *testing.T) {
 		t.Fatalf("filter: got %v, %v", values(b), err)
 	}
 
+	// A filtered answer says nothing of what it does not list: "rare"
+	// matches three folded values, and the answer is as for no match.
+	for _, f := range []string{"rare", "no value has this"} {
+		b, err = q.Breakdown(ctx, stats.BreakdownQuery{Site: fixture.Site, Dimension: "path", Range: cur, Limit: 10, K: 5, Filter: f})
+		if err != nil || len(b.Rows) != 0 || b.Other != nil || b.Folded != 0 {
+			t.Fatalf("filter %q at k=5: %+v, %v", f, b, err)
+		}
+	}
+
+	// Counting hits (anonymous mode), /rare1 (5 hits, 2 visitors) reaches
+	// k = 5, and /rare2 and /rare3 make an (other) of 3 + 2 hits.
+	b, err = q.Breakdown(ctx, stats.BreakdownQuery{Site: fixture.Site, Dimension: "path", Range: cur, Limit: 10, K: 5, Measure: stats.MeasureHits})
+	if err != nil || !reflect.DeepEqual(values(b), []string{"/", "/pricing", "/blog/a", "/rare1"}) || b.Other == nil || b.Other.Hits != 5 || b.Folded != 2 {
+		t.Fatalf("k=5 by hits: %v other %+v folded %d, %v", values(b), b.Other, b.Folded, err)
+	}
+
 	// Hit-only dimensions rank and fold by hits.
 	b, err = q.Breakdown(ctx, stats.BreakdownQuery{Site: fixture.Site, Dimension: "consent", Range: cur, Limit: 10, K: 40})
 	if err != nil {

@@ -31,6 +31,47 @@ type WebCounts struct {
 	Hits      int64 `json:"hits"`
 	Pageviews int64 `json:"pageviews"`
 	Visitors  int64 `json:"visitors"`
+	// BelowK marks counts withheld because they are below the viewer's k
+	// (the numbers are then 0). The queries here never set it: the
+	// dashboards' privacy policy does.
+	BelowK bool `json:"below_k,omitempty"`
+}
+
+// Measure is what the small-count threshold k counts in a row.
+type Measure uint8
+
+const (
+	// MeasureVisitors counts a row's visitors, or its hits when it has no
+	// visitor at all (hits counted without a visitor hash).
+	MeasureVisitors Measure = iota
+	// MeasureHits counts hits: for sites where most hits carry no visitor
+	// hash (anonymous mode without consent), and for hit-only dimensions.
+	MeasureHits
+)
+
+// Of is the measure of c.
+func (m Measure) Of(c WebCounts) int64 {
+	if m == MeasureHits || c.Visitors <= 0 {
+		return c.Hits
+	}
+	return c.Visitors
+}
+
+// sql is the measure over the columns h and v of a grouped query; a
+// constant, never input.
+func (m Measure) sql() string {
+	if m == MeasureHits {
+		return "h"
+	}
+	return "if(v > 0, v, h)"
+}
+
+// For is the measure of dimension d: hit-only dimensions count hits.
+func (m Measure) For(d Dimension) Measure {
+	if d.HitsOnly {
+		return MeasureHits
+	}
+	return m
 }
 
 // Totals are a site's totals over a range and the previous period of the
@@ -92,9 +133,10 @@ type SeriesQuery struct {
 	// empty Dimension means the site's totals.
 	Dimension, Value string
 	// K is the site's small-count threshold: the series of a value that
-	// counts fewer than K visitors over the range is refused, as the
+	// counts fewer than K (by Measure) over the range is refused, as the
 	// value is folded into "(other)" in breakdowns.
-	K int
+	K       int
+	Measure Measure
 }
 
 // Series returns one point per bucket, zeros included, in time order.
@@ -147,15 +189,11 @@ GROUP BY hour`, sq.Site, dim, sq.Range.Start.Unix(), sq.Range.End.Unix(), value)
 		return nil, fmt.Errorf("cannot read series of %s: %w", sq.Site, err)
 	}
 	if sq.K > 0 && sq.Dimension != "" {
-		var m int64
+		var sum WebCounts
 		for _, p := range points {
-			if d.HitsOnly {
-				m += p.Hits
-			} else {
-				m += p.Visitors
-			}
+			sum.Add(p.WebCounts)
 		}
-		if m < int64(sq.K) {
+		if sq.Measure.For(d).Of(sum) < int64(sq.K) {
 			return nil, inputErrorf("%s %q counts fewer than %d in this range and is folded into %s", d.Name, value, sq.K, OtherValue)
 		}
 	}
@@ -204,6 +242,13 @@ func bucketIndex(buckets []time.Time, t time.Time) int {
 	return lo - 1
 }
 
+// Add adds o to c.
+func (c *WebCounts) Add(o WebCounts) {
+	c.Hits += o.Hits
+	c.Pageviews += o.Pageviews
+	c.Visitors += o.Visitors
+}
+
 // Row is one value of a breakdown.
 type Row struct {
 	Value string `json:"value"`
@@ -211,15 +256,15 @@ type Row struct {
 }
 
 // Breakdown is the top values of one dimension. Values counting fewer than
-// K (visitors, or hits for hit-only dimensions) are never listed: they are
-// summed into Other, which is itself only given when it reaches K.
+// K (by the query's Measure) are never listed: they are summed into Other,
+// which is itself only given when it reaches K.
 type Breakdown struct {
 	Dimension string `json:"dimension"`
 	Rows      []Row  `json:"rows"`
 	Other     *Row   `json:"other,omitempty"`
 	// Folded is how many values were folded into Other (or withheld when
-	// Other stayed below K).
-	Folded int64 `json:"folded"`
+	// Other stayed below K). Only the admin's own view shows it.
+	Folded int64 `json:"folded,omitempty"`
 	K      int   `json:"k"`
 }
 
@@ -229,14 +274,18 @@ type BreakdownQuery struct {
 	Dimension string
 	Range     Range
 	Limit     int
-	// Filter keeps values containing it (case-insensitive).
+	// Filter keeps values containing it (case-insensitive). A filtered
+	// answer lists the matching values that reach K and nothing else: no
+	// Other and no Folded, which would tell whether values below K match
+	// (and so rebuild them a character at a time).
 	Filter string
 	// K is the site's small-count threshold; 0 folds nothing.
-	K int
+	K       int
+	Measure Measure
 }
 
-// Breakdown returns the top values by visitors (hits for hit-only
-// dimensions), then page views, then value.
+// Breakdown returns the top values by the query's measure, then page
+// views, then value.
 func (q *Querier) Breakdown(ctx context.Context, bq BreakdownQuery) (Breakdown, error) {
 	d, ok := LookupWeb(bq.Dimension)
 	if !ok {
@@ -248,10 +297,7 @@ func (q *Querier) Breakdown(ctx context.Context, bq BreakdownQuery) (Breakdown, 
 	if bq.Limit <= 0 || bq.Limit > MaxLimit {
 		return Breakdown{}, inputErrorf("limit must be between 1 and %d", MaxLimit)
 	}
-	measure := "v"
-	if d.HitsOnly {
-		measure = "h"
-	}
+	measure := bq.Measure.For(d)
 	where := "site = ? AND dimension = ? AND hour >= toDateTime(?) AND hour < toDateTime(?)"
 	args := []any{bq.Site, d.Name, bq.Range.Start.Unix(), bq.Range.End.Unix()}
 	if bq.Filter != "" {
@@ -259,18 +305,18 @@ func (q *Querier) Breakdown(ctx context.Context, bq BreakdownQuery) (Breakdown, 
 		args = append(args, bq.Filter)
 	}
 	k := int64(bq.K)
-	grouped := "SELECT value, sum(hits) AS h, sum(pageviews) AS p, sum(visitors) AS v FROM web_counters WHERE " +
-		where + " GROUP BY value HAVING (h != 0 OR p != 0 OR v != 0)"
+	grouped := "SELECT value, sum(hits) AS h, sum(pageviews) AS p, sum(visitors) AS v, " + measure.sql() +
+		" AS m FROM web_counters WHERE " + where + " GROUP BY value HAVING (h != 0 OR p != 0 OR v != 0)"
 
 	b := Breakdown{Dimension: d.Name, Rows: []Row{}, K: bq.K}
 	// One scan: values at or above k stay themselves, the rest are summed in
 	// one group (shown = 0) that sorts first, so LIMIT n+1 keeps it and the
-	// top n. measure and the column names are constants, never input.
-	q2 := `SELECT ` + measure + ` >= ? AS shown, if(shown, value, '') AS val,
-    sum(h) AS sh, sum(p) AS sp, sum(v) AS sv, count() AS n
+	// top n. The measure and the column names are constants, never input.
+	q2 := `SELECT m >= ? AS shown, if(shown, value, '') AS val,
+    sum(h) AS sh, sum(p) AS sp, sum(v) AS sv, sum(m) AS sm, count() AS n
 FROM (` + grouped + `)
 GROUP BY shown, val
-ORDER BY shown, s` + measure + ` DESC, sp DESC, val
+ORDER BY shown, sm DESC, sp DESC, val
 LIMIT ?`
 	rows, err := q.conn.Query(ctx, q2, append(append([]any{k}, args...), bq.Limit+1)...)
 	if err != nil {
@@ -281,7 +327,8 @@ LIMIT ?`
 		var shown uint8
 		var n uint64
 		var r Row
-		if err := rows.Scan(&shown, &r.Value, &r.Hits, &r.Pageviews, &r.Visitors, &n); err != nil {
+		var sm int64
+		if err := rows.Scan(&shown, &r.Value, &r.Hits, &r.Pageviews, &r.Visitors, &sm, &n); err != nil {
 			return Breakdown{}, fmt.Errorf("cannot read %s breakdown of %s: %w", d.Name, bq.Site, err)
 		}
 		if shown == 1 {
@@ -290,15 +337,11 @@ LIMIT ?`
 			}
 			continue
 		}
-		if k <= 0 {
-			continue // nothing is folded; only negative corrections land here
+		if k <= 0 || bq.Filter != "" {
+			continue // nothing is folded (only negative corrections land here), or a filter asked
 		}
 		b.Folded = int64(n)
-		m := r.Visitors
-		if d.HitsOnly {
-			m = r.Hits
-		}
-		if m >= k {
+		if measure.Of(r.WebCounts) >= k {
 			r.Value = OtherValue
 			b.Other = &r
 		}

@@ -1,0 +1,157 @@
+package dashboards
+
+import (
+	"context"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"tally/dashboards/privacy"
+	"tally/dashboards/stats"
+	"tally/sites"
+)
+
+// figures answers one viewer's questions about one site: the exact stats
+// queries, then the viewer's privacy policy (k, and noise for everyone but
+// the admin). Every handler reads counts through it, so none can skip the
+// policy.
+type figures struct {
+	q    *stats.Querier
+	pol  privacy.Policy
+	site *sites.Site
+	now  time.Time
+}
+
+// figuresFor picks the policy of the request's viewer: the admin's own
+// view is exact at the site's k; share links and API tokens get the shared
+// k and the installation's noise.
+func (d *Dashboards) figuresFor(c *fiber.Ctx) (figures, error) {
+	s := scopeOf(c)
+	f := figures{q: d.stats, site: s.Site, now: d.opts.Now()}
+	if s.Admin {
+		f.pol = privacy.Admin(s.Site)
+		return f, nil
+	}
+	n, err := d.keys.Noise(c.UserContext())
+	if err != nil {
+		return figures{}, err
+	}
+	f.pol = privacy.Shared(s.Site, n)
+	return f, nil
+}
+
+// K is the threshold this viewer's figures are folded at.
+func (f figures) K() int { return f.pol.K }
+
+// Exact reports whether this viewer's figures carry no noise.
+func (f figures) Exact() bool { return f.pol.Exact() }
+
+func (f figures) Totals(ctx context.Context, r stats.Range) (stats.Totals, error) {
+	t, err := f.q.Totals(ctx, f.site.Domain, r)
+	if err != nil {
+		return stats.Totals{}, err
+	}
+	return f.pol.Totals(t, r), nil
+}
+
+func (f figures) Series(ctx context.Context, r stats.Range, iv stats.Interval, dim, value string) ([]stats.Point, error) {
+	pts, err := f.q.Series(ctx, stats.SeriesQuery{Site: f.site.Domain, Range: r, Interval: iv, Location: f.site.Location,
+		Dimension: dim, Value: value, K: f.pol.K, Measure: f.pol.Measure})
+	if err != nil {
+		return nil, err
+	}
+	return f.pol.Series(pts, r, iv, dim, value)
+}
+
+func (f figures) Breakdown(ctx context.Context, dim string, r stats.Range, limit int, filter string) (stats.Breakdown, error) {
+	b, err := f.q.Breakdown(ctx, stats.BreakdownQuery{Site: f.site.Domain, Dimension: dim, Range: r, Limit: limit,
+		Filter: filter, K: f.pol.K, Measure: f.pol.Measure})
+	if err != nil {
+		return stats.Breakdown{}, err
+	}
+	d, _ := stats.LookupWeb(dim)
+	return f.pol.Breakdown(b, r, d), nil
+}
+
+// window is a campaign's range: from its first local day (of sends, when
+// reported) to now. Not to its last counter, whose hour would be when
+// someone opened it.
+func (f figures) window(exact stats.Campaign) stats.Range {
+	first := exact.FirstSend
+	if first.IsZero() {
+		first = exact.First
+	}
+	l := first.In(f.site.Location)
+	start := time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, f.site.Location).UTC().Truncate(time.Hour)
+	end := f.now.Truncate(time.Hour).Add(time.Hour)
+	if !end.After(start) {
+		end = start.Add(time.Hour)
+	}
+	return stats.Range{Start: start, End: end}
+}
+
+// campaign is a campaign as this viewer may see it, with its window.
+type campaign struct {
+	stats.Campaign
+	Window stats.Range
+}
+
+// Interval is the chart interval of the campaign's window.
+func (c campaign) Interval() stats.Interval {
+	if c.Window.Len() <= 48*time.Hour {
+		return stats.Hourly
+	}
+	return stats.Daily
+}
+
+// unlisted reports whether a campaign, as released, is not shown at all:
+// withheld and without sends, all it has is opens below k, and its name
+// and first day would tell that someone opened it that day.
+func unlisted(released, exact stats.Campaign) bool {
+	return released.BelowK && exact.FirstSend.IsZero()
+}
+
+func (f figures) Campaigns(ctx context.Context, since time.Time, limit int) ([]stats.Campaign, error) {
+	cs, err := f.q.Campaigns(ctx, f.site.Domain, since, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := cs[:0]
+	for _, c := range cs {
+		if r := f.pol.Campaign(c, f.window(c)); !unlisted(r, c) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// Campaign returns one campaign as this viewer may see it; ok is false for
+// an unknown or unlisted one.
+func (f figures) Campaign(ctx context.Context, name string, since time.Time) (campaign, bool, error) {
+	c, ok, err := f.q.Campaign(ctx, f.site.Domain, name, since)
+	if err != nil || !ok {
+		return campaign{}, ok, err
+	}
+	w := f.window(c)
+	r := f.pol.Campaign(c, w)
+	if unlisted(r, c) {
+		return campaign{}, false, nil
+	}
+	return campaign{Campaign: r, Window: w}, true, nil
+}
+
+func (f figures) CampaignSeries(ctx context.Context, c campaign, iv stats.Interval) ([]stats.EmailPoint, error) {
+	pts, err := f.q.CampaignSeries(ctx, f.site.Domain, c.Name, c.Window, iv, f.site.Location)
+	if err != nil {
+		return nil, err
+	}
+	return f.pol.CampaignSeries(c.Campaign, pts, c.Window, iv), nil
+}
+
+func (f figures) CampaignBreakdown(ctx context.Context, c campaign, dim string, since time.Time, limit int) (stats.EmailBreakdown, error) {
+	b, err := f.q.CampaignBreakdown(ctx, f.site.Domain, c.Name, dim, since, limit, f.pol.K)
+	if err != nil {
+		return stats.EmailBreakdown{}, err
+	}
+	return f.pol.CampaignBreakdown(c.Campaign, b, c.Window), nil
+}

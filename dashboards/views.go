@@ -1,0 +1,171 @@
+package dashboards
+
+import (
+	"html/template"
+	"strings"
+	"time"
+
+	"tally/dashboards/share"
+	"tally/dashboards/stats"
+	"tally/sites"
+)
+
+// View models: what each template reads, built from stats answers by the
+// handlers in pages.go. The card and chart builders below are shared by the
+// web and the email pages, so both fold, rank and label the same way.
+
+type siteSummary struct {
+	Site   *sites.Site
+	Totals stats.Totals
+	K      int
+}
+
+type homeView struct {
+	page
+	Summaries []siteSummary
+}
+
+// rowView is one row of a breakdown card. C is the row's counts
+// (stats.WebCounts or stats.EmailCounts).
+type rowView[C any] struct {
+	Label, Value string
+	Counts       C
+	Measure      int64   // what the card ranks by
+	Share        float64 // of the card's largest row, for the bar behind it
+	Pct          float64 // of the card's total, for hit-only cards
+}
+
+type cardView[C any] struct {
+	stats.Dimension
+	Rows   []rowView[C]
+	Other  *rowView[C]
+	Folded int64
+	CSV    string
+}
+
+// newCard builds a card from a breakdown's rows and its folded "(other)"
+// row; split reads a row's value and counts, measure what the card ranks by.
+func newCard[R, C any](dim stats.Dimension, rows []R, other *R, folded int64, csv string,
+	split func(R) (string, C), measure func(C) int64) cardView[C] {
+	cv := cardView[C]{Dimension: dim, Folded: folded, CSV: csv}
+	var top, total int64 = 1, 0
+	for _, r := range rows {
+		_, c := split(r)
+		top = maxInt(top, measure(c))
+		total += measure(c)
+	}
+	if other != nil {
+		_, c := split(*other)
+		total += measure(c)
+	}
+	row := func(r R) rowView[C] {
+		v, c := split(r)
+		m := measure(c)
+		rv := rowView[C]{Label: valueLabel(dim.Name, v), Value: v, Counts: c, Measure: m,
+			Share: float64(m) / float64(top) * 100}
+		if total > 0 {
+			rv.Pct = float64(m) / float64(total)
+		}
+		return rv
+	}
+	for _, r := range rows {
+		cv.Rows = append(cv.Rows, row(r))
+	}
+	if other != nil {
+		o := row(*other)
+		o.Label = stats.OtherValue
+		cv.Other = &o
+	}
+	return cv
+}
+
+func webCard(dim stats.Dimension, b stats.Breakdown, csv string) cardView[stats.WebCounts] {
+	return newCard(dim, b.Rows, b.Other, b.Folded, csv,
+		func(r stats.Row) (string, stats.WebCounts) { return r.Value, r.WebCounts },
+		func(c stats.WebCounts) int64 {
+			if dim.HitsOnly {
+				return c.Hits
+			}
+			return c.Visitors
+		})
+}
+
+func emailCard(dim stats.Dimension, b stats.EmailBreakdown, csv string) cardView[stats.EmailCounts] {
+	return newCard(dim, b.Rows, b.Other, b.Folded, csv,
+		func(r stats.EmailRow) (string, stats.EmailCounts) { return r.Value, r.EmailCounts },
+		func(c stats.EmailCounts) int64 { return c.UniqueOpens })
+}
+
+// seriesPoint is one bucket of a chart: Bar is drawn as a bar, Line as the
+// line over it. A Withheld bucket (below k) is drawn empty and says so.
+type seriesPoint struct {
+	Start     time.Time
+	Bar, Line int64
+	Withheld  bool
+}
+
+// seriesChart labels each bucket for its interval and draws the chart;
+// barName and lineName name the two measures in the legend and, in lower
+// case, in each bucket's hover text.
+func seriesChart(pts []seriesPoint, iv stats.Interval, barName, lineName string) template.HTML {
+	out := make([]chartPoint, len(pts))
+	for i, p := range pts {
+		label, title := p.Start.Format("Jan 2"), p.Start.Format("Mon Jan 2")
+		if iv == stats.Hourly {
+			label, title = p.Start.Format("15:04"), p.Start.Format("Mon Jan 2 15:04")
+		}
+		if p.Withheld {
+			out[i] = chartPoint{Label: label, Title: title + ": below the privacy threshold"}
+			continue
+		}
+		out[i] = chartPoint{Label: label,
+			Title: title + ": " + formatInt(p.Bar) + " " + strings.ToLower(barName) + ", " + formatInt(p.Line) + " " + strings.ToLower(lineName),
+			Bar:   p.Bar, Line: p.Line}
+	}
+	return svgChart(out, barName, lineName)
+}
+
+type presetLink struct {
+	Key, Label, URL string
+	Active          bool
+}
+
+type siteView struct {
+	page
+	Period  period
+	Presets []presetLink
+	Totals  stats.Totals
+	Chart   template.HTML
+	Cards   []cardView[stats.WebCounts]
+	Empty   bool
+	Snippet string
+	Pixel   string
+	Zone    string
+	K       int
+	Unit    string // what k counts: "visitors", or "hits" in anonymous mode
+	Exact   bool   // false: the figures carry the shared views' noise
+}
+
+type emailView struct {
+	page
+	Campaigns []stats.Campaign
+	Since     time.Time
+	K         int
+	Exact     bool
+}
+
+type campaignView struct {
+	page
+	Campaign stats.Campaign
+	Chart    template.HTML
+	Cards    []cardView[stats.EmailCounts]
+	K        int
+	Exact    bool
+	Zone     string
+}
+
+type shareView struct {
+	page
+	Links  []share.Link
+	NewURL string
+}
