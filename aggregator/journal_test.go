@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"tally/aggregator"
@@ -130,27 +133,34 @@ func TestOutageBacklogIsOneInsert(t *testing.T) {
 // A kill -9 after a sync and before a flush leaves open segments only;
 // the next start replays them, and replays nothing twice.
 func TestCrashBeforeFlushReplaysOpenSegments(t *testing.T) {
-	dir := t.TempDir()
+	dir, crashed := t.TempDir(), filepath.Join(t.TempDir(), "spool")
 	ctx := context.Background()
 	sink := newRecSink()
-	sp, _ := spool.Open(dir, 1<<20)
-	a, _ := aggregator.New(aggregator.Options{Sink: sink, Journal: sp, SyncInterval: time.Millisecond, FlushInterval: time.Hour})
-	go a.Run()
-	time.Sleep(50 * time.Millisecond) // past Run's first flush, which replays the spool
-	for i := 0; i < 3; i++ {
-		hit(a)
-	}
-	for deadline := time.Now().Add(5 * time.Second); a.Pending() > 0 || len(sp.Unsealed()) == 0; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("rows never reached the spool")
+	synctest.Test(t, func(t *testing.T) {
+		sp, _ := spool.Open(dir, 1<<20)
+		a, _ := aggregator.New(aggregator.Options{Sink: sink, Journal: sp, SyncInterval: time.Millisecond, FlushInterval: time.Hour})
+		go a.Run()
+		synctest.Wait() // past Run's first flush, which replays the spool
+		for i := 0; i < 3; i++ {
+			hit(a)
 		}
-	}
-	// a is abandoned here, as a killed process would be: its rows are in
-	// open segments only.
-	if sink.pv != 0 {
-		t.Fatalf("%d page views were stored before the crash; the test needs them in the spool", sink.pv)
-	}
-	sp2, _ := spool.Open(dir, 1<<20)
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if a.Pending() > 0 || len(sp.Unsealed()) == 0 {
+			t.Fatalf("rows never reached the spool: pending %d, open segments %v", a.Pending(), sp.Unsealed())
+		}
+		if sink.pv != 0 {
+			t.Fatalf("%d page views were stored before the crash; the test needs them in the spool", sink.pv)
+		}
+		// A kill -9 here leaves the spool as it is now: copy it, then end
+		// a (the bubble must not outlive its goroutines).
+		if err := os.CopyFS(crashed, os.DirFS(dir)); err != nil {
+			t.Fatal(err)
+		}
+		a.Stop(ctx)
+	})
+	sink = newRecSink()
+	sp2, _ := spool.Open(crashed, 1<<20)
 	b, err := aggregator.New(aggregator.Options{Sink: sink, Journal: sp2})
 	if err != nil {
 		t.Fatal(err)
