@@ -2,6 +2,8 @@ package aggregator
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,24 +20,62 @@ var ErrAmbiguous = errors.New("write outcome unknown and the server cannot dedup
 // ErrJournalFull is returned by a Journal that has no room for a segment.
 var ErrJournalFull = errors.New("spool is full")
 
+// ErrJournalCorrupt is returned by Journal.Read for a segment whose bytes
+// are damaged: it is moved aside (Quarantine), never counted.
+var ErrJournalCorrupt = errors.New("corrupt spool segment")
+
 // Sink receives batches. Write stores the whole batch or returns an error.
-// token is the same for every retry of the same rows: a sink whose server
-// supports it deduplicates on it.
+// token is the same for every retry of the same rows, and differs between
+// any two writes of different rows (even rows that are equal): a sink whose
+// server supports it deduplicates on it.
 type Sink interface {
 	Write(ctx context.Context, b *Batch, token string) error
 }
 
+// Deduplicator is implemented by a Sink that can tell whether its server
+// drops a write whose token it stored before. Such a write may always be
+// resent; on any other sink, a write whose outcome is unknown is dropped
+// rather than resent (see ErrAmbiguous). err means the sink cannot tell
+// yet (its server is unreachable).
+type Deduplicator interface {
+	Deduplicates(ctx context.Context) (bool, error)
+}
+
+// PartState is how far one table's rows of a sealed segment got.
+type PartState uint8
+
+const (
+	// PartPending: not sent, or refused for certain.
+	PartPending PartState = iota
+	// PartSending: a write was started and its outcome is not known yet:
+	// recorded before the write, so that a crash during it is known at
+	// the next start.
+	PartSending
+	// PartDone: stored, or dropped as ambiguous; never sent again.
+	PartDone
+)
+
+// Progress is how far a sealed segment's web and email rows got.
+type Progress struct{ Web, Email PartState }
+
 // Journal keeps deltas on disk between a sync and the flush that stores
 // them (see package spool). Appended segments are "open"; Seal replaces
-// them by one sealed segment, which keeps its token until it is stored.
+// some of them by one sealed segment, which keeps its token until it is
+// stored and records the progress of its writes.
 type Journal interface {
 	Append(b *Batch) (uint64, error)
+	// Seal stores merged, the sum of sources, as one sealed segment and
+	// removes sources. A single source may be sealed by renaming it.
 	Seal(sources []uint64, merged *Batch) (uint64, error)
 	Unsealed() []uint64
 	Sealed() []uint64
 	Read(seq uint64) (*Batch, error)
-	Replace(seq uint64, b *Batch) error
+	Progress(seq uint64) Progress
+	// SetProgress records p durably before it returns.
+	SetProgress(seq uint64, p Progress) error
 	Remove(seq uint64) error
+	// Quarantine moves a corrupt segment aside.
+	Quarantine(seq uint64) error
 	Token(seq uint64) string
 }
 
@@ -47,16 +87,21 @@ type Options struct {
 	// while the journal has room. Without it, failed flushes are kept in
 	// memory only.
 	Journal Journal
-	// SyncInterval is the time between journal writes (default 500ms).
+	// SyncInterval is the time between journal writes (default 500ms). The
+	// journal is written on its own goroutine: a flush waiting on the sink
+	// never delays it.
 	SyncInterval time.Duration
 	// FlushInterval is the timer between flushes (default 10s).
 	FlushInterval time.Duration
-	// FlushRows triggers an early flush when this many rows are in memory
-	// (default 50,000).
+	// FlushRows triggers an early flush when this many rows are in memory,
+	// and is the most rows one write carries: a backlog is replayed in
+	// chunks of this size, so that replaying costs this much memory, and a
+	// write whose outcome is unknown costs at most this much (default
+	// 50,000).
 	FlushRows int
-	// FlushTimeout bounds one write to the sink (default 30s).
-	FlushTimeout time.Duration
-	Logger       *slog.Logger
+	// InsertTimeout bounds one write to the sink (default 10s).
+	InsertTimeout time.Duration
+	Logger        *slog.Logger
 	// OnFlush, if set, is told the outcome of every write (for metrics).
 	OnFlush func(rows int, took time.Duration, err error)
 }
@@ -65,7 +110,7 @@ func (o *Options) validate() error {
 	if o.Sink == nil {
 		return errors.New("aggregator: a sink is required")
 	}
-	if o.FlushInterval < 0 || o.FlushRows < 0 || o.FlushTimeout < 0 || o.SyncInterval < 0 {
+	if o.FlushInterval < 0 || o.FlushRows < 0 || o.InsertTimeout < 0 || o.SyncInterval < 0 {
 		return errors.New("aggregator: negative flush setting")
 	}
 	if o.SyncInterval == 0 {
@@ -77,8 +122,8 @@ func (o *Options) validate() error {
 	if o.FlushRows == 0 {
 		o.FlushRows = 50_000
 	}
-	if o.FlushTimeout == 0 {
-		o.FlushTimeout = 30 * time.Second
+	if o.InsertTimeout == 0 {
+		o.InsertTimeout = 10 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -91,28 +136,47 @@ type Stats struct {
 	// JournalFull counts syncs that found the journal full; their rows
 	// stay in memory until there is room.
 	JournalFull uint64
-	// JournalErrors counts syncs that could not write the journal.
+	// JournalErrors counts journal operations that failed (a write, a
+	// seal, a progress record, a removal).
 	JournalErrors uint64
-	// AmbiguousRows counts rows dropped after an ambiguous write (see
+	// Corrupt counts damaged journal segments moved aside.
+	Corrupt uint64
+	// AmbiguousHits counts hits (page views, events, email opens and sent
+	// reports) in writes dropped because their outcome is unknown (see
 	// ErrAmbiguous).
-	AmbiguousRows uint64
+	AmbiguousHits uint64
 }
 
 // Aggregator holds the counters between flushes. Add methods are safe for
 // concurrent use; Run syncs and flushes in the background until Stop.
 type Aggregator struct {
 	opts Options
+	// tokens prefixes the tokens of rows written straight from memory:
+	// random per process, so no two writes ever share a token.
+	tokens string
+	memSeq atomic.Uint64
 
 	mu      sync.Mutex
 	current *Batch // since the last sync
-	// held are rows only in memory: with no journal, everything not yet
-	// stored; with a journal, rows it had no room for.
+	// held are rows only in memory, not yet given to a write: with no
+	// journal, everything not yet stored; with a journal, rows it refused.
 	held *Batch
-	// inflight counts held rows being written by flushHeld: still in
-	// memory, so still under the memory bound.
-	inflight int
+	// queue are writes of held rows, each with its token: once tried, a
+	// write is retried with the same rows and token until it is stored,
+	// never merged with newer rows.
+	queue     []*memWrite
+	queueRows int
+	// replaying counts the rows of the journal chunk being sent.
+	replaying int
 
-	flushMu sync.Mutex // one flush at a time
+	// sem holds one flush at a time; a channel, so that Stop can give up
+	// waiting for it.
+	sem chan struct{}
+	// progress is segment progress that could not be recorded in the
+	// journal (a read-only or failing disk): it is kept here so that a
+	// stored table is never sent again by this process. Guarded by sem.
+	progress map[uint64]Progress
+	dedup    *bool // the sink's answer, once known; guarded by sem
 
 	// journaled is the sum of the journal's open segments, numbered in
 	// journaledSeqs, kept in memory so that a flush seals them without
@@ -124,16 +188,32 @@ type Aggregator struct {
 	journaled     *Batch
 	journaledSeqs []uint64
 
-	kick    chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
-	once    sync.Once
-	started atomic.Bool
+	kick     chan struct{}
+	stop     chan struct{}
+	done     chan struct{} // Run returned
+	syncDone chan struct{} // the sync loop returned
+	once     sync.Once
+	started  atomic.Bool
+	// runCtx is the context of Run's flushes, cancelled when Stop's own
+	// deadline passes.
+	runCtx    context.Context
+	cancelRun context.CancelFunc
 
-	journalFull, journalErrors, ambiguousRows atomic.Uint64
-	// rows mirrors current.Len()+held.Len(), stored under mu, so that the
-	// per-hit memory-bound check reads it without taking the lock.
+	journalFull, journalErrors, corrupt, ambiguousHits atomic.Uint64
+	// rows mirrors Pending, stored under mu, so that the per-hit
+	// memory-bound check reads it without taking the lock.
 	rows atomic.Int64
+
+	hmu          sync.Mutex
+	spoolErr     error // the last journal fault, nil once an operation succeeds
+	failedWrites int   // consecutive failed writes to the sink
+	lastWriteErr error
+}
+
+// memWrite is rows taken from memory for one write, with their token.
+type memWrite struct {
+	b     *Batch
+	token string
 }
 
 // New makes an Aggregator; call Run to start the timers. With a journal,
@@ -142,15 +222,22 @@ func New(opts Options) (*Aggregator, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
+	var id [12]byte
+	rand.Read(id[:])
 	a := &Aggregator{
 		opts:      opts,
+		tokens:    "m" + hex.EncodeToString(id[:]),
 		current:   NewBatch(),
 		held:      NewBatch(),
 		journaled: NewBatch(),
+		sem:       make(chan struct{}, 1),
+		progress:  map[uint64]Progress{},
 		kick:      make(chan struct{}, 1),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
+		syncDone:  make(chan struct{}),
 	}
+	a.runCtx, a.cancelRun = context.WithCancel(context.Background())
 	if opts.Journal != nil {
 		if a.journaledSeqs = opts.Journal.Unsealed(); len(a.journaledSeqs) > 0 {
 			a.journaled = nil // on disk only
@@ -164,45 +251,107 @@ func (a *Aggregator) Stats() Stats {
 	return Stats{
 		JournalFull:   a.journalFull.Load(),
 		JournalErrors: a.journalErrors.Load(),
-		AmbiguousRows: a.ambiguousRows.Load(),
+		Corrupt:       a.corrupt.Load(),
+		AmbiguousHits: a.ambiguousHits.Load(),
 	}
 }
 
+// Health is nil unless the last two writes to the sink failed (and none
+// succeeded since): then every flush is failing, and it says why.
+func (a *Aggregator) Health() error {
+	a.hmu.Lock()
+	defer a.hmu.Unlock()
+	if a.failedWrites >= 2 {
+		return fmt.Errorf("the last %d writes to ClickHouse failed: %w", a.failedWrites, a.lastWriteErr)
+	}
+	return nil
+}
+
+// Degraded is nil unless the last journal operation failed: then rows are
+// written to the sink straight from memory, and a crash loses what is in
+// memory (up to a flush interval) instead of a sync interval.
+func (a *Aggregator) Degraded() error {
+	a.hmu.Lock()
+	defer a.hmu.Unlock()
+	return a.spoolErr
+}
+
+func (a *Aggregator) noteWrite(err error) {
+	a.hmu.Lock()
+	defer a.hmu.Unlock()
+	if err == nil {
+		a.failedWrites, a.lastWriteErr = 0, nil
+		return
+	}
+	a.failedWrites++
+	a.lastWriteErr = err
+}
+
+// noteJournal records the outcome of a journal operation for Degraded.
+func (a *Aggregator) noteJournal(err error) {
+	a.hmu.Lock()
+	defer a.hmu.Unlock()
+	a.spoolErr = err
+}
+
 // Run syncs and flushes on the timers (and flushes on size) until Stop is
-// called. Its first flush replays whatever the journal holds.
+// called. Its first flush replays whatever the journal holds. The journal
+// is synced on a goroutine of its own, so a flush that waits on the sink
+// never delays a sync.
 func (a *Aggregator) Run() {
 	a.started.Store(true)
 	defer close(a.done)
+	if a.opts.Journal != nil {
+		go a.syncLoop()
+		a.requestFlush() // replay the journal now, not one interval later
+	} else {
+		close(a.syncDone)
+	}
 	flushT := time.NewTicker(a.opts.FlushInterval)
 	defer flushT.Stop()
-	var syncC <-chan time.Time
-	if a.opts.Journal != nil {
-		syncT := time.NewTicker(a.opts.SyncInterval)
-		defer syncT.Stop()
-		syncC = syncT.C
-		a.requestFlush() // replay the journal now, not one interval later
-	}
 	for {
 		select {
 		case <-a.stop:
 			return
-		case <-syncC:
-			a.sync()
-			continue
 		case <-flushT.C:
 		case <-a.kick:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), a.opts.FlushTimeout)
-		_ = a.Flush(ctx) // logged; retried on the next tick
-		cancel()
+		_ = a.Flush(a.runCtx) // logged; retried on the next tick
 	}
 }
 
-// Stop ends the timers and makes a last flush, bounded by ctx. Rows that
-// could not be stored stay in the journal for the next start; the error
-// says how many were only in memory. The caller stops intake first.
+func (a *Aggregator) syncLoop() {
+	defer close(a.syncDone)
+	t := time.NewTicker(a.opts.SyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.stop:
+			return
+		case <-t.C:
+			a.sync()
+		}
+	}
+}
+
+// Stop ends the timers, syncs the journal one last time (before anything
+// waits on the sink) and makes a last flush; it returns by ctx's deadline
+// even if the sink hangs (a write in progress then may or may not be
+// stored; see ErrAmbiguous). Rows that could not be stored stay in the
+// journal for the next start; the error says how many were only in
+// memory. The caller stops intake first.
 func (a *Aggregator) Stop(ctx context.Context) error {
 	a.once.Do(func() { close(a.stop) })
+	if a.started.Load() {
+		select {
+		case <-a.syncDone:
+		case <-ctx.Done():
+		}
+	}
+	if a.opts.Journal != nil {
+		a.sync()
+	}
+	defer context.AfterFunc(ctx, a.cancelRun)()
 	if a.started.Load() {
 		select {
 		case <-a.done:
@@ -210,11 +359,18 @@ func (a *Aggregator) Stop(ctx context.Context) error {
 		}
 	}
 	err := a.Flush(ctx)
-	if n := a.Pending(); n > 0 {
+	if n := a.memoryOnly(); n > 0 {
 		return errors.Join(err, fmt.Errorf("%d counter rows were only in memory and are lost", n))
 	}
 	if err != nil && a.opts.Journal != nil {
 		return fmt.Errorf("rows left in the spool for the next start: %w", err)
 	}
 	return err
+}
+
+// memoryOnly is how many rows are in memory and nowhere else.
+func (a *Aggregator) memoryOnly() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.current.Len() + a.held.Len() + a.queueRows
 }

@@ -50,12 +50,13 @@ func (a *Aggregator) AddEmail(site, campaign string, hour int64, updates []Email
 }
 
 // Pending is the number of counter rows in memory (not yet in the journal
-// or the sink). It takes no lock: it is read for every hit.
+// or the sink), the journal chunk being replayed included. It takes no
+// lock: it is read for every hit.
 func (a *Aggregator) Pending() int { return int(a.rows.Load()) }
 
 // countRows refreshes rows; called with mu held after the maps change.
 func (a *Aggregator) countRows() int {
-	n := a.current.Len() + a.held.Len() + a.inflight
+	n := a.current.Len() + a.held.Len() + a.queueRows + a.replaying
 	a.rows.Store(int64(n))
 	return n
 }

@@ -22,7 +22,7 @@ import (
 // (so that kill -9 is real): the test binary re-executes itself.
 func TestMain(m *testing.M) {
 	if os.Getenv("TALLY_CHAOS_CHILD") == "1" {
-		if err := run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if err := run(os.Args[1:], processEnv, os.Stdout, os.Stderr); err != nil {
 			fmt.Fprintln(os.Stderr, "collector:", err)
 			os.Exit(1)
 		}

@@ -24,6 +24,7 @@ type config struct {
 	SpoolDir       string
 	SpoolMaxBytes  int64
 	SyncInterval   time.Duration
+	InsertTimeout  time.Duration
 
 	// Load and abuse.
 	MaxPendingRows  int
@@ -108,10 +109,11 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 	}
 	dur(&c.EmailWindow, "EMAIL_WINDOW", "720h", "how long a recipient's open is remembered to count unique opens")
 	integer(&c.UACacheSize, "UA_CACHE_SIZE", 16384, "user agents whose classification is cached")
-	str(&c.SpoolDir, "SPOOL_DIR", "data/spool", "directory of the on-disk spool of counter deltas; empty: memory only (a crash loses everything unflushed)")
+	str(&c.SpoolDir, "SPOOL_DIR", "data/spool", "directory of the on-disk spool of counter deltas; empty or -: memory only (a crash loses everything unflushed)")
 	var spoolMB int
 	integer(&spoolMB, "SPOOL_MAX_MB", 1024, "size bound of the spool in MiB; when full, deltas stay in memory and tally_spool_full_total counts it")
 	dur(&c.SyncInterval, "SYNC_INTERVAL", "500ms", "time between spool writes: the most a crash (kill -9) can lose")
+	dur(&c.InsertTimeout, "INSERT_TIMEOUT", "10s", "bound on one insert into ClickHouse (a chunk of at most 50,000 rows)")
 
 	integer(&c.MaxPendingRows, "MAX_PENDING_ROWS", 1_000_000, "counter rows held in memory before hits are shed with 503; negative: no bound")
 	integer(&c.MaxVisitorPairs, "MAX_VISITOR_PAIRS", 16_000_000, "the day's (visitor, value) pairs, 10-15 bytes each, before hits with uniques are shed; negative: no bound")
@@ -138,8 +140,11 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 		if len(errs) > 0 {
 			return fmt.Errorf("invalid environment: %s", strings.Join(errs, "; "))
 		}
-		if c.FlushInterval <= 0 || c.SyncInterval <= 0 {
-			return fmt.Errorf("flush and sync intervals must be positive")
+		if c.FlushInterval <= 0 || c.SyncInterval <= 0 || c.InsertTimeout <= 0 {
+			return fmt.Errorf("flush and sync intervals and the insert timeout must be positive")
+		}
+		if c.SpoolDir == "-" {
+			c.SpoolDir = ""
 		}
 		if spoolMB <= 0 {
 			return fmt.Errorf("spool size bound must be positive")

@@ -36,10 +36,19 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(os.Args[1:], processEnv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "collector:", err)
 		os.Exit(1)
 	}
+}
+
+// processEnv is os.Getenv, except that SPOOL_DIR set to the empty string
+// reads as "-" (memory only), so that it is not taken for unset.
+func processEnv(name string) string {
+	if v, ok := os.LookupEnv(name); ok && v == "" && name == "SPOOL_DIR" {
+		return "-"
+	}
+	return os.Getenv(name)
 }
 
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -100,6 +109,7 @@ func newFlagSet() *flag.FlagSet { return flag.NewFlagSet("collector", flag.Conti
 // are shut down in reverse.
 type app struct {
 	sink  *clickhouse.Sink
+	spool *spool.Spool // nil: memory only
 	geo   *geo.Locator
 	agg   *aggregator.Aggregator
 	fiber *fiber.App
@@ -147,7 +157,10 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (*app, error) 
 	}
 	readyCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := sink.Ready(readyCtx); err != nil {
+	if err := sink.Ready(readyCtx); errors.Is(err, clickhouse.ErrSchema) {
+		sink.Close()
+		return nil, err
+	} else if err != nil {
 		// Not fatal: hits are spooled and the first flush that reaches
 		// ClickHouse creates the tables.
 		logger.Warn("ClickHouse is not ready; spooling until it is", "err", err)
@@ -160,6 +173,9 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (*app, error) 
 			return nil, fmt.Errorf("cannot open spool: %w", err)
 		}
 		journal = sp
+		for _, name := range sp.Quarantined() {
+			logger.Error("corrupt spool segment moved aside; its counts are lost", "file", name)
+		}
 		if n := sp.Len(); n > 0 {
 			logger.Info("replaying spool", "segments", n, "bytes", sp.Size())
 		}
@@ -191,13 +207,25 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (*app, error) 
 			}
 			return float64(sp.Len())
 		},
-		SpoolFull:     func() float64 { return float64(agg.Stats().JournalFull) },
-		SpoolErrors:   func() float64 { return float64(agg.Stats().JournalErrors) },
-		AmbiguousRows: func() float64 { return float64(agg.Stats().AmbiguousRows) },
+		SpoolFull:   func() float64 { return float64(agg.Stats().JournalFull) },
+		SpoolErrors: func() float64 { return float64(agg.Stats().JournalErrors) },
+		SpoolCorrupt: func() float64 {
+			if sp == nil {
+				return 0
+			}
+			return float64(len(sp.Quarantined())) // at start and since
+		},
+		AmbiguousHits: func() float64 { return float64(agg.Stats().AmbiguousHits) },
+		SpoolFault: func() float64 {
+			if agg.Degraded() != nil {
+				return 1
+			}
+			return 0
+		},
 	})
 	agg, err = aggregator.New(aggregator.Options{
 		Sink: sink, Journal: journal, SyncInterval: cfg.SyncInterval,
-		FlushInterval: cfg.FlushInterval, Logger: logger, OnFlush: m.Flushed,
+		FlushInterval: cfg.FlushInterval, InsertTimeout: cfg.InsertTimeout, Logger: logger, OnFlush: m.Flushed,
 	})
 	if err != nil {
 		sink.Close()
@@ -227,7 +255,10 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (*app, error) 
 	}
 	f, err := collector.New(collector.Options{
 		Sites: registry, Pipeline: pipeline, Proxies: clientip.NewResolver(trusted),
-		Metrics: m, Logger: logger, Health: sink.Ping,
+		Metrics: m, Logger: logger, Health: func(ctx context.Context) error {
+			return errors.Join(agg.Health(), sink.Ping(ctx))
+		},
+		Degraded:  agg.Degraded,
 		Mount:     []func(fiber.Router){dash.Register},
 		BodyLimit: cfg.BodyLimit, HeaderLimit: cfg.HeaderLimit,
 		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout,
@@ -238,7 +269,7 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (*app, error) 
 		locator.Close()
 		return nil, err
 	}
-	return &app{sink: sink, geo: locator, agg: agg, fiber: f}, nil
+	return &app{sink: sink, spool: sp, geo: locator, agg: agg, fiber: f}, nil
 }
 
 func (a *app) shutdown(logger *slog.Logger) error {
@@ -255,6 +286,9 @@ func (a *app) shutdown(logger *slog.Logger) error {
 	}
 	if err := a.sink.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("cannot close ClickHouse: %w", err))
+	}
+	if a.spool != nil {
+		a.spool.Close()
 	}
 	if err := a.geo.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("cannot close GeoIP database: %w", err))
