@@ -129,13 +129,21 @@ func (s *Sink) enableDedup(ctx context.Context) (bool, error) {
 	if v.Version.Major < dedupSince[0] || v.Version.Major == dedupSince[0] && v.Version.Minor < dedupSince[1] {
 		return false, nil
 	}
-	for _, t := range []string{"web_counters", "email_counters"} {
-		q := fmt.Sprintf("ALTER TABLE %s MODIFY SETTING non_replicated_deduplication_window = %d", t, dedupWindow)
+	for _, q := range dedupStatements() {
 		if err := s.conn.Exec(ctx, q); err != nil {
-			return false, fmt.Errorf("cannot enable deduplication on %s: %w", t, err)
+			return false, fmt.Errorf("cannot enable deduplication: %w", err)
 		}
 	}
 	return true, nil
+}
+
+// dedupStatements turn on insert deduplication for the counter tables.
+func dedupStatements() []string {
+	var out []string
+	for _, t := range []string{"web_counters", "email_counters"} {
+		out = append(out, fmt.Sprintf("ALTER TABLE %s MODIFY SETTING non_replicated_deduplication_window = %d", t, dedupWindow))
+	}
+	return out
 }
 
 // Columns are the columns each table must have: what Write inserts, in

@@ -89,9 +89,10 @@ func Open(dir string, maxBytes int64) (*Spool, error) {
 // would number segments alike and send each other's rows: refused.
 func lockDir(dir string) (*os.File, error) {
 	path := filepath.Join(dir, lockName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	// Opened read-only: flock needs no write access, and a file open for
+	// writing would keep the filesystem from being remounted read-only.
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
 	if err != nil {
-		// A read-only spool can still be locked, and read.
 		if f, err = os.Open(path); err != nil {
 			return nil, fmt.Errorf("cannot open spool lock: %w", err)
 		}
