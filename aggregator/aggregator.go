@@ -316,6 +316,11 @@ func (a *Aggregator) Run() {
 		case <-flushT.C:
 		case <-a.kick:
 		}
+		select {
+		case <-a.stop: // a tick that came with it: Stop makes the last flush
+			return
+		default:
+		}
 		_ = a.Flush(a.runCtx) // logged; retried on the next tick
 	}
 }

@@ -151,7 +151,9 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (*app, error) 
 	if err != nil {
 		return nil, fmt.Errorf("cannot build user-agent classifier: %w", err)
 	}
-	sink, err := clickhouse.Open(ctx, clickhouse.Options{URL: cfg.ClickHouseURL})
+	// A connection's handshake is bounded by the dial timeout, not by the
+	// insert's deadline: no longer than an insert may take.
+	sink, err := clickhouse.Open(ctx, clickhouse.Options{URL: cfg.ClickHouseURL, DialTimeout: min(5*time.Second, cfg.InsertTimeout)})
 	if err != nil {
 		return nil, fmt.Errorf("cannot start ClickHouse sink: %w", err)
 	}
