@@ -75,7 +75,17 @@ func newFault(t *testing.T, extra ...string) *fault {
 	return f
 }
 
-func (f *fault) start() *child { return startChild(f.t, f.env, f.addr, f.logPath) }
+// start runs the collector; a test that fails half way still ends it.
+func (f *fault) start() *child {
+	c := startChild(f.t, f.env, f.addr, f.logPath)
+	f.t.Cleanup(func() {
+		if c.cmd.ProcessState == nil {
+			c.cmd.Process.Kill()
+			c.cmd.Wait()
+		}
+	})
+	return c
+}
 
 // traffic sends page views for d, each to its own path when varied (so
 // that segments and parts grow).
