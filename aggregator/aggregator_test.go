@@ -81,8 +81,10 @@ func TestFlushesOnTimerAndKeepsFailedRows(t *testing.T) {
 		add(a, 4)
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
-		if got := a.Pending(); got != 1 {
-			t.Fatalf("pending rows = %d, want 1 (merged)", got)
+		// The failed write is retried as it was, with its token; the
+		// newer rows wait beside it rather than merge into it.
+		if got := a.Pending(); got != 2 {
+			t.Fatalf("pending rows = %d, want 2 (the failed write and the newer rows)", got)
 		}
 		sink.setDown(false)
 		time.Sleep(10 * time.Second)

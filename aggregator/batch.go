@@ -32,3 +32,26 @@ func (b *Batch) Merge(other *Batch) {
 		b.Email[k] = c
 	}
 }
+
+// Hits is the number of hits the batch counts, which is what losing it
+// would lose: every web hit adds one to exactly one consent or filtered
+// row, every email open one to the total row (human or machine opens),
+// every sent report one to the total row's sent count (counted here as one
+// hit, however many emails it reports).
+func (b *Batch) Hits() int64 {
+	var n int64
+	for k, c := range b.Web {
+		if k.Dimension == counter.DimConsent || k.Dimension == counter.DimFiltered {
+			n += c.Hits
+		}
+	}
+	for k, c := range b.Email {
+		if k.Dimension == counter.DimTotal {
+			n += c.Opens + c.MachineOpens
+			if c.Sent != 0 {
+				n++
+			}
+		}
+	}
+	return n
+}

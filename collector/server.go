@@ -31,6 +31,9 @@ type Options struct {
 	// Health reports whether the server can do its job (ClickHouse
 	// reachable); nil means always healthy.
 	Health func(context.Context) error
+	// Degraded, if set, reports a fault the server works around (the
+	// spool cannot be written): /healthz stays 200 and says so.
+	Degraded func() error
 	// Mount adds more routes (the dashboards) after the collector's own.
 	Mount []func(fiber.Router)
 
@@ -232,6 +235,9 @@ func (s *server) healthz(c *fiber.Ctx) error {
 		if err := s.opts.Health(ctx); err != nil {
 			return c.Status(fiber.StatusServiceUnavailable).JSON(errorBody{Error: "clickhouse unreachable"})
 		}
+	}
+	if s.opts.Degraded != nil && s.opts.Degraded() != nil {
+		return c.SendString("degraded: the spool cannot be written; counters go to ClickHouse from memory")
 	}
 	return c.SendString("ok")
 }

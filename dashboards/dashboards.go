@@ -30,6 +30,10 @@ var templateFiles embed.FS
 //go:embed assets
 var assetFiles embed.FS
 
+// DefaultRetention is how far back queries may reach when Options.Retention
+// is not set: 400 days, a year and its comparison period.
+const DefaultRetention = 400 * 24 * time.Hour
+
 // MinPasswordLen is the shortest admin password accepted outside dev mode.
 const MinPasswordLen = 12
 
@@ -130,7 +134,7 @@ func New(opts Options) (*Dashboards, error) {
 		opts.SessionTTL = 12 * time.Hour
 	}
 	if opts.Retention <= 0 {
-		opts.Retention = 400 * 24 * time.Hour
+		opts.Retention = DefaultRetention
 	}
 	if opts.ClientKey == nil {
 		opts.ClientKey = peerKey()

@@ -57,6 +57,18 @@ ensure_chromium() {
   command -v chromium >/dev/null 2>&1 || apt_install chromium
 }
 
+# ensure_chdb installs the npm package chdb, which embeds current ClickHouse
+# in process, for the test of insert deduplication tokens
+# (aggregator/clickhouse/chdb_test.go), in ${TALLY_CHDB_DIR:-~/.cache/tally-chdb}.
+CHDB_VERSION=3.4.0
+ensure_chdb() {
+  local dir="${TALLY_CHDB_DIR:-$HOME/.cache/tally-chdb}"
+  [ -f "$dir/node_modules/chdb/package.json" ] && return 0
+  command -v npm >/dev/null 2>&1 || apt_install npm
+  log "installing chdb@$CHDB_VERSION (npm, ~550 MB) into $dir"
+  mkdir -p "$dir" && (cd "$dir" && npm install --silent --no-audit --no-fund "chdb@$CHDB_VERSION" >/dev/null)
+}
+
 ch_up() { clickhouse-client --port "$CH_PORT" -q 'SELECT 1' >/dev/null 2>&1; }
 
 # ensure_clickhouse installs Debian's clickhouse-server if needed and starts

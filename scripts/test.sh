@@ -8,5 +8,7 @@ cd "$ROOT"
 ensure_go
 ensure_clickhouse
 ensure_chromium
+ensure_chdb
+apt_install strace   # the fault tests slow the spool down with it
 if [ $# -eq 0 ]; then set -- ./...; fi
 go test -race -count=1 "$@"

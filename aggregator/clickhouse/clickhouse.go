@@ -104,6 +104,12 @@ func (s *Sink) Ready(ctx context.Context) error {
 	if err := chmigrate.Apply(ctx, s.conn, "schema_migrations", all); err != nil {
 		return err
 	}
+	// schema_migrations says what was applied, not what the tables are:
+	// a database made by another version, or changed by hand, must fail
+	// here with the difference named, not at every flush.
+	if err := chmigrate.CheckColumns(ctx, s.conn, s.database, Columns); err != nil {
+		return err
+	}
 	dedup, err := s.enableDedup(ctx)
 	if err != nil {
 		return err
@@ -123,13 +129,51 @@ func (s *Sink) enableDedup(ctx context.Context) (bool, error) {
 	if v.Version.Major < dedupSince[0] || v.Version.Major == dedupSince[0] && v.Version.Minor < dedupSince[1] {
 		return false, nil
 	}
-	for _, t := range []string{"web_counters", "email_counters"} {
-		q := fmt.Sprintf("ALTER TABLE %s MODIFY SETTING non_replicated_deduplication_window = %d", t, dedupWindow)
+	for _, q := range dedupStatements() {
 		if err := s.conn.Exec(ctx, q); err != nil {
-			return false, fmt.Errorf("cannot enable deduplication on %s: %w", t, err)
+			return false, fmt.Errorf("cannot enable deduplication: %w", err)
 		}
 	}
 	return true, nil
+}
+
+// dedupStatements turn on insert deduplication for the counter tables.
+func dedupStatements() []string {
+	var out []string
+	for _, t := range []string{"web_counters", "email_counters"} {
+		out = append(out, fmt.Sprintf("ALTER TABLE %s MODIFY SETTING non_replicated_deduplication_window = %d", t, dedupWindow))
+	}
+	return out
+}
+
+// Columns are the columns each table must have: what Write inserts, in
+// the types it inserts them as.
+var Columns = map[string][]chmigrate.Column{
+	"web_counters": {
+		{Name: "site", Type: "String"}, {Name: "hour", Type: "DateTime('UTC')"}, {Name: "dimension", Type: "String"},
+		{Name: "value", Type: "String"}, {Name: "hits", Type: "Int64"}, {Name: "pageviews", Type: "Int64"},
+		{Name: "visitors", Type: "Int64"},
+	},
+	"email_counters": {
+		{Name: "site", Type: "String"}, {Name: "campaign", Type: "String"}, {Name: "hour", Type: "DateTime('UTC')"},
+		{Name: "dimension", Type: "String"}, {Name: "value", Type: "String"}, {Name: "sent", Type: "Int64"},
+		{Name: "opens", Type: "Int64"}, {Name: "unique_opens", Type: "Int64"}, {Name: "machine_opens", Type: "Int64"},
+	},
+	"schema_migrations": {{Name: "version", Type: "UInt32"}, {Name: "name", Type: "String"}, {Name: "applied_at", Type: "DateTime('UTC')"}},
+}
+
+// ErrSchema is wrapped by Ready when a table's columns are not what Write
+// inserts: a definite error, which no retry mends.
+var ErrSchema = chmigrate.ErrSchema
+
+// Deduplicates makes the sink ready and reports whether the server
+// deduplicates a write whose token it stored before
+// (aggregator.Deduplicator).
+func (s *Sink) Deduplicates(ctx context.Context) (bool, error) {
+	if err := s.Ready(ctx); err != nil {
+		return false, err
+	}
+	return s.Dedup(), nil
 }
 
 // Dedup reports whether retries are deduplicated by the server (known after
@@ -146,7 +190,7 @@ func createDatabase(ctx context.Context, opts *ch.Options, name string) error {
 		return fmt.Errorf("cannot reach ClickHouse: %w", err)
 	}
 	// name is a checked identifier; Exec with bound arguments hangs on 18.16.
-	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+name); err != nil {
+	if err := chmigrate.Exec(ctx, conn, "CREATE DATABASE IF NOT EXISTS "+name); err != nil {
 		return fmt.Errorf("cannot create database %s: %w", name, err)
 	}
 	return nil
@@ -166,9 +210,10 @@ func (s *Sink) Close() error { return s.conn.Close() }
 
 // Write stores a batch, web rows then email rows, each in one insert. The
 // aggregator sends one table per call, so a failure never leaves it unsure
-// which table was stored. token deduplicates retries where the server can;
-// where it cannot, a failure after the data may have reached the server
-// wraps aggregator.ErrAmbiguous.
+// which table was stored. token deduplicates retries where the server can
+// (every write carries one: on such a server, two token-less inserts of
+// equal rows would be taken for one); where it cannot, a failure after the
+// data may have reached the server wraps aggregator.ErrAmbiguous.
 func (s *Sink) Write(ctx context.Context, b *aggregator.Batch, token string) error {
 	if err := s.Ready(ctx); err != nil {
 		return err

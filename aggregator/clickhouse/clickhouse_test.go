@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,5 +108,77 @@ func TestRejectsBadURL(t *testing.T) {
 		if _, err := clickhouse.Open(context.Background(), clickhouse.Options{URL: u}); err == nil {
 			t.Errorf("Open(%q) succeeded", u)
 		}
+	}
+}
+
+// A database whose tables have another layout is refused at start with
+// every difference named, not accepted to fail at every flush.
+func TestReadyRefusesAnotherSchema(t *testing.T) {
+	url, conn := chtest.Database(t)
+	ctx := context.Background()
+	db := chtest.DB(conn)
+	if err := conn.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		t.Fatal(err)
+	}
+	// An older layout: visitors missing, hits narrower.
+	if err := conn.Exec(ctx, "CREATE TABLE "+db+".web_counters (site String, hour DateTime('UTC'), dimension String, value String, hits Int32, pageviews Int64) ENGINE = SummingMergeTree ORDER BY (site, dimension, hour, value)"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := clickhouse.Open(ctx, clickhouse.Options{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.Ready(ctx)
+	if !errors.Is(err, clickhouse.ErrSchema) {
+		t.Fatalf("Ready on another layout: %v, want ErrSchema", err)
+	}
+	for _, want := range []string{"web_counters.visitors is missing", "web_counters.hits is Int32, want Int64"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	b := aggregator.NewBatch()
+	b.Web[counter.WebKey{Site: "example.com", Dimension: counter.DimTotal}] = counter.WebCounts{Pageviews: 1}
+	if err := s.Write(ctx, b, "t"); !errors.Is(err, clickhouse.ErrSchema) {
+		t.Fatalf("a write on another layout: %v, want ErrSchema", err)
+	}
+}
+
+// Several collectors starting at once on an empty database all start,
+// and the result is one schema with each migration recorded once.
+func TestConcurrentStartsMigrateSafely(t *testing.T) {
+	url, conn := chtest.Database(t)
+	ctx := context.Background()
+	const n = 4
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			s, err := clickhouse.Open(ctx, clickhouse.Options{URL: url})
+			if err == nil {
+				err = s.Ready(ctx)
+				s.Close()
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Errorf("start %d: %v", i, err)
+		}
+	}
+	var versions uint64
+	if err := conn.QueryRow(ctx, "SELECT count(DISTINCT version) FROM "+chtest.DB(conn)+".schema_migrations").Scan(&versions); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob("migrations/*.sql")
+	if versions != uint64(len(files)) {
+		t.Fatalf("%d versions recorded, want %d", versions, len(files))
+	}
+	// And the next start reads them as applied.
+	s, _ := clickhouse.Open(ctx, clickhouse.Options{URL: url})
+	defer s.Close()
+	if err := s.Ready(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

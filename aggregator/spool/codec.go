@@ -2,7 +2,6 @@ package spool
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 
@@ -68,7 +67,7 @@ func appendString(buf []byte, s string) []byte {
 	return append(buf, s...)
 }
 
-var errCorrupt = errors.New("corrupt spool segment")
+var errCorrupt = aggregator.ErrJournalCorrupt
 
 // decode parses a segment. A file that does not end in the checksum of its
 // contents is refused: a bit flip on disk must not become wrong counters.

@@ -1,13 +1,3 @@
-// Package spool is the aggregator's journal on disk: counter deltas (never
-// raw hits) in numbered segment files, each written to a temporary file,
-// fsynced and renamed into place, so a crash leaves either the whole
-// segment or none of it. The aggregator appends a segment every sync
-// interval and removes it once ClickHouse has stored it; whatever is on disk
-// at start-up is replayed first.
-//
-// A segment is "sealed" once it has been sent to ClickHouse at least once:
-// it keeps its identity (and so its deduplication token) until it is
-// stored, and is never merged into another segment.
 package spool
 
 import (
@@ -18,10 +8,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"tally/aggregator"
 )
@@ -31,25 +23,34 @@ import (
 var ErrFull = aggregator.ErrJournalFull
 
 const (
-	extOpen   = ".seg"
-	extSealed = ".sealed"
+	extOpen    = ".seg"
+	extSealed  = ".sealed"
+	extCorrupt = ".corrupt"
+	lockName   = "lock"
 )
+
+// ownTemp matches the temporary files writeDurable makes (os.CreateTemp
+// puts digits where the pattern has '*'): only these are deleted at start.
+var ownTemp = regexp.MustCompile(`^([0-9]{20}\.(seg|sealed)|instance)\.[0-9]+\.tmp$`)
 
 // Spool is a directory of segments. Safe for concurrent use.
 type Spool struct {
 	dir      string
 	maxBytes int64
 	instance string
+	lock     *os.File
 
-	mu   sync.Mutex
-	next uint64
-	segs map[uint64]segInfo
-	size int64
+	mu          sync.Mutex
+	next        uint64
+	segs        map[uint64]segInfo
+	size        int64
+	quarantined []string
 }
 
 type segInfo struct {
-	size   int64
-	sealed bool
+	size     int64
+	sealed   bool
+	progress aggregator.Progress
 }
 
 // segment is the on-disk form.
@@ -60,7 +61,11 @@ type segment struct {
 	Sources []uint64
 }
 
-// Open opens or creates the spool in dir, bounded to maxBytes (> 0).
+// Open opens or creates the spool in dir, bounded to maxBytes (> 0), and
+// locks it: a second process (or a second Open) on the same directory gets
+// an error until Close. Every segment is read once: one whose bytes are
+// damaged is renamed to *.corrupt and listed by Quarantined, and the spool
+// opens without it.
 func Open(dir string, maxBytes int64) (*Spool, error) {
 	if maxBytes <= 0 {
 		return nil, errors.New("spool: size bound must be positive")
@@ -68,30 +73,68 @@ func Open(dir string, maxBytes int64) (*Spool, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("cannot create spool directory: %w", err)
 	}
-	s := &Spool{dir: dir, maxBytes: maxBytes, segs: map[uint64]segInfo{}}
-	if err := s.loadInstance(); err != nil {
+	lock, err := lockDir(dir)
+	if err != nil {
 		return nil, err
 	}
-	entries, err := os.ReadDir(dir)
+	s := &Spool{dir: dir, maxBytes: maxBytes, lock: lock, segs: map[uint64]segInfo{}}
+	if err := s.load(); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// lockDir takes an exclusive flock on dir/lock. Two collectors on one spool
+// would number segments alike and send each other's rows: refused.
+func lockDir(dir string) (*os.File, error) {
+	path := filepath.Join(dir, lockName)
+	// Opened read-only: flock needs no write access, and a file open for
+	// writing would keep the filesystem from being remounted read-only.
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read spool directory: %w", err)
+		if f, err = os.Open(path); err != nil {
+			return nil, fmt.Errorf("cannot open spool lock: %w", err)
+		}
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("spool directory %s is in use by another collector process: give each collector its own SPOOL_DIR", dir)
+		}
+		return nil, fmt.Errorf("cannot lock spool directory: %w", err)
+	}
+	return f, nil
+}
+
+// Close releases the lock. The spool must not be used after it.
+func (s *Spool) Close() error { return s.lock.Close() }
+
+func (s *Spool) load() error {
+	if err := s.loadInstance(); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return fmt.Errorf("cannot read spool directory: %w", err)
 	}
 	for _, e := range entries {
 		name := e.Name()
-		if strings.HasSuffix(name, ".tmp") {
-			os.Remove(filepath.Join(dir, name)) // an append that never finished
+		if ownTemp.MatchString(name) {
+			os.Remove(filepath.Join(s.dir, name)) // a write that never finished
 			continue
 		}
-		seq, sealed, ok := parseName(name)
+		seq, info, ok := parseName(name)
 		if !ok {
-			continue
+			continue // not ours: left alone
 		}
-		info, err := e.Info()
+		fi, err := e.Info()
 		if err != nil {
-			return nil, fmt.Errorf("cannot stat spool segment %s: %w", name, err)
+			return fmt.Errorf("cannot stat spool segment %s: %w", name, err)
 		}
-		s.segs[seq] = segInfo{size: info.Size(), sealed: sealed}
-		s.size += info.Size()
+		info.size = fi.Size()
+		s.segs[seq] = info
+		s.size += info.size
 		if seq >= s.next {
 			s.next = seq + 1
 		}
@@ -99,19 +142,28 @@ func Open(dir string, maxBytes int64) (*Spool, error) {
 	// A merge that crashed after its result was durable leaves its sources:
 	// they are already inside the merged segment.
 	for _, seq := range s.sorted() {
+		if _, ok := s.segs[seq]; !ok {
+			continue // a source removed just before
+		}
 		seg, err := s.read(seq)
+		if errors.Is(err, aggregator.ErrJournalCorrupt) {
+			if err := s.Quarantine(seq); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, src := range seg.Sources {
-			if _, ok := s.segs[src]; ok {
+			if _, ok := s.segs[src]; ok && src != seq {
 				if err := s.remove(src, false); err != nil {
-					return nil, err
+					return err
 				}
 			}
 		}
 	}
-	return s, nil
+	return nil
 }
 
 // loadInstance reads or makes the spool's random identity, which makes
@@ -132,25 +184,47 @@ func (s *Spool) loadInstance() error {
 	return nil
 }
 
-func parseName(name string) (seq uint64, sealed, ok bool) {
-	base, ext := name, ""
-	switch {
-	case strings.HasSuffix(name, extOpen):
-		base, ext = strings.TrimSuffix(name, extOpen), extOpen
-	case strings.HasSuffix(name, extSealed):
-		base, ext = strings.TrimSuffix(name, extSealed), extSealed
-	default:
-		return 0, false, false
+// Segment file names: NNNN.seg (open), NNNN.sealed (sealed, nothing sent),
+// NNNN.XY.sealed (sealed, X and Y the progress of its web and email rows:
+// p pending, s sending, d done). Progress lives in the name so that
+// recording it is a rename, which needs no free space: it still works on
+// a full disk.
+const stateChars = "psd"
+
+func parseName(name string) (uint64, segInfo, bool) {
+	var info segInfo
+	base, ok := strings.CutSuffix(name, extOpen)
+	if !ok {
+		if base, ok = strings.CutSuffix(name, extSealed); !ok {
+			return 0, info, false
+		}
+		info.sealed = true
+		if num, st, has := strings.Cut(base, "."); has {
+			if len(st) != 2 || strings.IndexByte(stateChars, st[0]) < 0 || strings.IndexByte(stateChars, st[1]) < 0 {
+				return 0, info, false
+			}
+			base = num
+			info.progress = aggregator.Progress{
+				Web:   aggregator.PartState(strings.IndexByte(stateChars, st[0])),
+				Email: aggregator.PartState(strings.IndexByte(stateChars, st[1])),
+			}
+		}
+	}
+	if len(base) != 20 {
+		return 0, info, false
 	}
 	seq, err := strconv.ParseUint(base, 10, 64)
-	return seq, ext == extSealed, err == nil
+	return seq, info, err == nil
 }
 
-func (s *Spool) name(seq uint64, sealed bool) string {
-	if sealed {
+func name(seq uint64, info segInfo) string {
+	if !info.sealed {
+		return fmt.Sprintf("%020d%s", seq, extOpen)
+	}
+	if info.progress == (aggregator.Progress{}) {
 		return fmt.Sprintf("%020d%s", seq, extSealed)
 	}
-	return fmt.Sprintf("%020d%s", seq, extOpen)
+	return fmt.Sprintf("%020d.%c%c%s", seq, stateChars[info.progress.Web], stateChars[info.progress.Email], extSealed)
 }
 
 // Token is the deduplication token of a segment: the same for every retry
@@ -158,15 +232,19 @@ func (s *Spool) name(seq uint64, sealed bool) string {
 // every other collector's.
 func (s *Spool) Token(seq uint64) string { return s.instance + "-" + strconv.FormatUint(seq, 10) }
 
-// Append stores b as a new open segment and returns its number.
+// Append stores b as a new open segment and returns its number. Appends
+// leave an eighth of the bound free, so that sealing (which writes the
+// merged segment before it deletes the sources) fits in the bound too.
 func (s *Spool) Append(b *aggregator.Batch) (uint64, error) {
-	return s.write(segment{Batch: b}, false)
+	return s.write(segment{Batch: b}, false, s.maxBytes-s.maxBytes/8)
 }
 
 // Seal stores merged, the sum of the open segments in sources, as one new
 // sealed segment, removes the sources and returns the new segment's number.
 // The aggregator keeps the sum in memory as it appends, so that in the
-// steady state sealing does not read the sources back.
+// steady state sealing does not read the sources back. A single source is
+// sealed by renaming it: no bytes are written, so that works on a full
+// disk too.
 func (s *Spool) Seal(sources []uint64, merged *aggregator.Batch) (uint64, error) {
 	s.mu.Lock()
 	for _, q := range sources {
@@ -176,8 +254,10 @@ func (s *Spool) Seal(sources []uint64, merged *aggregator.Batch) (uint64, error)
 		}
 	}
 	s.mu.Unlock()
-	// The merged segment replaces its sources, so it may use their room.
-	seq, err := s.write(segment{Batch: merged, Sources: sources}, true)
+	if len(sources) == 1 {
+		return sources[0], s.rename(sources[0], segInfo{sealed: true})
+	}
+	seq, err := s.write(segment{Batch: merged, Sources: sources}, true, s.maxBytes)
 	if err != nil {
 		return 0, err
 	}
@@ -208,7 +288,8 @@ func (s *Spool) list(sealed bool) []uint64 {
 	return out
 }
 
-// Read loads a segment's batch.
+// Read loads a segment's batch. A damaged segment gives an error wrapping
+// aggregator.ErrJournalCorrupt.
 func (s *Spool) Read(seq uint64) (*aggregator.Batch, error) {
 	seg, err := s.read(seq)
 	if err != nil {
@@ -217,24 +298,65 @@ func (s *Spool) Read(seq uint64) (*aggregator.Batch, error) {
 	return seg.Batch, nil
 }
 
-// Replace rewrites a sealed segment with what is left of it to send (after
-// one table was stored), keeping its number and token.
-func (s *Spool) Replace(seq uint64, b *aggregator.Batch) error {
+// Progress is how far a sealed segment's writes got.
+func (s *Spool) Progress(seq uint64) aggregator.Progress {
 	s.mu.Lock()
-	_, ok := s.segs[seq]
+	defer s.mu.Unlock()
+	return s.segs[seq].progress
+}
+
+// SetProgress records p in the segment's name (a rename and a directory
+// fsync): durable when it returns.
+func (s *Spool) SetProgress(seq uint64, p aggregator.Progress) error {
+	return s.rename(seq, segInfo{sealed: true, progress: p})
+}
+
+func (s *Spool) rename(seq uint64, to segInfo) error {
+	s.mu.Lock()
+	info, ok := s.segs[seq]
 	s.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("spool segment %d does not exist", seq)
 	}
-	data := encode(segment{Batch: b})
-	if err := writeDurable(s.dir, s.name(seq, true), data); err != nil {
-		return fmt.Errorf("cannot rewrite spool segment %d: %w", seq, err)
+	to.size = info.size
+	if err := os.Rename(filepath.Join(s.dir, name(seq, info)), filepath.Join(s.dir, name(seq, to))); err != nil {
+		return fmt.Errorf("cannot record the state of spool segment %d: %w", seq, err)
+	}
+	if err := syncDir(s.dir); err != nil {
+		return err
 	}
 	s.mu.Lock()
-	s.size += int64(len(data)) - s.segs[seq].size
-	s.segs[seq] = segInfo{size: int64(len(data)), sealed: true}
+	s.segs[seq] = to
 	s.mu.Unlock()
 	return nil
+}
+
+// Quarantine moves a damaged segment aside (NAME.corrupt, kept for an
+// operator to look at, never read again) and forgets it.
+func (s *Spool) Quarantine(seq uint64) error {
+	s.mu.Lock()
+	info, ok := s.segs[seq]
+	s.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	n := name(seq, info)
+	if err := os.Rename(filepath.Join(s.dir, n), filepath.Join(s.dir, n+extCorrupt)); err != nil {
+		return fmt.Errorf("cannot move corrupt spool segment %s aside: %w", n, err)
+	}
+	s.mu.Lock()
+	delete(s.segs, seq)
+	s.size -= info.size
+	s.quarantined = append(s.quarantined, n+extCorrupt)
+	s.mu.Unlock()
+	return nil
+}
+
+// Quarantined lists the corrupt segments moved aside since Open.
+func (s *Spool) Quarantined() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.quarantined...)
 }
 
 // Remove deletes a segment once it is stored.
@@ -253,14 +375,11 @@ func (s *Spool) sorted() []uint64 {
 	return out
 }
 
-func (s *Spool) write(seg segment, sealed bool) (uint64, error) {
+// write stores seg as a new segment if the spool stays within limit bytes.
+func (s *Spool) write(seg segment, sealed bool, limit int64) (uint64, error) {
 	data := encode(seg)
 	s.mu.Lock()
-	room := s.maxBytes - s.size
-	for _, src := range seg.Sources {
-		room += s.segs[src].size
-	}
-	if int64(len(data)) > room {
+	if s.size+int64(len(data)) > limit {
 		s.mu.Unlock()
 		return 0, ErrFull
 	}
@@ -268,12 +387,13 @@ func (s *Spool) write(seg segment, sealed bool) (uint64, error) {
 	s.next++
 	s.mu.Unlock()
 
-	if err := writeDurable(s.dir, s.name(seq, sealed), data); err != nil {
+	info := segInfo{size: int64(len(data)), sealed: sealed}
+	if err := writeDurable(s.dir, name(seq, info), data); err != nil {
 		return 0, fmt.Errorf("cannot write spool segment %d: %w", seq, err)
 	}
 	s.mu.Lock()
-	s.segs[seq] = segInfo{size: int64(len(data)), sealed: sealed}
-	s.size += int64(len(data))
+	s.segs[seq] = info
+	s.size += info.size
 	s.mu.Unlock()
 	return seq, nil
 }
@@ -285,7 +405,7 @@ func (s *Spool) read(seq uint64) (segment, error) {
 	if !ok {
 		return segment{}, fmt.Errorf("spool segment %d does not exist", seq)
 	}
-	data, err := os.ReadFile(filepath.Join(s.dir, s.name(seq, info.sealed)))
+	data, err := os.ReadFile(filepath.Join(s.dir, name(seq, info)))
 	if err != nil {
 		return segment{}, fmt.Errorf("cannot read spool segment %d: %w", seq, err)
 	}
@@ -310,7 +430,7 @@ func (s *Spool) remove(seq uint64, durable bool) error {
 	if !ok {
 		return nil
 	}
-	if err := os.Remove(filepath.Join(s.dir, s.name(seq, info.sealed))); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Remove(filepath.Join(s.dir, name(seq, info))); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("cannot remove spool segment %d: %w", seq, err)
 	}
 	if durable {

@@ -72,6 +72,10 @@ func TestAppendSealReopen(t *testing.T) {
 		t.Fatalf("after merge: %d segments, sealed %v", s.Len(), s.Sealed())
 	}
 	token := s.Token(seq)
+	if _, err := Open(dir, 1<<20); err == nil {
+		t.Fatal("a second Open of a locked spool succeeded")
+	}
+	s.Close()
 
 	// A restart finds the sealed segment with the same token, and numbers
 	// new segments after it.
@@ -95,6 +99,7 @@ func TestAppendSealReopen(t *testing.T) {
 	if err := s2.Remove(seq); err != nil || s2.Len() != 1 {
 		t.Fatalf("remove: %v, %d left", err, s2.Len())
 	}
+	s2.Close()
 
 	other, _ := Open(t.TempDir(), 1<<20)
 	if other.Token(seq) == token {
@@ -102,19 +107,45 @@ func TestAppendSealReopen(t *testing.T) {
 	}
 }
 
-func TestReplaceKeepsToken(t *testing.T) {
-	s, _ := Open(t.TempDir(), 1<<20)
+// Progress is recorded in the file name, survives a restart, and keeps
+// the segment's number and token.
+func TestProgressSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := Open(dir, 1<<20)
 	s.Append(batch("/a", 2))
+	s.Append(batch("/a", 3))
 	seq := sealAll(t, s)
 	token := s.Token(seq)
-	left := aggregator.NewBatch()
-	left.Email = batch("/a", 2).Email
-	if err := s.Replace(seq, left); err != nil {
+	p := aggregator.Progress{Web: aggregator.PartDone, Email: aggregator.PartSending}
+	if err := s.SetProgress(seq, p); err != nil {
 		t.Fatal(err)
 	}
-	b, _ := s.Read(seq)
-	if len(b.Web) != 0 || len(b.Email) != 1 || s.Token(seq) != token {
-		t.Fatalf("after Replace: web %d email %d", len(b.Web), len(b.Email))
+	s.Close()
+	s2, err := Open(dir, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if got := s2.Progress(seq); got != p || s2.Token(seq) != token || pageviews(t, s2, seq, "/a") != 5 {
+		t.Fatalf("after a restart: progress %+v token %q, want %+v %q", got, s2.Token(seq), p, token)
+	}
+	if err := s2.Remove(seq); err != nil || s2.Len() != 0 {
+		t.Fatalf("remove: %v, %d left", err, s2.Len())
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "*.sealed")); len(left) != 0 {
+		t.Fatalf("files left: %v", left)
+	}
+}
+
+// Sealing one segment is a rename: it keeps its number, and needs no room.
+func TestSealOneIsRename(t *testing.T) {
+	s, _ := Open(t.TempDir(), 1<<20)
+	defer s.Close()
+	a, _ := s.Append(batch("/a", 2))
+	size := s.Size()
+	seq, err := s.Seal([]uint64{a}, nil)
+	if err != nil || seq != a || s.Size() != size || len(s.Sealed()) != 1 || pageviews(t, s, seq, "/a") != 2 {
+		t.Fatalf("seal of one: seq %d (want %d), size %d (want %d), err %v", seq, a, s.Size(), size, err)
 	}
 }
 
@@ -128,11 +159,14 @@ func TestBounded(t *testing.T) {
 	if !errors.Is(err, ErrFull) || !errors.Is(err, aggregator.ErrJournalFull) {
 		t.Fatalf("after %d appends: %v, want ErrFull", n, err)
 	}
-	if s.Size() > 600 {
-		t.Fatalf("spool grew to %d bytes past its bound", s.Size())
+	if s.Size() > 600-600/8 {
+		t.Fatalf("appends grew the spool to %d bytes, into the room kept for sealing", s.Size())
 	}
-	// Merging frees the room of its sources, so a full spool still drains.
+	// Sealing fits in the room appends leave, so a full spool still drains.
 	sealAll(t, s)
+	if s.Size() > 600 {
+		t.Fatalf("sealing took the spool to %d bytes, past its bound", s.Size())
+	}
 }
 
 func TestCrashLeftovers(t *testing.T) {
@@ -141,7 +175,7 @@ func TestCrashLeftovers(t *testing.T) {
 	a, _ := s.Append(batch("/a", 1))
 	b, _ := s.Append(batch("/a", 2))
 	src := func(seq uint64) []byte {
-		data, err := os.ReadFile(filepath.Join(dir, s.name(seq, false)))
+		data, err := os.ReadFile(filepath.Join(dir, name(seq, segInfo{})))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,10 +184,15 @@ func TestCrashLeftovers(t *testing.T) {
 	da, db := src(a), src(b)
 	merged := sealAll(t, s)
 	// Simulate a crash after the merged segment was durable but before its
-	// sources were removed, and a half-written temporary file.
-	os.WriteFile(filepath.Join(dir, s.name(a, false)), da, 0o600)
-	os.WriteFile(filepath.Join(dir, s.name(b, false)), db, 0o600)
-	os.WriteFile(filepath.Join(dir, "x.seg.123.tmp"), []byte("half"), 0o600)
+	// sources were removed, and a half-written temporary file; beside them
+	// a file of someone else's.
+	os.WriteFile(filepath.Join(dir, name(a, segInfo{})), da, 0o600)
+	os.WriteFile(filepath.Join(dir, name(b, segInfo{})), db, 0o600)
+	own := filepath.Join(dir, name(7, segInfo{})+".123456.tmp")
+	foreign := filepath.Join(dir, "backup.tmp")
+	os.WriteFile(own, []byte("half"), 0o600)
+	os.WriteFile(foreign, []byte("not ours"), 0o600)
+	s.Close()
 
 	s2, err := Open(dir, 1<<20)
 	if err != nil {
@@ -162,8 +201,11 @@ func TestCrashLeftovers(t *testing.T) {
 	if s2.Len() != 1 || pageviews(t, s2, merged, "/a") != 3 {
 		t.Fatalf("after a crash mid-merge: %d segments; sources must not count twice", s2.Len())
 	}
-	if _, err := os.Stat(filepath.Join(dir, "x.seg.123.tmp")); !os.IsNotExist(err) {
+	if _, err := os.Stat(own); !os.IsNotExist(err) {
 		t.Fatal("temporary file left behind")
+	}
+	if _, err := os.Stat(foreign); err != nil {
+		t.Fatalf("a file that is not the spool's was touched: %v", err)
 	}
 }
 
@@ -199,10 +241,25 @@ func TestCorruptSegmentIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	s, _ := Open(dir, 1<<20)
 	seq, _ := s.Append(batch("/a", 1))
-	path := filepath.Join(dir, s.name(seq, false))
+	good, _ := s.Append(batch("/a", 2))
+	path := filepath.Join(dir, name(seq, segInfo{}))
 	os.WriteFile(path, data[:len(data)-1], 0o600)
-	if _, err := s.Read(seq); err == nil {
-		t.Fatal("a truncated segment file was read")
+	if _, err := s.Read(seq); !errors.Is(err, aggregator.ErrJournalCorrupt) {
+		t.Fatalf("a truncated segment file was read: %v", err)
+	}
+	s.Close()
+
+	// At start a damaged segment is moved aside; the others stay.
+	s2, err := Open(dir, 1<<20)
+	if err != nil {
+		t.Fatalf("a corrupt segment must not stop the start: %v", err)
+	}
+	defer s2.Close()
+	if q := s2.Quarantined(); len(q) != 1 || s2.Len() != 1 || pageviews(t, s2, good, "/a") != 2 {
+		t.Fatalf("quarantined %v, %d segments left; want one aside, the good one kept", q, s2.Len())
+	}
+	if _, err := os.Stat(path + ".corrupt"); err != nil {
+		t.Fatalf("the damaged segment is not kept aside: %v", err)
 	}
 }
 

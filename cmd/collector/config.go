@@ -6,11 +6,14 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
+
+	"tally/aggregator"
 	"tally/collector"
 	"tally/collector/ingest"
 	"tally/collector/uniques"
 	"tally/collector/useragent"
-	"time"
+	"tally/dashboards"
 )
 
 // config is every setting of the serve command. Each is a flag with an
@@ -28,6 +31,7 @@ type config struct {
 	SpoolDir       string
 	SpoolMaxBytes  int64
 	SyncInterval   time.Duration
+	InsertTimeout  time.Duration
 
 	// Load and abuse.
 	MaxPendingRows  int
@@ -60,12 +64,6 @@ const (
 	defaultListenAddr = ":8080"
 	defaultSitesFile  = "sites.json"
 	defaultSpoolMB    = 1024 // the spool has no default bound of its own
-	// The aggregator and the dashboards apply these same defaults to a zero
-	// option but export no constant for them (yet); until they do, the
-	// values are repeated here.
-	defaultFlushInterval = 10 * time.Second
-	defaultSyncInterval  = 500 * time.Millisecond
-	defaultRetention     = 400 * 24 * time.Hour
 )
 
 // env reads an environment fallback for a flag.
@@ -116,7 +114,7 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 	str(&c.ClickHouseURL, "CLICKHOUSE_URL", "clickhouse://127.0.0.1:9000/analytics", "ClickHouse native URL; the path names the database")
 	str(&c.GeoIPDB, "GEOIP_DB", "", "GeoIP2/GeoLite2 City or Country .mmdb; empty: regions unknown")
 	str(&c.SitesFile, "SITES_FILE", defaultSitesFile, "sites file (JSON)")
-	dur(&c.FlushInterval, "FLUSH_INTERVAL", defaultFlushInterval, "time between writes to ClickHouse")
+	dur(&c.FlushInterval, "FLUSH_INTERVAL", aggregator.DefaultFlushInterval, "time between writes to ClickHouse")
 	str(&c.TrustedProxies, "TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For / X-Real-IP are believed")
 	level := getenv.str("LOG_LEVEL", "info")
 	fs.Func(flagName("LOG_LEVEL"), "log level: debug, info, warn, error (env LOG_LEVEL) (default info)", func(s string) error {
@@ -127,10 +125,11 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 	}
 	dur(&c.EmailWindow, "EMAIL_WINDOW", uniques.DefaultOpenWindow, "how long a recipient's open is remembered to count unique opens")
 	integer(&c.UACacheSize, "UA_CACHE_SIZE", useragent.DefaultCacheSize, "user agents whose classification is cached")
-	str(&c.SpoolDir, "SPOOL_DIR", "data/spool", "directory of the on-disk spool of counter deltas; empty: memory only (a crash loses everything unflushed)")
+	str(&c.SpoolDir, "SPOOL_DIR", "data/spool", "directory of the on-disk spool of counter deltas; empty or -: memory only (a crash loses everything unflushed)")
 	var spoolMB int
 	integer(&spoolMB, "SPOOL_MAX_MB", defaultSpoolMB, "size bound of the spool in MiB; when full, deltas stay in memory and tally_spool_full_total counts it")
-	dur(&c.SyncInterval, "SYNC_INTERVAL", defaultSyncInterval, "time between spool writes: the most a crash (kill -9) can lose")
+	dur(&c.SyncInterval, "SYNC_INTERVAL", aggregator.DefaultSyncInterval, "time between spool writes: the most a crash (kill -9) can lose")
+	dur(&c.InsertTimeout, "INSERT_TIMEOUT", aggregator.DefaultInsertTimeout, "bound on one insert into ClickHouse (a chunk of at most FLUSH_ROWS rows)")
 
 	integer(&c.MaxPendingRows, "MAX_PENDING_ROWS", ingest.DefaultMaxPendingRows, "counter rows held in memory before hits are shed with 503; negative: no bound")
 	integer(&c.MaxVisitorPairs, "MAX_VISITOR_PAIRS", ingest.DefaultMaxVisitorPairs, "the day's (visitor, value) pairs, 10-15 bytes each, before hits with uniques are shed; negative: no bound")
@@ -150,15 +149,18 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 	boolean(&c.Dev, "DEV", "development mode: without ADMIN_PASSWORD a random one is made and logged; never in production")
 	str(&c.SessionKey, "SESSION_KEY", "", "at least 32 bytes signing sign-in cookies; share it between replicas; empty: random at start")
 	boolean(&c.SecureCookies, "SECURE_COOKIES", "mark cookies Secure (set when served over HTTPS)")
-	dur(&c.Retention, "RETENTION", defaultRetention, "how far back dashboard queries may reach (400 days)")
+	dur(&c.Retention, "RETENTION", dashboards.DefaultRetention, "how far back dashboard queries may reach (400 days)")
 	str(&c.PublicURL, "PUBLIC_URL", "", "the collector's public origin, shown in embed snippets; empty: the request's host")
 
 	check := func() error {
 		if len(errs) > 0 {
 			return fmt.Errorf("invalid environment: %s", strings.Join(errs, "; "))
 		}
-		if c.FlushInterval <= 0 || c.SyncInterval <= 0 {
-			return fmt.Errorf("flush and sync intervals must be positive")
+		if c.FlushInterval <= 0 || c.SyncInterval <= 0 || c.InsertTimeout <= 0 {
+			return fmt.Errorf("flush and sync intervals and the insert timeout must be positive")
+		}
+		if c.SpoolDir == "-" {
+			c.SpoolDir = ""
 		}
 		if spoolMB <= 0 {
 			return fmt.Errorf("spool size bound must be positive")

@@ -36,10 +36,19 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(os.Args[1:], processEnv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "collector:", err)
 		os.Exit(1)
 	}
+}
+
+// processEnv is os.Getenv, except that SPOOL_DIR set to the empty string
+// reads as "-" (memory only), so that it is not taken for unset.
+func processEnv(name string) string {
+	if v, ok := os.LookupEnv(name); ok && v == "" && name == "SPOOL_DIR" {
+		return "-"
+	}
+	return os.Getenv(name)
 }
 
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -172,14 +181,19 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 	if err != nil {
 		return nil, fmt.Errorf("cannot build user-agent classifier: %w", err)
 	}
-	sink, err := clickhouse.Open(ctx, clickhouse.Options{URL: cfg.ClickHouseURL})
+	// A connection's handshake is bounded by the dial timeout, not by the
+	// insert's deadline: no longer than an insert may take.
+	sink, err := clickhouse.Open(ctx, clickhouse.Options{URL: cfg.ClickHouseURL, DialTimeout: min(5*time.Second, cfg.InsertTimeout)})
 	if err != nil {
 		return nil, fmt.Errorf("cannot start ClickHouse sink: %w", err)
 	}
 	opened.push("ClickHouse", sink.Close)
 	readyCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := sink.Ready(readyCtx); err != nil {
+	sinkErr := sink.Ready(readyCtx)
+	if errors.Is(sinkErr, clickhouse.ErrSchema) {
+		return nil, sinkErr
+	} else if err := sinkErr; err != nil {
 		// Not fatal: hits are spooled and the first flush that reaches
 		// ClickHouse creates the tables.
 		logger.Warn("ClickHouse is not ready; spooling until it is", "err", err)
@@ -191,6 +205,10 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 			return nil, fmt.Errorf("cannot open spool: %w", err)
 		}
 		journal = sp
+		opened.push("spool", sp.Close)
+		for _, name := range sp.Quarantined() {
+			logger.Error("corrupt spool segment moved aside; its counts are lost", "file", name)
+		}
 		if n := sp.Len(); n > 0 {
 			logger.Info("replaying spool", "segments", n, "bytes", sp.Size())
 		}
@@ -222,13 +240,25 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 			}
 			return float64(sp.Len())
 		},
-		SpoolFull:     func() float64 { return float64(agg.Stats().JournalFull) },
-		SpoolErrors:   func() float64 { return float64(agg.Stats().JournalErrors) },
-		AmbiguousRows: func() float64 { return float64(agg.Stats().AmbiguousRows) },
+		SpoolFull:   func() float64 { return float64(agg.Stats().JournalFull) },
+		SpoolErrors: func() float64 { return float64(agg.Stats().JournalErrors) },
+		SpoolCorrupt: func() float64 {
+			if sp == nil {
+				return 0
+			}
+			return float64(len(sp.Quarantined())) // at start and since
+		},
+		AmbiguousHits: func() float64 { return float64(agg.Stats().AmbiguousHits) },
+		SpoolFault: func() float64 {
+			if agg.Degraded() != nil {
+				return 1
+			}
+			return 0
+		},
 	})
 	agg, err = aggregator.New(aggregator.Options{
 		Sink: sink, Journal: journal, SyncInterval: cfg.SyncInterval,
-		FlushInterval: cfg.FlushInterval, Logger: logger, OnFlush: m.Flushed,
+		FlushInterval: cfg.FlushInterval, InsertTimeout: cfg.InsertTimeout, Logger: logger, OnFlush: m.Flushed,
 	})
 	if err != nil {
 		return nil, err
@@ -250,9 +280,19 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 	if err != nil {
 		return nil, fmt.Errorf("cannot start dashboards: %w", err)
 	}
+	if sinkErr == nil {
+		// The noise key and Grafana's views; the first dashboard request
+		// tries again when this fails.
+		if err := dash.Prepare(readyCtx); err != nil {
+			logger.Warn("dashboards not prepared yet", "err", err)
+		}
+	}
 	f, err := collector.New(collector.Options{
 		Sites: registry, Pipeline: pipeline, Proxies: clientip.NewResolver(trusted),
-		Metrics: m, Logger: logger, Health: sink.Ping,
+		Metrics: m, Logger: logger, Health: func(ctx context.Context) error {
+			return errors.Join(agg.Health(), sink.Ping(ctx))
+		},
+		Degraded:  agg.Degraded,
 		Mount:     []func(fiber.Router){dash.Register},
 		BodyLimit: cfg.BodyLimit, HeaderLimit: cfg.HeaderLimit,
 		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout,

@@ -33,8 +33,10 @@ type Gauges struct {
 
 	// Counters read at scrape time (monotonic counts kept elsewhere).
 	SpoolFull     func() float64 // syncs that found the spool full
-	SpoolErrors   func() float64 // syncs that could not write the spool
-	AmbiguousRows func() float64 // rows dropped after an ambiguous write
+	SpoolErrors   func() float64 // spool operations that failed
+	SpoolCorrupt  func() float64 // damaged spool segments moved aside
+	AmbiguousHits func() float64 // hits dropped after an ambiguous write
+	SpoolFault    func() float64 // 1 while the spool cannot be written (a gauge)
 }
 
 // New registers the instruments and the gauges.
@@ -83,8 +85,10 @@ func New(g Gauges) *Metrics {
 		}
 	}
 	counter("tally_spool_full_total", "Syncs that found the spool full; their rows stayed in memory.", g.SpoolFull)
-	counter("tally_spool_errors_total", "Syncs that could not write the spool; their rows stayed in memory.", g.SpoolErrors)
-	counter("tally_flush_ambiguous_rows_total", "Rows dropped after a write whose outcome is unknown on a server without insert deduplication.", g.AmbiguousRows)
+	counter("tally_spool_errors_total", "Spool operations that failed (write, seal, progress record, removal); rows the spool refused are written from memory.", g.SpoolErrors)
+	counter("tally_spool_corrupt_total", "Damaged spool segments moved aside (*.corrupt); their counts are lost.", g.SpoolCorrupt)
+	counter("tally_flush_ambiguous_hits_total", "Hits dropped after a write whose outcome is unknown on a server without insert deduplication.", g.AmbiguousHits)
+	gauge("tally_spool_fault", "1 while the spool cannot be written (read-only, full disk, errors): a crash then loses what is in memory.", g.SpoolFault)
 	return m
 }
 

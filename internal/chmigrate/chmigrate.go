@@ -6,6 +6,7 @@ package chmigrate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -73,20 +75,24 @@ var tableRe = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,63}$`)
 
 // Apply applies every migration not yet recorded in table (created if
 // missing). Statements are written to be idempotent (IF NOT EXISTS), so a
-// migration interrupted half way is safe to run again.
+// migration interrupted half way is safe to run again, and so is one that
+// several collectors starting at once apply together: a statement that
+// loses that race ("already exists") counts as done, and a version
+// recorded twice is read as one (the table is a ReplacingMergeTree, which
+// also folds the duplicates away in time).
 func Apply(ctx context.Context, conn driver.Conn, table string, all []Migration) error {
 	if !tableRe.MatchString(table) {
 		return fmt.Errorf("migrations table %q is not a plain identifier", table)
 	}
-	if err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+table+` (
+	if err := Exec(ctx, conn, `CREATE TABLE IF NOT EXISTS `+table+` (
     version    UInt32,
     name       String,
     applied_at DateTime('UTC')
-) ENGINE = MergeTree ORDER BY version`); err != nil {
+) ENGINE = ReplacingMergeTree ORDER BY version`); err != nil {
 		return fmt.Errorf("cannot create %s: %w", table, err)
 	}
 	applied := map[uint32]bool{}
-	rows, err := conn.Query(ctx, "SELECT version FROM "+table)
+	rows, err := conn.Query(ctx, "SELECT DISTINCT version FROM "+table)
 	if err != nil {
 		return fmt.Errorf("cannot read %s: %w", table, err)
 	}
@@ -108,7 +114,7 @@ func Apply(ctx context.Context, conn driver.Conn, table string, all []Migration)
 			continue
 		}
 		for _, stmt := range m.Statements {
-			if err := conn.Exec(ctx, stmt); err != nil {
+			if err := Exec(ctx, conn, stmt); err != nil {
 				return fmt.Errorf("migration %s: %w", m.Name, err)
 			}
 		}
@@ -125,3 +131,86 @@ func Apply(ctx context.Context, conn driver.Conn, table string, all []Migration)
 	}
 	return nil
 }
+
+// ClickHouse error codes of a CREATE that lost a race with another.
+const (
+	codeTableExists    = 57
+	codeDatabaseExists = 82
+)
+
+// Exec runs one DDL statement, taking "already exists" for success: two
+// processes running the same CREATE … IF NOT EXISTS at once can both pass
+// the check, and then one of them gets that error.
+func Exec(ctx context.Context, conn driver.Conn, stmt string) error {
+	err := conn.Exec(ctx, stmt)
+	var exc *ch.Exception
+	if errors.As(err, &exc) && (exc.Code == codeTableExists || exc.Code == codeDatabaseExists) {
+		return nil
+	}
+	return err
+}
+
+// Column is one column a table must have.
+type Column struct{ Name, Type string }
+
+// ErrSchema is wrapped by CheckColumns when a table is not what the code
+// writes.
+var ErrSchema = errors.New("the ClickHouse schema does not match what the collector writes")
+
+// CheckColumns compares the columns of each table in want with the
+// database's, and names every difference: a missing table or column, or a
+// column of another type. A column the code does not know is allowed (an
+// insert leaves it at its default).
+func CheckColumns(ctx context.Context, conn driver.Conn, database string, want map[string][]Column) error {
+	if !identRe.MatchString(database) {
+		return fmt.Errorf("database name %q is not a plain identifier", database)
+	}
+	// database is a checked identifier; bound arguments hang on 18.16.
+	rows, err := conn.Query(ctx, "SELECT table, name, type FROM system.columns WHERE database = '"+database+"'")
+	if err != nil {
+		return fmt.Errorf("cannot read the columns of %s: %w", database, err)
+	}
+	have := map[string]map[string]string{}
+	for rows.Next() {
+		var table, name, typ string
+		if err := rows.Scan(&table, &name, &typ); err != nil {
+			rows.Close()
+			return fmt.Errorf("cannot read the columns of %s: %w", database, err)
+		}
+		if have[table] == nil {
+			have[table] = map[string]string{}
+		}
+		have[table][name] = typ
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("cannot read the columns of %s: %w", database, err)
+	}
+	var diffs []string
+	tables := make([]string, 0, len(want))
+	for t := range want {
+		tables = append(tables, t)
+	}
+	sort.Strings(tables)
+	for _, t := range tables {
+		cols, ok := have[t]
+		if !ok {
+			diffs = append(diffs, "table "+t+" is missing")
+			continue
+		}
+		for _, c := range want[t] {
+			switch got, ok := cols[c.Name]; {
+			case !ok:
+				diffs = append(diffs, fmt.Sprintf("%s.%s is missing (want %s)", t, c.Name, c.Type))
+			case got != c.Type:
+				diffs = append(diffs, fmt.Sprintf("%s.%s is %s, want %s", t, c.Name, got, c.Type))
+			}
+		}
+	}
+	if len(diffs) > 0 {
+		return fmt.Errorf("%w in database %s: %s", ErrSchema, database, strings.Join(diffs, "; "))
+	}
+	return nil
+}
+
+var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)

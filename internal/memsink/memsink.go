@@ -6,6 +6,7 @@ package memsink
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"tally/aggregator"
@@ -17,6 +18,8 @@ import (
 type Sink struct {
 	mu     sync.Mutex
 	fail   func(b *aggregator.Batch, token string) error
+	hang   <-chan struct{}
+	after  func()
 	dedup  bool
 	seen   map[string]bool
 	tokens []string
@@ -28,7 +31,30 @@ type Sink struct {
 // Write stores b unless the failure hook returns an error. With Dedup set,
 // a token already stored is acknowledged and not stored again, as a server
 // that deduplicates inserts does.
-func (s *Sink) Write(_ context.Context, b *aggregator.Batch, token string) error {
+func (s *Sink) Write(ctx context.Context, b *aggregator.Batch, token string) error {
+	s.mu.Lock()
+	hang := s.hang
+	s.mu.Unlock()
+	if hang != nil {
+		select {
+		case <-hang:
+		case <-ctx.Done():
+			return fmt.Errorf("memsink: write abandoned: %w", ctx.Err())
+		}
+	}
+	if err := s.store(b, token); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	after := s.after
+	s.mu.Unlock()
+	if after != nil {
+		after()
+	}
+	return nil
+}
+
+func (s *Sink) store(b *aggregator.Batch, token string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.writes++
@@ -70,6 +96,23 @@ func (s *Sink) FailWith(f func(b *aggregator.Batch, token string) error) {
 	s.mu.Lock()
 	s.fail = f
 	s.mu.Unlock()
+}
+
+// HangUntil makes every later write wait until ch is closed (or its
+// context ends, and then fail), as a server that stopped answering does.
+// nil restores normal writes.
+func (s *Sink) HangUntil(ch <-chan struct{}) { s.mu.Lock(); s.hang = ch; s.mu.Unlock() }
+
+// AfterWrite makes every later successful write call f after the rows are
+// stored and before the caller learns it: where a crash between a stored
+// insert and the caller's bookkeeping happens. nil removes it.
+func (s *Sink) AfterWrite(f func()) { s.mu.Lock(); s.after = f; s.mu.Unlock() }
+
+// Deduplicates reports whether Dedup is on (aggregator.Deduplicator).
+func (s *Sink) Deduplicates(context.Context) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dedup, nil
 }
 
 // Dedup makes the sink acknowledge without storing a write whose non-empty
