@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
 
+	"tally/collector/clientip"
 	"tally/collector/ingest"
 )
 
@@ -16,7 +17,7 @@ import (
 // headers. The error is clientip.ErrInvalidForwarded when a trusted proxy
 // sent a malformed forwarded header; its text never contains the header.
 func (s *server) client(c *fiber.Ctx) (ingest.Client, error) {
-	ip, err := s.clientAddr(c)
+	ip, err := clientAddr(c, s.opts.Proxies)
 	if err != nil {
 		return ingest.Client{}, err
 	}
@@ -35,9 +36,9 @@ func (s *server) client(c *fiber.Ctx) (ingest.Client, error) {
 
 // clientAddr is the client address through the trusted-proxy rules; see
 // client for the error.
-func (s *server) clientAddr(c *fiber.Ctx) (netip.Addr, error) {
+func clientAddr(c *fiber.Ctx, proxies *clientip.Resolver) (netip.Addr, error) {
 	peer, _ := netip.AddrFromSlice(c.Context().RemoteIP())
-	return s.opts.Proxies.Resolve(peer.Unmap(), forwardedFor(c), c.Get("X-Real-IP"))
+	return proxies.Resolve(peer.Unmap(), forwardedFor(c), c.Get("X-Real-IP"))
 }
 
 // forwardedFor joins every X-Forwarded-For line: a proxy may add its own

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"tally/collector/clientip"
+
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/gofiber/fiber/v2/utils"
@@ -47,7 +49,9 @@ func (k *clientKeys) newSeed(now uint32) *keySeed {
 	return &keySeed{seed: maphash.MakeSeed(), until: now - now%k.period + k.period}
 }
 
-// key is the limiter key of addr: 8 bytes of keyed hash, as a string.
+// key is the limiter key of addr: 8 bytes of keyed hash, as a string. An
+// IPv6 client is its /64: one host is given a whole /64, and keying by the
+// full address would give it 2^64 budgets.
 func (k *clientKeys) key(addr netip.Addr) string {
 	s := k.cur.Load()
 	if now := k.now(); now >= s.until {
@@ -58,13 +62,33 @@ func (k *clientKeys) key(addr netip.Addr) string {
 		}
 		k.mu.Unlock()
 	}
-	ip := addr.Unmap().As16()
+	addr = addr.Unmap()
+	if addr.Is6() {
+		p, _ := addr.Prefix(64)
+		addr = p.Addr()
+	}
+	ip := addr.As16()
 	h := maphash.Bytes(s.seed, ip[:])
 	var b [8]byte
 	for i := range b {
 		b[i] = byte(h >> (8 * i))
 	}
 	return string(b[:])
+}
+
+// ClientKey returns what tells one client from another outside the
+// counting routes (the dashboards' sign-in throttle): the same hourly
+// rekeyed hash of the client's address, or /64, through the trusted-proxy
+// rules, as the rate limit uses. No address is kept.
+func ClientKey(proxies *clientip.Resolver) func(*fiber.Ctx) string {
+	keys := newClientKeys(time.Hour, nil)
+	return func(c *fiber.Ctx) string {
+		addr, err := clientAddr(c, proxies)
+		if err != nil {
+			addr, _ = netip.AddrFromSlice(c.Context().RemoteIP())
+		}
+		return keys.key(addr)
+	}
 }
 
 // rateLimit is Fiber's limiter (fixed window, in-memory storage) keyed by
@@ -76,7 +100,7 @@ func (s *server) rateLimit(limit int, window time.Duration) fiber.Handler {
 		Max:        limit,
 		Expiration: window,
 		KeyGenerator: func(c *fiber.Ctx) string {
-			addr, err := s.clientAddr(c)
+			addr, err := clientAddr(c, s.opts.Proxies)
 			if err != nil {
 				// A malformed forwarded header: the handler refuses the
 				// request; count it against the peer that sent it.

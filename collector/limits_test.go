@@ -51,6 +51,21 @@ func TestClientKeysHoldNoAddressAndRotate(t *testing.T) {
 	}
 }
 
+// TestIPv6ClientsAreTheirSlash64: a host holds a whole /64, so random
+// addresses from one /64 share one rate-limit budget.
+func TestIPv6ClientsAreTheirSlash64(t *testing.T) {
+	k := newClientKeys(time.Hour, func() uint32 { return 1_700_000_000 })
+	same := k.key(netip.MustParseAddr("2001:db8:7:1::1"))
+	for _, a := range []string{"2001:db8:7:1::2", "2001:db8:7:1:ffff:ffff:ffff:ffff", "2001:db8:7:1:dead:beef:0:1"} {
+		if k.key(netip.MustParseAddr(a)) != same {
+			t.Errorf("%s is another client than 2001:db8:7:1::1", a)
+		}
+	}
+	if k.key(netip.MustParseAddr("2001:db8:7:2::1")) == same {
+		t.Error("two /64s share a budget")
+	}
+}
+
 // recordingStorage is a fiber.Storage in memory that shows what the
 // limiter keeps.
 type recordingStorage struct {
@@ -88,7 +103,7 @@ const okEvent = `{"name":"pageview","url":"https://example.com/","domain":"examp
 
 func metricsBody(t *testing.T, app *fiber.App) string {
 	t.Helper()
-	_, body := do(t, app, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	_, body := do(t, app, metricsReq())
 	return string(body)
 }
 

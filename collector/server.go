@@ -2,9 +2,11 @@ package collector
 
 import (
 	"context"
+	"crypto/subtle"
 	_ "embed"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -34,6 +36,14 @@ type Options struct {
 	// Degraded, if set, reports a fault the server works around (the
 	// spool cannot be written): /healthz stays 200 and says so.
 	Degraded func() error
+	// MetricsToken, if set, serves /metrics on this listener to requests
+	// bearing it. Empty: /metrics is not on this listener (the command
+	// serves it on its own, loopback, address): counters of the
+	// collector's traffic are for operators, not for every visitor.
+	MetricsToken string
+	// HSTS adds Strict-Transport-Security to every answer: set it when
+	// the collector serves TLS itself.
+	HSTS bool
 	// Mount adds more routes (the dashboards) after the collector's own.
 	Mount []func(fiber.Router)
 
@@ -141,6 +151,12 @@ func New(opts Options) (*fiber.App, error) {
 		ErrorHandler: s.errorHandler,
 	})
 	app.Use(s.recoverer, s.accessLog)
+	if opts.HSTS {
+		app.Use(func(c *fiber.Ctx) error {
+			c.Set(fiber.HeaderStrictTransportSecurity, "max-age=31536000")
+			return c.Next()
+		})
+	}
 
 	limit := func(c *fiber.Ctx) error { return c.Next() }
 	if opts.RateLimit > 0 {
@@ -157,7 +173,9 @@ func New(opts Options) (*fiber.App, error) {
 
 	app.Get("/js/script.js", s.script)
 	app.Get("/healthz", s.healthz)
-	app.Get("/metrics", opts.Metrics.Handler())
+	if opts.MetricsToken != "" {
+		app.Get("/metrics", s.metricsAuth, opts.Metrics.Handler())
+	}
 	for _, m := range opts.Mount {
 		m(app)
 	}
@@ -240,4 +258,15 @@ func (s *server) healthz(c *fiber.Ctx) error {
 		return c.SendString("degraded: the spool cannot be written; counters go to ClickHouse from memory")
 	}
 	return c.SendString("ok")
+}
+
+// metricsAuth lets through requests bearing the metrics token, compared in
+// constant time.
+func (s *server) metricsAuth(c *fiber.Ctx) error {
+	token, _ := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+	if subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.MetricsToken)) != 1 {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="tally metrics"`)
+		return c.Status(fiber.StatusUnauthorized).JSON(errorBody{Error: "the metrics token is required"})
+	}
+	return c.Next()
 }

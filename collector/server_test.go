@@ -46,7 +46,7 @@ func newTestAppWith(t testing.TB, pipe func(*ingest.Options), srv func(*Options)
 	}
 	p := testpipe.New(t, testpipe.Options{Pipeline: pipe})
 	// app.Test connections come from 0.0.0.0: trust it, to test forwarded headers.
-	so := Options{Sites: reg, Pipeline: p.Pipeline, Metrics: metrics.New(metrics.Gauges{}),
+	so := Options{Sites: reg, Pipeline: p.Pipeline, Metrics: metrics.New(metrics.Gauges{}), MetricsToken: testMetricsToken,
 		Proxies: clientip.NewResolver([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/32")})}
 	if srv != nil {
 		srv(&so)
@@ -56,6 +56,15 @@ func newTestAppWith(t testing.TB, pipe func(*ingest.Options), srv func(*Options)
 		t.Fatal(err)
 	}
 	return app, p.Aggregator
+}
+
+const testMetricsToken = "test-metrics-token-0123456789"
+
+// metricsReq reads /metrics with the token.
+func metricsReq() *http.Request {
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+testMetricsToken)
+	return req
 }
 
 func do(t *testing.T, app *fiber.App, req *http.Request) (*http.Response, []byte) {
@@ -247,11 +256,15 @@ func TestScriptHealthMetrics(t *testing.T) {
 	}
 	do(t, app, eventReq(`{"name":"pageview","url":"https://example.com/","domain":"example.com"}`))
 	do(t, app, eventReq(`{bad`))
-	_, body = do(t, app, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	_, body = do(t, app, metricsReq())
 	for _, want := range []string{`tally_hits_total{kind="event",outcome="counted"} 1`, `tally_hits_rejected_total{kind="event",reason="malformed"} 1`} {
 		if !bytes.Contains(body, []byte(want)) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+	// Without the token, /metrics is refused.
+	if resp, _ := do(t, app, httptest.NewRequest(http.MethodGet, "/metrics", nil)); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("/metrics without the token: %d", resp.StatusCode)
 	}
 	resp, body = do(t, app, httptest.NewRequest(http.MethodGet, "/nope", nil))
 	if resp.StatusCode != 404 || !bytes.Contains(body, []byte(`"error"`)) {

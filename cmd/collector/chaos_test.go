@@ -240,6 +240,7 @@ func TestChaos(t *testing.T) {
 		"DEV=true",
 		"LOG_LEVEL=info",
 		"RATE_LIMIT=-1", // one client sends everything here
+		"METRICS_ADDR=-",
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	logPath := filepath.Join(dir, "collector.log")

@@ -10,6 +10,7 @@ import (
 
 	"tally/aggregator"
 	"tally/collector"
+	"tally/collector/connlimit"
 	"tally/collector/ingest"
 	"tally/collector/uniques"
 	"tally/collector/useragent"
@@ -44,15 +45,24 @@ type config struct {
 	WriteTimeout    time.Duration
 	IdleTimeout     time.Duration
 	MaxConns        int
+	MaxConnsPerIP   int
 	RateLimit       int
 	RateWindow      time.Duration
+
+	// Operators.
+	MetricsAddr  string // "" when off
+	MetricsToken string
+	TLSCertFile  string
+	TLSKeyFile   string
 
 	// Dashboards.
 	AdminUser     string
 	AdminPassword string
 	Dev           bool
 	SessionKey    string
-	SecureCookies bool
+	// SecureCookies: nil is automatic (Secure whenever served over HTTPS),
+	// else what SECURE_COOKIES says.
+	SecureCookies *bool
 	Retention     time.Duration
 	PublicURL     string
 }
@@ -64,6 +74,12 @@ const (
 	defaultListenAddr = ":8080"
 	defaultSitesFile  = "sites.json"
 	defaultSpoolMB    = 1024 // the spool has no default bound of its own
+	// defaultClickHouseURL has no password: one taken from the
+	// environment is never printed.
+	defaultClickHouseURL = "clickhouse://127.0.0.1:9000/analytics"
+	// defaultMetricsAddr keeps the collector's own counters on this
+	// machine unless the operator opens them up.
+	defaultMetricsAddr = "127.0.0.1:9464"
 )
 
 // env reads an environment fallback for a flag.
@@ -99,6 +115,12 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 		fs.IntVar(p, flagName(name), v, help+" (env "+name+")")
 	}
 
+	// secret binds a flag whose value must never be printed: -h shows
+	// neither an environment value nor a default, only whether it is set.
+	secret := func(p *string, name, help string) {
+		*p = getenv(name)
+		fs.Func(flagName(name), help+" (env "+name+"; never shown)", func(v string) error { *p = v; return nil })
+	}
 	boolean := func(p *bool, name string, help string) {
 		v := false
 		if raw := getenv(name); raw != "" {
@@ -111,7 +133,9 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 	}
 
 	str(&c.ListenAddr, "LISTEN_ADDR", defaultListenAddr, "address to listen on")
-	str(&c.ClickHouseURL, "CLICKHOUSE_URL", "clickhouse://127.0.0.1:9000/analytics", "ClickHouse native URL; the path names the database")
+	c.ClickHouseURL = getenv.str("CLICKHOUSE_URL", defaultClickHouseURL)
+	fs.Func(flagName("CLICKHOUSE_URL"), "ClickHouse native URL; the path names the database (env CLICKHOUSE_URL; a password in it is never shown) (default "+defaultClickHouseURL+")",
+		func(v string) error { c.ClickHouseURL = v; return nil })
 	str(&c.GeoIPDB, "GEOIP_DB", "", "GeoIP2/GeoLite2 City or Country .mmdb; empty: regions unknown")
 	str(&c.SitesFile, "SITES_FILE", defaultSitesFile, "sites file (JSON)")
 	dur(&c.FlushInterval, "FLUSH_INTERVAL", aggregator.DefaultFlushInterval, "time between writes to ClickHouse")
@@ -140,17 +164,34 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 	dur(&c.ReadTimeout, "READ_TIMEOUT", collector.DefaultReadTimeout, "time to read one request; cuts off slow clients")
 	dur(&c.WriteTimeout, "WRITE_TIMEOUT", collector.DefaultWriteTimeout, "time to write one response")
 	dur(&c.IdleTimeout, "IDLE_TIMEOUT", collector.DefaultIdleTimeout, "keep-alive wait for the next request")
-	integer(&c.MaxConns, "MAX_CONNS", collector.DefaultMaxConns, "concurrent connections; past it new ones get 503")
+	integer(&c.MaxConns, "MAX_CONNS", collector.DefaultMaxConns, "concurrent connections; at the cap the longest-idle keep-alive connection is closed for a new one, and only when every connection is busy do new ones get 503")
+	integer(&c.MaxConnsPerIP, "MAX_CONNS_PER_CLIENT", connlimit.DefaultPerClient, "concurrent connections of one client (an IPv4 address or IPv6 /64, told apart by a keyed hash; trusted proxies exempt); negative: no cap")
 	integer(&c.RateLimit, "RATE_LIMIT", collector.DefaultRateLimit, "requests per client per window on the event API and pixels (keyed by an hourly-rekeyed hash, never the address); negative: off")
 	dur(&c.RateWindow, "RATE_WINDOW", collector.DefaultRateWindow, "rate-limit window")
 
 	str(&c.AdminUser, "ADMIN_USER", "admin", "dashboard user name")
-	str(&c.AdminPassword, "ADMIN_PASSWORD", "", "dashboard password, at least 12 characters; required unless DEV")
+	secret(&c.AdminPassword, "ADMIN_PASSWORD", "dashboard password, at least 12 characters; required unless DEV")
 	boolean(&c.Dev, "DEV", "development mode: without ADMIN_PASSWORD a random one is made and logged; never in production")
-	str(&c.SessionKey, "SESSION_KEY", "", "at least 32 bytes signing sign-in cookies; share it between replicas; empty: random at start")
-	boolean(&c.SecureCookies, "SECURE_COOKIES", "mark cookies Secure (set when served over HTTPS)")
+	secret(&c.SessionKey, "SESSION_KEY", "at least 32 bytes signing sign-in cookies; share it between replicas; empty: random at start")
+	if raw := getenv("SECURE_COOKIES"); raw != "" {
+		v, err := strconv.ParseBool(raw)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("SECURE_COOKIES: %v", err))
+		}
+		c.SecureCookies = &v
+	}
+	fs.Func(flagName("SECURE_COOKIES"), "mark cookies Secure: true or false; unset: Secure whenever served over HTTPS (TLS on, or PUBLIC_URL is https) (env SECURE_COOKIES)", func(v string) error {
+		b, err := strconv.ParseBool(v)
+		c.SecureCookies = &b
+		return err
+	})
 	dur(&c.Retention, "RETENTION", dashboards.DefaultRetention, "how far back dashboard queries may reach (400 days)")
 	str(&c.PublicURL, "PUBLIC_URL", "", "the collector's public origin, shown in embed snippets; empty: the request's host")
+
+	str(&c.MetricsAddr, "METRICS_ADDR", defaultMetricsAddr, "address of the Prometheus /metrics listener, loopback by default; - : none")
+	secret(&c.MetricsToken, "METRICS_TOKEN", "bearer token that also serves /metrics on the main listener; empty: not there")
+	str(&c.TLSCertFile, "TLS_CERT_FILE", "", "PEM certificate (chain) to serve HTTPS with TLS_KEY_FILE; reloaded on SIGHUP; empty: plain HTTP")
+	str(&c.TLSKeyFile, "TLS_KEY_FILE", "", "PEM private key of TLS_CERT_FILE")
 
 	check := func() error {
 		if len(errs) > 0 {
@@ -166,6 +207,12 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 			return fmt.Errorf("spool size bound must be positive")
 		}
 		c.SpoolMaxBytes = int64(spoolMB) << 20
+		if c.MetricsAddr == "-" {
+			c.MetricsAddr = ""
+		}
+		if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+			return fmt.Errorf("TLS_CERT_FILE and TLS_KEY_FILE go together")
+		}
 		return nil
 	}
 	return c, check

@@ -96,15 +96,15 @@ func TestHealthcheckCommand(t *testing.T) {
 	}))
 	defer srv.Close()
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
-	if err := healthcheck(":" + port); err != nil {
+	if err := healthcheck(":"+port, false); err != nil {
 		t.Fatalf("healthy collector: %v", err)
 	}
 	healthy = false
-	if err := healthcheck(":" + port); err == nil {
+	if err := healthcheck(":"+port, false); err == nil {
 		t.Fatal("an unhealthy collector passed the healthcheck")
 	}
 	srv.Close()
-	if err := healthcheck(":" + port); err == nil {
+	if err := healthcheck(":"+port, false); err == nil {
 		t.Fatal("an unreachable collector passed the healthcheck")
 	}
 }

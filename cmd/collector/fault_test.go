@@ -69,6 +69,7 @@ func newFault(t *testing.T, extra ...string) *fault {
 		"DEV=true",
 		"LOG_LEVEL=info",
 		"RATE_LIMIT=-1",
+		"METRICS_ADDR=-", "METRICS_TOKEN=" + testMetricsToken, // parallel children share no metrics port
 	}, extra...)
 	f.addr = "127.0.0.1:" + strconv.Itoa(freePort(t))
 	f.logPath = filepath.Join(f.dir, "collector.log")
@@ -452,7 +453,7 @@ func TestFaultCorruptAndForeignFiles(t *testing.T) {
 	os.WriteFile(foreign, []byte("mine"), 0o600)
 	c := f.start()
 	f.traffic(500*time.Millisecond, false)
-	resp, err := http.Get("http://" + f.addr + "/metrics")
+	resp, err := getMetrics(f.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -486,9 +487,23 @@ func peakRSS(pid int) int64 {
 	return 0
 }
 
+// testMetricsToken serves /metrics on the main listener of the tests'
+// collectors.
+const testMetricsToken = "test-metrics-token-0123456789"
+
+// getMetrics reads /metrics on a collector's main listener with the token.
+func getMetrics(addr string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+testMetricsToken)
+	return http.DefaultClient.Do(req)
+}
+
 // pendingRows reads tally_pending_rows from /metrics (0 if unreachable).
 func pendingRows(addr string) int64 {
-	resp, err := http.Get("http://" + addr + "/metrics")
+	resp, err := getMetrics(addr)
 	if err != nil {
 		return 0
 	}

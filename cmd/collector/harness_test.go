@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -59,7 +60,8 @@ func (s *syncBuffer) String() string {
 
 // running is a collector started by startCollector.
 type running struct {
-	base string
+	base   string
+	client *http.Client
 	logs *syncBuffer
 	conn driver.Conn
 	db   string
@@ -70,6 +72,18 @@ type running struct {
 // GeoIP) on a loopback listener, with a fresh ClickHouse database.
 func startCollector(t *testing.T) *running {
 	t.Helper()
+	return startCollectorWith(t, harness{})
+}
+
+// harness adjusts startCollector: another sites file, more settings.
+type harness struct {
+	sites string            // the sites file's JSON; the two test sites when ""
+	env   map[string]string // settings added to (or replacing) the defaults
+	tls   bool              // the settings turn TLS on: talk HTTPS
+}
+
+func startCollectorWith(t *testing.T, h harness) *running {
+	t.Helper()
 	dir := t.TempDir()
 	geoPath := filepath.Join(dir, "geo.mmdb")
 	geotest.WriteDB(t, geoPath, map[string]geo.Region{
@@ -78,10 +92,13 @@ func startCollector(t *testing.T) *running {
 		"198.51.100.0/24": {Country: "US", Subdivision: "US-CA"},
 	})
 	sitesPath := filepath.Join(dir, "sites.json")
-	if err := os.WriteFile(sitesPath, []byte(`{"sites": [
-		{"domain": "example.com", "hostnames": ["www.example.com"], "email_secret": "`+secret+`"},
-		{"domain": "strict.example", "consent_mode": "strict", "email_secret": "`+secret+`"}
-	]}`), 0o600); err != nil {
+	if h.sites == "" {
+		h.sites = `{"sites": [
+		{"domain": "example.com", "hostnames": ["www.example.com"], "email_secret": "` + secret + `"},
+		{"domain": "strict.example", "consent_mode": "strict", "email_secret": "` + secret + `"}
+	]}`
+	}
+	if err := os.WriteFile(sitesPath, []byte(h.sites), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	url, conn := chtest.Database(t)
@@ -95,6 +112,11 @@ func startCollector(t *testing.T) *running {
 		"ADMIN_PASSWORD":  "integration-admin-password",
 		"SPOOL_DIR":       filepath.Join(dir, "spool"),
 		"RATE_LIMIT":      "-1", // tests send many hits from one address
+		"METRICS_ADDR":    "-",  // tests in parallel would share its port
+		"METRICS_TOKEN":   testMetricsToken,
+	}
+	for k, v := range h.env {
+		env[k] = v
 	}
 	fs := newFlagSet()
 	cfg, check := bindConfig(fs, func(k string) string { return env[k] })
@@ -114,7 +136,11 @@ func startCollector(t *testing.T) *running {
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, cfg, ln, logger) }()
 
-	r := &running{base: "http://" + ln.Addr().String(), logs: logs, conn: conn, db: chtest.DB(conn)}
+	r := &running{base: "http://" + ln.Addr().String(), client: http.DefaultClient, logs: logs, conn: conn, db: chtest.DB(conn)}
+	if h.tls {
+		r.base = "https://" + ln.Addr().String()
+		r.client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	}
 	var once sync.Once
 	r.stop = func() {
 		once.Do(func() {
@@ -132,7 +158,7 @@ func startCollector(t *testing.T) *running {
 	t.Cleanup(r.stop)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, err := http.Get(r.base + "/healthz")
+		resp, err := r.client.Get(r.base + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -178,7 +204,7 @@ func (r *running) send(t *testing.T, h hit) (int, []byte) {
 	for k, v := range h.header {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := r.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -56,7 +57,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		return signPixel(args[1:], getenv, stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "healthcheck" {
-		return healthcheck(env(getenv).str("LISTEN_ADDR", defaultListenAddr))
+		return healthcheck(env(getenv).str("LISTEN_ADDR", defaultListenAddr), getenv("TLS_CERT_FILE") != "")
 	}
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
@@ -86,13 +87,19 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 
 // healthcheck asks the local collector's /healthz, for container
 // healthchecks in images without curl.
-func healthcheck(listen string) error {
+func healthcheck(listen string, tlsOn bool) error {
 	_, port, err := net.SplitHostPort(listen)
 	if err != nil {
 		return fmt.Errorf("cannot read LISTEN_ADDR: %w", err)
 	}
 	client := http.Client{Timeout: 3 * time.Second}
-	resp, err := client.Get("http://127.0.0.1:" + port + "/healthz")
+	scheme := "http"
+	if tlsOn {
+		// Its own loopback address: the certificate names the public host.
+		scheme = "https"
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	}
+	resp, err := client.Get(scheme + "://127.0.0.1:" + port + "/healthz")
 	if err != nil {
 		return fmt.Errorf("collector unreachable: %w", err)
 	}
@@ -111,6 +118,7 @@ type app struct {
 	sink   *clickhouse.Sink
 	agg    *aggregator.Aggregator
 	fiber  *fiber.App
+	listen *listeners
 	opened closers
 }
 
@@ -145,12 +153,17 @@ func serve(ctx context.Context, cfg *config, ln net.Listener, logger *slog.Logge
 		ln.Close()
 		return err
 	}
+	if err := a.listen.startMetrics(logger); err != nil {
+		ln.Close()
+		return errors.Join(err, a.opened.close())
+	}
 	go a.agg.Run()
-	logger.Info("collector listening", "addr", ln.Addr().String(), "clickhouse_db", a.sink.Database(),
-		"geoip", cfg.GeoIPDB != "", "flush_interval", cfg.FlushInterval.String())
+	a.listen.reloadOnHUP(ctx, logger)
+	logger.Info("collector listening", "addr", ln.Addr().String(), "tls", cfg.TLSCertFile != "",
+		"clickhouse_db", a.sink.Database(), "geoip", cfg.GeoIPDB != "", "flush_interval", cfg.FlushInterval.String())
 
 	served := make(chan error, 1)
-	go func() { served <- a.fiber.Listener(ln) }()
+	go func() { served <- a.fiber.Listener(a.listen.wrap(ln)) }()
 	select {
 	case err = <-served:
 		err = fmt.Errorf("server stopped: %w", err)
@@ -173,10 +186,16 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 	if err != nil {
 		return nil, err
 	}
+	// A shipped example secret is public: URLs signed with it can be forged
+	// by anyone who read the README.
+	if bad := registry.WithExampleSecrets(); len(bad) > 0 && !cfg.Dev {
+		return nil, fmt.Errorf("sites %v use the example email secret from the documentation: set your own (at least %d random characters), or DEV=true for a local trial", bad, sites.MinSecretLen)
+	}
 	trusted, err := clientip.ParsePrefixes(cfg.TrustedProxies)
 	if err != nil {
 		return nil, fmt.Errorf("invalid TRUSTED_PROXIES: %w", err)
 	}
+	resolver := clientip.NewResolver(trusted)
 	agents, err := useragent.New(useragent.Options{CacheSize: cfg.UACacheSize})
 	if err != nil {
 		return nil, fmt.Errorf("cannot build user-agent classifier: %w", err)
@@ -274,8 +293,9 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 	dash, err := dashboards.New(dashboards.Options{
 		Conn: sink.Conn(), Sites: registry, Logger: logger,
 		AdminUser: cfg.AdminUser, AdminPassword: cfg.AdminPassword, Dev: cfg.Dev,
-		SessionKey: []byte(cfg.SessionKey), SecureCookies: cfg.SecureCookies,
-		Retention: cfg.Retention, PublicURL: cfg.PublicURL,
+		SessionKey: []byte(cfg.SessionKey), TLS: cfg.TLSCertFile != "",
+		SecureCookies: cfg.SecureCookies != nil && *cfg.SecureCookies, InsecureCookies: cfg.SecureCookies != nil && !*cfg.SecureCookies,
+		Retention: cfg.Retention, PublicURL: cfg.PublicURL, ClientKey: collector.ClientKey(resolver),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot start dashboards: %w", err)
@@ -288,7 +308,7 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 		}
 	}
 	f, err := collector.New(collector.Options{
-		Sites: registry, Pipeline: pipeline, Proxies: clientip.NewResolver(trusted),
+		Sites: registry, Pipeline: pipeline, Proxies: resolver, MetricsToken: cfg.MetricsToken, HSTS: cfg.TLSCertFile != "",
 		Metrics: m, Logger: logger, Health: func(ctx context.Context) error {
 			return errors.Join(agg.Health(), sink.Ping(ctx))
 		},
@@ -296,12 +316,19 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 		Mount:     []func(fiber.Router){dash.Register},
 		BodyLimit: cfg.BodyLimit, HeaderLimit: cfg.HeaderLimit,
 		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout,
-		MaxConns: cfg.MaxConns, RateLimit: cfg.RateLimit, RateWindow: cfg.RateWindow,
+		// The limiter holds connections to MaxConns; fasthttp's cap sits
+		// above it (see connReserve).
+		MaxConns: cfg.MaxConns + connReserve, RateLimit: cfg.RateLimit, RateWindow: cfg.RateWindow,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &app{sink: sink, agg: agg, fiber: f, opened: opened}, nil
+	listen, err := newListeners(cfg, resolver, m)
+	if err != nil {
+		return nil, err
+	}
+	f.Server().ConnState = listen.limiter.ConnState
+	return &app{sink: sink, agg: agg, fiber: f, listen: listen, opened: opened}, nil
 }
 
 func (a *app) shutdown(logger *slog.Logger) error {
@@ -310,6 +337,9 @@ func (a *app) shutdown(logger *slog.Logger) error {
 	var errs []error
 	if err := a.fiber.ShutdownWithContext(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("cannot stop HTTP server: %w", err))
+	}
+	if err := a.listen.stop(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("cannot stop the metrics listener: %w", err))
 	}
 	if err := a.agg.Stop(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("cannot flush on shutdown: %w", err))

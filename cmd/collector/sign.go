@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"tally/collector/ingest"
 	"tally/pixel"
@@ -22,6 +23,8 @@ func signPixel(args []string, getenv func(string) string, stdout, stderr io.Writ
 	campaign := fs.String("campaign", "", "campaign id: letters, digits, '.', '_', '-' (required)")
 	recipient := fs.String("recipient", "", "opaque per-recipient token for unique opens; never an email address")
 	consentBit := fs.Bool("consent", false, "the recipient consented to open tracking (strict-mode sites de-duplicate only these)")
+	keyID := fs.String("key", "", "id of the site's email_keys entry to sign with; default: the newest (or email_secret when the site has no email_keys)")
+	expires := fs.String("expires", "", "stop counting opens after this: a duration from now (720h) or an RFC 3339 time; default: never")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -43,11 +46,37 @@ func signPixel(args []string, getenv func(string) string, stdout, stderr io.Writ
 	if !ok {
 		return fmt.Errorf("site %q is not declared in %s", *site, *sitesFile)
 	}
-	if len(s.EmailSecret) == 0 {
-		return fmt.Errorf("site %q has no email_secret in %s", *site, *sitesFile)
+	key, ok := s.SigningKey()
+	if *keyID != "" {
+		secret, found := s.VerifyingKey(*keyID)
+		key, ok = sites.EmailKey{ID: *keyID, Secret: secret}, found
 	}
-	fmt.Fprintln(stdout, pixel.EmailURL(*base, s.EmailSecret, pixel.Claims{
+	if !ok {
+		return fmt.Errorf("site %q has no email key %q in %s (email_keys or email_secret)", *site, *keyID, *sitesFile)
+	}
+	exp, err := parseExpiry(*expires, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, pixel.EmailURL(*base, key.Secret, pixel.Claims{
 		Site: s.Domain, Campaign: *campaign, Recipient: *recipient, Consent: *consentBit,
+		KeyID: key.ID, Expires: exp,
 	}))
 	return nil
+}
+
+// parseExpiry reads -expires: "" (never), a duration from now, or an RFC
+// 3339 time; the result is unix seconds.
+func parseExpiry(v string, now time.Time) (int64, error) {
+	if v == "" {
+		return 0, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return now.Add(d).Unix(), nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil || !t.After(now) {
+		return 0, fmt.Errorf("-expires %q: want a positive duration (720h) or a future RFC 3339 time", v)
+	}
+	return t.Unix(), nil
 }

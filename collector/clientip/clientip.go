@@ -98,6 +98,10 @@ func NewResolver(trusted []netip.Prefix) *Resolver {
 	return r
 }
 
+// Trusted reports whether a is a trusted proxy: its clients share its
+// address, so per-client caps do not apply to it.
+func (r *Resolver) Trusted(a netip.Addr) bool { return r.isTrusted(a.Unmap()) }
+
 func (r *Resolver) isTrusted(a netip.Addr) bool {
 	if r == nil {
 		return false

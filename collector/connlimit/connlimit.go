@@ -15,6 +15,7 @@ package connlimit
 
 import (
 	"container/list"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"hash/maphash"
@@ -178,9 +179,14 @@ func (l *Limiter) admit(nc net.Conn) (*conn, bool) {
 	l.mu.Unlock()
 	if evict != nil {
 		l.opts.OnRefused("idle_evicted")
-		// Close the socket only: the server's worker sees the read fail,
-		// closes the wrapper and frees its slot.
-		evict.Conn.Close()
+		// Close the socket only (under TLS, the TCP connection: a TLS
+		// close would wait to send its alert): the server's worker sees
+		// the read fail, closes the wrapper and frees its slot.
+		if tc, ok := evict.Conn.(*tls.Conn); ok {
+			tc.NetConn().Close()
+		} else {
+			evict.Conn.Close()
+		}
 		l.waitBelow(l.opts.Max + 1)
 	}
 	return &conn{Conn: nc, l: l, key: key, exempt: exempt}, true

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"net/http"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -113,6 +114,9 @@ func (m *Metrics) Flushed(rows int, took time.Duration, err error) {
 }
 
 // Handler serves the registry in the Prometheus text format.
-func (m *Metrics) Handler() fiber.Handler {
-	return adaptor.HTTPHandler(promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
+func (m *Metrics) Handler() fiber.Handler { return adaptor.HTTPHandler(m.HTTPHandler()) }
+
+// HTTPHandler is Handler for net/http, for the metrics' own listener.
+func (m *Metrics) HTTPHandler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 }

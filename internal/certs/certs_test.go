@@ -1,50 +1,18 @@
 package certs_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"tally/internal/certs"
+	"tally/internal/certs/certtest"
 )
-
-// writePair makes a self-signed certificate for 127.0.0.1 named cn.
-func writePair(t *testing.T, dir, cn string) (certFile, keyFile string, der []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err = x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, _ := x509.MarshalECPrivateKey(key)
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
-	return certFile, keyFile, der
-}
 
 func TestReloadSwapsAndKeepsOnFailure(t *testing.T) {
 	dir := t.TempDir()
-	cf, kf, first := writePair(t, dir, "first")
+	cf, kf, first := certtest.Write(t, dir, "first")
 	r, err := certs.Load(cf, kf)
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +42,7 @@ func TestReloadSwapsAndKeepsOnFailure(t *testing.T) {
 	if string(served()) != string(first) {
 		t.Fatal("not serving the loaded certificate")
 	}
-	_, _, second := writePair(t, dir, "second")
+	_, _, second := certtest.Write(t, dir, "second")
 	if err := r.Reload(); err != nil {
 		t.Fatal(err)
 	}
