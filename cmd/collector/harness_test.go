@@ -62,10 +62,10 @@ func (s *syncBuffer) String() string {
 type running struct {
 	base   string
 	client *http.Client
-	logs *syncBuffer
-	conn driver.Conn
-	db   string
-	stop func() // stops the server, which flushes everything
+	logs   *syncBuffer
+	conn   driver.Conn
+	db     string
+	stop   func() // stops the server, which flushes everything
 }
 
 // startCollector runs the real serve path (config, wiring, ClickHouse,
