@@ -20,6 +20,7 @@ const (
 	DimConsent     = "consent"  // granted / denied / unknown
 	DimFiltered    = "filtered" // reason a hit was not counted as traffic
 	DimClient      = "client"   // email client family (email counters only)
+	DimLanguage    = "language" // ISO 639-1 primary subtag of Accept-Language
 )
 
 // WebKey identifies one web counter row.
@@ -31,11 +32,24 @@ type WebKey struct {
 }
 
 // WebCounts are the additive web counters. Signed, so that a later delta may
-// correct an earlier one.
+// correct an earlier one (a later page view takes back an exit assumed for
+// the page it came from).
+//
+// The visit and engagement counters need no identifier: collector/visits
+// says how each is derived from what one request or one page knows.
 type WebCounts struct {
 	Hits      int64 // requests counted in this row (page views and events)
 	Pageviews int64
 	Visitors  int64 // first hit of a visitor today with this value
+
+	Visits        int64 // page views that start a visit (empty or external referrer)
+	TrackedVisits int64 // of those, visits whose entry page ran our tracker: bounces are known for them
+	Bounces       int64 // tracked visits of one page view
+	Exits         int64 // page views after which the visitor left the site (path rows)
+	EngagedMS     int64 // engaged time reported by the pages, milliseconds (path and total rows)
+	EngagedViews  int64 // page views from scripts that report engagement (path and total rows)
+	ScrollSum     int64 // scroll depth in percent, summed over ScrollViews (path and total rows)
+	ScrollViews   int64 // page views (our tracker) or reports (others) ScrollSum is summed over
 }
 
 // Add adds d to c.
@@ -43,6 +57,14 @@ func (c *WebCounts) Add(d WebCounts) {
 	c.Hits += d.Hits
 	c.Pageviews += d.Pageviews
 	c.Visitors += d.Visitors
+	c.Visits += d.Visits
+	c.TrackedVisits += d.TrackedVisits
+	c.Bounces += d.Bounces
+	c.Exits += d.Exits
+	c.EngagedMS += d.EngagedMS
+	c.EngagedViews += d.EngagedViews
+	c.ScrollSum += d.ScrollSum
+	c.ScrollViews += d.ScrollViews
 }
 
 // EmailKey identifies one email counter row.

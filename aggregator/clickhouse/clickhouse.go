@@ -152,7 +152,9 @@ var Columns = map[string][]chmigrate.Column{
 	"web_counters": {
 		{Name: "site", Type: "String"}, {Name: "hour", Type: "DateTime('UTC')"}, {Name: "dimension", Type: "String"},
 		{Name: "value", Type: "String"}, {Name: "hits", Type: "Int64"}, {Name: "pageviews", Type: "Int64"},
-		{Name: "visitors", Type: "Int64"},
+		{Name: "visitors", Type: "Int64"}, {Name: "visits", Type: "Int64"}, {Name: "tracked_visits", Type: "Int64"},
+		{Name: "bounces", Type: "Int64"}, {Name: "exits", Type: "Int64"}, {Name: "engaged_ms", Type: "Int64"},
+		{Name: "engaged_views", Type: "Int64"}, {Name: "scroll_sum", Type: "Int64"}, {Name: "scroll_views", Type: "Int64"},
 	},
 	"email_counters": {
 		{Name: "site", Type: "String"}, {Name: "campaign", Type: "String"}, {Name: "hour", Type: "DateTime('UTC')"},
@@ -222,7 +224,8 @@ func (s *Sink) Write(ctx context.Context, b *aggregator.Batch, token string) err
 		ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{"insert_deduplication_token": token}))
 	}
 	if len(b.Web) > 0 {
-		if err := s.insert(ctx, "INSERT INTO web_counters (site, hour, dimension, value, hits, pageviews, visitors)",
+		if err := s.insert(ctx, "INSERT INTO web_counters (site, hour, dimension, value, hits, pageviews, visitors, "+
+			"visits, tracked_visits, bounces, exits, engaged_ms, engaged_views, scroll_sum, scroll_views)",
 			webColumns(b.Web)); err != nil {
 			return fmt.Errorf("cannot insert %d web counters: %w", len(b.Web), err)
 		}
@@ -257,16 +260,32 @@ func (s *Sink) insert(ctx context.Context, query string, columns []any) error {
 	return s.sendError(batch.Send())
 }
 
+// webCounts is the number of counter columns of web_counters, in the order
+// of the insert.
+const webCounts = 11
+
 func webColumns(rows map[counter.WebKey]counter.WebCounts) []any {
 	n := len(rows)
 	site, dim, value := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 	hour := make([]time.Time, 0, n)
-	hits, pageviews, visitors := make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n)
+	// One backing array for the counter columns.
+	all := make([]int64, webCounts*n)
+	cols := make([][]int64, webCounts)
+	for i := range cols {
+		cols[i] = all[i*n : i*n : (i+1)*n]
+	}
 	for k, c := range rows {
 		site, hour, dim, value = append(site, k.Site), append(hour, time.Unix(k.Hour, 0).UTC()), append(dim, k.Dimension), append(value, k.Value)
-		hits, pageviews, visitors = append(hits, c.Hits), append(pageviews, c.Pageviews), append(visitors, c.Visitors)
+		for i, v := range [webCounts]int64{c.Hits, c.Pageviews, c.Visitors, c.Visits, c.TrackedVisits, c.Bounces,
+			c.Exits, c.EngagedMS, c.EngagedViews, c.ScrollSum, c.ScrollViews} {
+			cols[i] = append(cols[i], v)
+		}
 	}
-	return []any{site, hour, dim, value, hits, pageviews, visitors}
+	out := []any{site, hour, dim, value}
+	for _, c := range cols {
+		out = append(out, c)
+	}
+	return out
 }
 
 func emailColumns(rows map[counter.EmailKey]counter.EmailCounts) []any {

@@ -3,6 +3,7 @@ package clickhouse_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -180,5 +181,68 @@ func TestConcurrentStartsMigrateSafely(t *testing.T) {
 	defer s.Close()
 	if err := s.Ready(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestUpgradeAddsVisitColumns starts on a database made by the version
+// before the visit counters (migration 1 applied, a row written): the next
+// start adds the columns, the old row reads 0 in them, and new deltas sum.
+func TestUpgradeAddsVisitColumns(t *testing.T) {
+	url, conn := chtest.Database(t)
+	ctx := context.Background()
+	db := chtest.DB(conn)
+	sql, err := os.ReadFile("migrations/0001_counters.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts := []string{"CREATE DATABASE " + db,
+		"CREATE TABLE " + db + ".schema_migrations (version UInt32, name String, applied_at DateTime('UTC')) ENGINE = ReplacingMergeTree ORDER BY version"}
+	for _, s := range strings.Split(string(sql), ";") {
+		if i := strings.Index(s, "CREATE TABLE"); i >= 0 {
+			stmts = append(stmts, strings.Replace(s[i:], "IF NOT EXISTS ", "IF NOT EXISTS "+db+".", 1))
+		}
+	}
+	for _, s := range stmts {
+		if err := conn.Exec(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	// Inserts go as blocks: an INSERT … VALUES through Exec hangs on 18.16.
+	insert := func(query string, row ...any) {
+		t.Helper()
+		b, err := conn.PrepareBatch(ctx, query)
+		if err == nil {
+			err = b.Append(row...)
+		}
+		if err == nil {
+			err = b.Send()
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+	}
+	hour := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	insert("INSERT INTO "+db+".schema_migrations (version, name, applied_at)", uint32(1), "0001_counters.sql", hour)
+	insert("INSERT INTO "+db+".web_counters (site, hour, dimension, value, hits, pageviews, visitors)",
+		"example.com", hour, "path", "/a", int64(3), int64(3), int64(1))
+	s, err := clickhouse.Open(ctx, clickhouse.Options{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	b := aggregator.NewBatch()
+	b.Web[counter.WebKey{Site: "example.com", Hour: hour.Unix(), Dimension: counter.DimPath, Value: "/a"}] = counter.WebCounts{
+		Hits: 1, Pageviews: 1, Visits: 1, TrackedVisits: 1, Bounces: 1, Exits: -1, EngagedMS: 4500, EngagedViews: 1, ScrollSum: 70, ScrollViews: 1}
+	if err := s.Write(ctx, b, "upgrade"); err != nil {
+		t.Fatalf("write after the upgrade: %v", err)
+	}
+	var got [11]int64
+	if err := conn.QueryRow(ctx, `SELECT sum(hits), sum(pageviews), sum(visitors), sum(visits), sum(tracked_visits), sum(bounces),
+    sum(exits), sum(engaged_ms), sum(engaged_views), sum(scroll_sum), sum(scroll_views)
+FROM `+db+".web_counters WHERE site = 'example.com'").Scan(&got[0], &got[1], &got[2], &got[3], &got[4], &got[5], &got[6], &got[7], &got[8], &got[9], &got[10]); err != nil {
+		t.Fatal(err)
+	}
+	if want := [11]int64{4, 4, 1, 1, 1, 1, -1, 4500, 1, 70, 1}; got != want {
+		t.Fatalf("after the upgrade: %v, want %v", got, want)
 	}
 }

@@ -14,24 +14,32 @@ import (
 // one-core server that burst, at every sync and flush, held up requests for
 // tens of milliseconds (BENCHMARKS.md). This one appends to one buffer.
 //
-//	magic "TSP1"
+//	magic "TSP2"
 //	uvarint n, n × uvarint                    sources
 //	uvarint n, n × (str site, varint hour, str dimension, str value,
-//	                varint hits, pageviews, visitors)          web rows
+//	                varint hits, pageviews, visitors, visits,
+//	                tracked_visits, bounces, exits, engaged_ms,
+//	                engaged_views, scroll_sum, scroll_views)   web rows
 //	uvarint n, n × (str site, str campaign, varint hour, str dimension,
 //	                str value, varint sent, opens, unique_opens,
 //	                machine_opens)                             email rows
 //	uint32 little-endian CRC-32C of everything before it
 //
-// where str is a uvarint length and the bytes.
-const magic = "TSP1"
+// where str is a uvarint length and the bytes. Segments written before the
+// visit counters ("TSP1": web rows end at visitors) are still read, so an
+// upgrade replays what the previous version spooled.
+const (
+	magic   = "TSP2"
+	magicV1 = "TSP1"
+)
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 func encode(seg segment) []byte {
 	b := seg.Batch
-	// Rows are ~40 bytes; one allocation for a typical segment.
-	buf := make([]byte, 0, 64+48*(len(b.Web)+len(b.Email))+10*len(seg.Sources))
+	// Rows are ~40 bytes (the visit counters are mostly 0, one byte
+	// each); one allocation for a typical segment.
+	buf := make([]byte, 0, 64+56*(len(b.Web)+len(b.Email))+10*len(seg.Sources))
 	buf = append(buf, magic...)
 	buf = binary.AppendUvarint(buf, uint64(len(seg.Sources)))
 	for _, q := range seg.Sources {
@@ -46,6 +54,14 @@ func encode(seg segment) []byte {
 		buf = binary.AppendVarint(buf, c.Hits)
 		buf = binary.AppendVarint(buf, c.Pageviews)
 		buf = binary.AppendVarint(buf, c.Visitors)
+		buf = binary.AppendVarint(buf, c.Visits)
+		buf = binary.AppendVarint(buf, c.TrackedVisits)
+		buf = binary.AppendVarint(buf, c.Bounces)
+		buf = binary.AppendVarint(buf, c.Exits)
+		buf = binary.AppendVarint(buf, c.EngagedMS)
+		buf = binary.AppendVarint(buf, c.EngagedViews)
+		buf = binary.AppendVarint(buf, c.ScrollSum)
+		buf = binary.AppendVarint(buf, c.ScrollViews)
 	}
 	buf = binary.AppendUvarint(buf, uint64(len(b.Email)))
 	for k, c := range b.Email {
@@ -72,7 +88,11 @@ var errCorrupt = aggregator.ErrJournalCorrupt
 // decode parses a segment. A file that does not end in the checksum of its
 // contents is refused: a bit flip on disk must not become wrong counters.
 func decode(data []byte) (segment, error) {
-	if len(data) < len(magic)+4 || string(data[:len(magic)]) != magic {
+	if len(data) < len(magic)+4 {
+		return segment{}, fmt.Errorf("%w: not a spool segment", errCorrupt)
+	}
+	v1 := string(data[:len(magicV1)]) == magicV1
+	if !v1 && string(data[:len(magic)]) != magic {
 		return segment{}, fmt.Errorf("%w: not a spool segment", errCorrupt)
 	}
 	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
@@ -89,6 +109,10 @@ func decode(data []byte) (segment, error) {
 	for i := 0; i < n && d.err == nil; i++ {
 		k := counter.WebKey{Site: d.string(), Hour: d.varint(), Dimension: d.string(), Value: d.string()}
 		c := counter.WebCounts{Hits: d.varint(), Pageviews: d.varint(), Visitors: d.varint()}
+		if !v1 {
+			c.Visits, c.TrackedVisits, c.Bounces, c.Exits = d.varint(), d.varint(), d.varint(), d.varint()
+			c.EngagedMS, c.EngagedViews, c.ScrollSum, c.ScrollViews = d.varint(), d.varint(), d.varint(), d.varint()
+		}
 		if _, dup := seg.Batch.Web[k]; dup {
 			d.fail("web rows: a key repeats")
 		}

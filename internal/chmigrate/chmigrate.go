@@ -132,20 +132,33 @@ func Apply(ctx context.Context, conn driver.Conn, table string, all []Migration)
 	return nil
 }
 
-// ClickHouse error codes of a CREATE that lost a race with another.
+// ClickHouse error codes of a CREATE that lost a race with another, and of
+// an ADD COLUMN whose column is there (44 on 18.16, 15 on later servers).
 const (
-	codeTableExists    = 57
-	codeDatabaseExists = 82
+	codeTableExists     = 57
+	codeDatabaseExists  = 82
+	codeIllegalColumn   = 44
+	codeDuplicateColumn = 15
 )
 
 // Exec runs one DDL statement, taking "already exists" for success: two
 // processes running the same CREATE … IF NOT EXISTS at once can both pass
-// the check, and then one of them gets that error.
+// the check, and then one of them gets that error. ALTER … ADD COLUMN has
+// no IF NOT EXISTS on 18.16, so a column already added counts as added too
+// (a migration cut short between two columns runs again).
 func Exec(ctx context.Context, conn driver.Conn, stmt string) error {
 	err := conn.Exec(ctx, stmt)
 	var exc *ch.Exception
-	if errors.As(err, &exc) && (exc.Code == codeTableExists || exc.Code == codeDatabaseExists) {
+	if !errors.As(err, &exc) {
+		return err
+	}
+	switch exc.Code {
+	case codeTableExists, codeDatabaseExists:
 		return nil
+	case codeIllegalColumn, codeDuplicateColumn:
+		if strings.Contains(exc.Message, "already exists") {
+			return nil
+		}
 	}
 	return err
 }
