@@ -38,8 +38,13 @@ func (s *server) countEvent(c *fiber.Ctx) (ingest.Outcome, error) {
 	if err != nil {
 		return "", err
 	}
+	if ev.Name == ingest.EngagementName {
+		return s.opts.Pipeline.Engagement(ingest.Engagement{
+			Site: site, URL: ev.URL, Referrer: ev.Referrer, Consent: ev.Consent, Report: ev.Report,
+		}, client)
+	}
 	return s.opts.Pipeline.Event(ingest.Event{
-		Site: site, Name: ev.Name, URL: ev.URL, Referrer: ev.Referrer, Consent: ev.Consent,
+		Site: site, Name: ev.Name, URL: ev.URL, Referrer: ev.Referrer, Consent: ev.Consent, Visit: ev.Visit,
 	}, client)
 }
 

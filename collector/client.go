@@ -10,6 +10,7 @@ import (
 
 	"tally/collector/clientip"
 	"tally/collector/ingest"
+	"tally/collector/language"
 )
 
 // client builds the pipeline's view of the requester: the client address
@@ -21,7 +22,7 @@ func (s *server) client(c *fiber.Ctx) (ingest.Client, error) {
 	if err != nil {
 		return ingest.Client{}, err
 	}
-	return ingest.Client{
+	cl := ingest.Client{
 		IP: ip,
 		// Not copied out of fasthttp's header buffer: the pipeline only
 		// hashes and classifies it during this request, and nothing keeps it
@@ -31,7 +32,10 @@ func (s *server) client(c *fiber.Ctx) (ingest.Client, error) {
 		GPC:       c.Get("Sec-GPC") == "1",
 		DNT:       c.Get("DNT") == "1",
 		Prefetch:  isPrefetch(c),
-	}, nil
+	}
+	// A constant of language's table: nothing of the header is kept.
+	cl.Language = language.Primary(c.Get(fiber.HeaderAcceptLanguage))
+	return cl, nil
 }
 
 // clientAddr is the client address through the trusted-proxy rules; see

@@ -5,16 +5,24 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 
 	"tally/collector/consent"
+	"tally/collector/visits"
 )
 
 // eventBody is the Plausible Events API body (long and short field names:
 // the official tracker sends n/u/d/r/p) plus our optional consent object.
 // props (p) are accepted, as any other member is, and skipped unread:
 // they could carry anything and are never stored.
+//
+// Engagement events (n "engagement") carry sd and e, read as Plausible
+// reads them (visits.ParseScroll, ParseEngagedMS). Plausible's tracker
+// sends its version as v on every event; our tracker sends its flags as tf
+// and, in engagement reports, the depth it reported before as sp
+// (collector/visits).
 type eventBody struct {
 	Name     string      `json:"name"`
 	N        string      `json:"n"`
@@ -25,6 +33,28 @@ type eventBody struct {
 	Referrer string      `json:"referrer"`
 	R        string      `json:"r"`
 	Consent  consentBody `json:"consent"` // absent, null and {} all mean no explicit choice
+	SD       jsonInt     `json:"sd"`
+	E        jsonInt     `json:"e"`
+	V        jsonInt     `json:"v"`
+	TF       jsonInt     `json:"tf"`
+	SP       jsonInt     `json:"sp"`
+}
+
+// jsonInt is an integer member as Plausible reads one: a JSON integer or
+// a string holding one. Anything else (a fraction, null, an object) is
+// missing, never an error.
+type jsonInt struct {
+	v  int64
+	ok bool
+}
+
+func (n *jsonInt) UnmarshalJSON(b []byte) error {
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
+		b = b[1 : len(b)-1]
+	}
+	v, err := strconv.ParseInt(string(b), 10, 64)
+	*n = jsonInt{v: v, ok: err == nil}
+	return nil
 }
 
 type consentBody struct {
@@ -37,6 +67,8 @@ type consentBody struct {
 type parsedEvent struct {
 	Name, URL, Domain, Referrer string
 	Consent                     consent.Signals
+	Visit                       visits.Hit    // page views
+	Report                      visits.Report // engagement reports
 }
 
 var errEmptyBody = errors.New("empty body: send a JSON event")
@@ -82,6 +114,14 @@ func (p *eventParser) parse(body []byte) (parsedEvent, error) {
 		return parsedEvent{}, fmt.Errorf("consent.analytics: %w", err)
 	}
 	ev.Consent = consent.Signals{Analytics: state, TCF: b.Consent.TCF}
+	flags := visits.ParseFlags(b.TF.v)
+	ev.Visit = visits.Hit{Flags: flags, Script: flags != 0 || b.V.ok}
+	ev.Report = visits.Report{
+		Scroll:     visits.ParseScroll(b.SD.v, b.SD.ok),
+		EngagedMS:  visits.ParseEngagedMS(b.E.v, b.E.ok),
+		PrevScroll: int(min(max(b.SP.v, 0), 100)),
+		Flags:      flags,
+	}
 	return ev, nil
 }
 

@@ -11,8 +11,20 @@ import (
 
 	"tally/collector/consent"
 	"tally/collector/ingest"
+	"tally/collector/visits"
 	"tally/pixel"
 )
+
+// own copies a and b into one new string and returns the two halves, so
+// that keeping both costs one allocation.
+func own(a, b string) (string, string) {
+	var sb strings.Builder
+	sb.Grow(len(a) + len(b))
+	sb.WriteString(a)
+	sb.WriteString(b)
+	s := sb.String()
+	return s[:len(a)], s[len(a):]
+}
 
 // The pixel routes, also used to recognise them in middleware.
 const (
@@ -65,15 +77,20 @@ func (s *server) countWebPixel(c *fiber.Ctx) (ingest.Outcome, error) {
 	if page == "" {
 		page = c.Get(fiber.HeaderReferer)
 	}
-	// The URL is cloned: fasthttp reuses its buffer after the handler, and
-	// counter rows keep parts of the URL. The referrer and TCF string are
-	// only read during the call (see ingest.Event).
+	// An <img> cannot know the page's referrer: only a pixel URL that
+	// carries r= (even empty) tells the visit counters anything.
+	hasRef := c.Request().URI().QueryArgs().Has("r")
+	// The URL and referrer are copied, in one allocation: fasthttp reuses
+	// its buffer after the handler, and counter rows keep parts of both.
+	// The TCF string is only read during the call (see ingest.Event).
+	url, ref := own(page, c.Query("r"))
 	return s.opts.Pipeline.Event(ingest.Event{
 		Site:     site,
 		Name:     ingest.PageviewName,
-		URL:      strings.Clone(page),
-		Referrer: c.Query("r"),
+		URL:      url,
+		Referrer: ref,
 		Consent:  consent.Signals{Analytics: state, TCF: c.Query("gdpr_consent")},
+		Visit:    visits.Hit{NoReferrer: !hasRef},
 	}, client)
 }
 

@@ -10,6 +10,7 @@ import (
 	"tally/collector/clientip"
 	"tally/collector/ingest"
 	"tally/collector/referrer"
+	"tally/collector/visits"
 )
 
 // Every counting route has one shape: a count function parses the request
@@ -151,6 +152,8 @@ func reason(err error) string {
 		return "foreign_host"
 	case errors.Is(err, ingest.ErrBadName):
 		return "bad_name"
+	case errors.Is(err, visits.ErrEmptyEngagement):
+		return "bad_engagement"
 	case errors.Is(err, ingest.ErrBadCampaign), errors.Is(err, ingest.ErrBadCount):
 		return "bad_campaign"
 	}

@@ -168,21 +168,25 @@ func TestPageviewCountsEachDimensionOnce(t *testing.T) {
 			t.Errorf("%s=%q: %+v, want %+v", dim, value, got, want)
 		}
 	}
-	f(counter.DimTotal, "", counter.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
-	f(counter.DimPath, "/a", counter.WebCounts{Hits: 1, Pageviews: 1, Visitors: 1})
-	f(counter.DimPath, "/b", counter.WebCounts{Hits: 2, Pageviews: 2, Visitors: 1})
-	f(counter.DimSource, "news", counter.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
-	f(counter.DimUTMSource, "news", counter.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
-	f(counter.DimCountry, "DE", counter.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
-	f(counter.DimRegion, "DE-BY", counter.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
-	f(counter.DimBrowser, "Firefox", counter.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
-	f(counter.DimOS, "Linux", counter.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
-	f(counter.DimDevice, "desktop", counter.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
+	// Each page view came from outside (an empty or external referrer):
+	// three visits, each assumed to end on its page.
+	all := counter.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1, Visits: 3}
+	f(counter.DimTotal, "", all)
+	f(counter.DimPath, "/a", counter.WebCounts{Hits: 1, Pageviews: 1, Visitors: 1, Visits: 1, Exits: 1})
+	f(counter.DimPath, "/b", counter.WebCounts{Hits: 2, Pageviews: 2, Visitors: 1, Visits: 2, Exits: 2})
+	f(counter.DimSource, "news", all)
+	f(counter.DimUTMSource, "news", all)
+	f(counter.DimCountry, "DE", all)
+	f(counter.DimRegion, "DE-BY", all)
+	f(counter.DimBrowser, "Firefox", all)
+	f(counter.DimOS, "Linux", all)
+	f(counter.DimDevice, "desktop", all)
+	f(counter.DimLanguage, "", all) // the client sent no Accept-Language
 	f(counter.DimConsent, "granted", counter.WebCounts{Hits: 3})
 	f(counter.DimConsent, "unknown", counter.WebCounts{Hits: 1})
 	f(counter.DimEvent, "signup", counter.WebCounts{Hits: 1, Visitors: 1})
-	if rows := env.sink.WebRows(); len(rows) != 15 {
-		t.Errorf("%d rows, want 15: %v", len(rows), rows)
+	if rows := env.sink.WebRows(); len(rows) != 16 {
+		t.Errorf("%d rows, want 16: %v", len(rows), rows)
 	}
 }
 

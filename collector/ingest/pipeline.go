@@ -21,6 +21,10 @@ type Client struct {
 	GPC, DNT  bool
 	// Prefetch: the browser fetched the page speculatively (Sec-Purpose).
 	Prefetch bool
+	// Language is the ISO 639-1 code of the visitor's preferred language
+	// (language.Primary of Accept-Language), or "": a constant, nothing
+	// else of the header.
+	Language string
 }
 
 // Outcome says what happened to a hit, for metrics and tests.

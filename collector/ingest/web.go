@@ -10,15 +10,17 @@ import (
 	"tally/collector/referrer"
 	"tally/collector/uniques"
 	"tally/collector/useragent"
+	"tally/collector/visits"
 	"tally/counter"
 	"tally/scrub"
 	"tally/sites"
 )
 
 // Event is a page view or custom event, as parsed from the API or a pixel.
-// Name and URL must belong to the caller (not to a reused request buffer):
-// counter rows keep parts of them as keys. Referrer and Consent.TCF are
-// only read during the call.
+// Name, URL and Referrer must belong to the caller (not to a reused
+// request buffer): counter rows keep parts of them as keys (the referrer's
+// path, when it is a page of the site). Consent.TCF is only read during
+// the call.
 type Event struct {
 	Site     *sites.Site
 	Name     string // "pageview" or a custom event name
@@ -27,6 +29,9 @@ type Event struct {
 	// Consent carries the explicit choice and TCF string; GPC and DNT come
 	// from Client.
 	Consent consent.Signals
+	// Visit is what the sender tells of the visit besides the referrer
+	// (our tracker's flags; whether it knows the referrer at all).
+	Visit visits.Hit
 }
 
 // PageviewName is the event name of a page view (Plausible's).
@@ -94,44 +99,39 @@ func (p *Pipeline) Event(ev Event, c Client) (Outcome, error) {
 		vis = p.opts.Visitors.Visitor(ev.Site.Domain, c.IP, c.UserAgent)
 	}
 	// One pair per dimension counted: a custom event counts its name, a
-	// page view every dimension of the page and the visitor.
-	var pairs [11]uniques.Pair
+	// page view every dimension of the page and the visitor (dims.go).
+	var pairs [pageDimensions]uniques.Pair
 	n := 0
+	var view visitView // see visits.go
 	if name != PageviewName {
 		pairs[0] = uniques.Pair{Dimension: counter.DimEvent, Value: name}
 		n = 1
 	} else {
-		region := p.opts.Geo.Lookup(c.IP)
-		pairs = [11]uniques.Pair{
-			{Dimension: counter.DimTotal},
-			{Dimension: counter.DimPath, Value: page.Path},
-			{Dimension: counter.DimSource, Value: p.sources.Source(page, ev.Referrer, ev.Site.OwnsHost)},
-			{Dimension: counter.DimUTMSource, Value: page.UTMSource},
-			{Dimension: counter.DimUTMMedium, Value: page.UTMMedium},
-			{Dimension: counter.DimUTMCampaign, Value: page.UTMCampaign},
-			{Dimension: counter.DimCountry, Value: region.Country},
-			{Dimension: counter.DimRegion, Value: region.Subdivision},
-			{Dimension: counter.DimDevice, Value: agent.Device},
-			{Dimension: counter.DimBrowser, Value: agent.Browser},
-			{Dimension: counter.DimOS, Value: agent.OS},
-		}
+		p.pageDims(&pairs, ev.Site, page, ev.Referrer, agent, c)
 		n = len(pairs)
+		view = p.visitOf(ev, page)
 	}
 	p.opts.Visitors.FirstTodayAll(vis, pairs[:n]) // all false for the zero visitor
 
-	var updates [1 + len(pairs)]aggregator.WebUpdate
+	var updates [2 + len(pairs)]aggregator.WebUpdate
 	updates[0] = consentRow
 	for i, pr := range pairs[:n] {
 		u := aggregator.WebUpdate{Dimension: pr.Dimension, Value: pr.Value, Counts: counter.WebCounts{Hits: 1}}
 		if name == PageviewName {
 			u.Counts.Pageviews = 1
+			view.add(&u)
 		}
 		if pr.First {
 			u.Counts.Visitors = 1
 		}
 		updates[1+i] = u
 	}
-	p.opts.Aggregator.AddWeb(ev.Site.Domain, hour, updates[:1+n])
+	n++
+	if view.takeBack != "" {
+		updates[n] = aggregator.WebUpdate{Dimension: counter.DimPath, Value: view.takeBack, Counts: counter.WebCounts{Exits: -1}}
+		n++
+	}
+	p.opts.Aggregator.AddWeb(ev.Site.Domain, hour, updates[:n])
 	return Counted, nil
 }
 

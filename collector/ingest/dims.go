@@ -1,0 +1,34 @@
+package ingest
+
+import (
+	"tally/collector/referrer"
+	"tally/collector/uniques"
+	"tally/collector/useragent"
+	"tally/counter"
+	"tally/sites"
+)
+
+// pageDimensions is the number of dimension rows a page view counts in.
+const pageDimensions = 12
+
+// pageDims fills the dimension rows of a page view of page, reached from
+// ref, by the client c whose agent is classified. A page view and the
+// engagement report that takes back its bounce must name the same rows,
+// so both are made here.
+func (p *Pipeline) pageDims(pairs *[pageDimensions]uniques.Pair, site *sites.Site, page referrer.Page, ref string, agent useragent.Agent, c Client) {
+	region := p.opts.Geo.Lookup(c.IP)
+	*pairs = [pageDimensions]uniques.Pair{
+		{Dimension: counter.DimTotal},
+		{Dimension: counter.DimPath, Value: page.Path},
+		{Dimension: counter.DimSource, Value: p.sources.Source(page, ref, site.OwnsHost)},
+		{Dimension: counter.DimUTMSource, Value: page.UTMSource},
+		{Dimension: counter.DimUTMMedium, Value: page.UTMMedium},
+		{Dimension: counter.DimUTMCampaign, Value: page.UTMCampaign},
+		{Dimension: counter.DimCountry, Value: region.Country},
+		{Dimension: counter.DimRegion, Value: region.Subdivision},
+		{Dimension: counter.DimDevice, Value: agent.Device},
+		{Dimension: counter.DimBrowser, Value: agent.Browser},
+		{Dimension: counter.DimOS, Value: agent.OS},
+		{Dimension: counter.DimLanguage, Value: c.Language},
+	}
+}
