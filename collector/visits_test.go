@@ -141,8 +141,8 @@ func TestTrackerFlagsReachTheCounters(t *testing.T) {
 func TestPixelReferrer(t *testing.T) {
 	app, rows := newSinkApp(t)
 	for _, q := range []string{
-		"d=example.com&u=https%3A%2F%2Fexample.com%2Fa",                                  // no r=: unknown
-		"d=example.com&u=https%3A%2F%2Fexample.com%2Fa&r=",                               // an empty referrer: a visit
+		"d=example.com&u=https%3A%2F%2Fexample.com%2Fa",                                 // no r=: unknown
+		"d=example.com&u=https%3A%2F%2Fexample.com%2Fa&r=",                              // an empty referrer: a visit
 		"d=example.com&u=https%3A%2F%2Fexample.com%2Fb&r=https%3A%2F%2Fexample.com%2Fa", // a step from /a
 	} {
 		req := httptest.NewRequest(http.MethodGet, "/p.gif?"+q, nil)

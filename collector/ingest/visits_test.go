@@ -128,7 +128,7 @@ func TestVisitThroughThePipeline(t *testing.T) {
 func TestReferrerChain(t *testing.T) {
 	e := newVisitEnv(t, "anonymous")
 	e.view("/", "", 0)
-	e.view("/pricing", "https://www.shop.example/", 0)         // from the other hostname
+	e.view("/pricing", "https://www.shop.example/", 0)          // from the other hostname
 	e.view("/signup", "https://shop.example/pricing?plan=x", 0) // the query is not part of the path
 	e.view("/", "https://news.ycombinator.com/item?id=1", 0)
 	e.view("/docs", "android-app://com.example.app/", 0) // not a web page: from outside
