@@ -361,15 +361,20 @@ const (
 	// ModeStrict records nothing but the consent counter unless analytics
 	// consent is granted.
 	ModeStrict Mode = "strict"
+	// ModeOptOut assumes consent unless the visitor withdrew it ("by using
+	// the site you consent; you may withdraw"): counters for every hit, and
+	// daily uniques unless the hit says denied (explicitly, by TCF, GPC or
+	// DNT).
+	ModeOptOut Mode = "optout"
 )
 
 // ParseMode reads a site mode; "" means ModeAnonymous.
 func ParseMode(s string) (Mode, error) {
-	switch Mode(strings.ToLower(strings.TrimSpace(s))) {
+	switch m := Mode(strings.ToLower(strings.TrimSpace(s))); m {
 	case "", ModeAnonymous:
 		return ModeAnonymous, nil
-	case ModeStrict:
-		return ModeStrict, nil
+	case ModeStrict, ModeOptOut:
+		return m, nil
 	}
-	return "", fmt.Errorf("unknown consent mode %q: want %q or %q", s, ModeStrict, ModeAnonymous)
+	return "", fmt.Errorf("unknown consent mode %q: want %q, %q or %q", s, ModeStrict, ModeAnonymous, ModeOptOut)
 }

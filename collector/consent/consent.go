@@ -78,6 +78,8 @@ const tcfMeasureContent = consentconstants.Purpose(8)
 //	strict,    denied / unknown -> nothing but the consent counter
 //	anonymous, granted          -> counters and uniques
 //	anonymous, anything else    -> counters only, no hash
+//	optout,    granted / unknown -> counters and uniques (consent assumed)
+//	optout,    denied           -> counters only, no hash
 //
 // GPC and DNT are opt-outs: they turn an unknown state into denied, and they
 // always switch uniques off, even next to an explicit grant, because a
@@ -95,6 +97,10 @@ func Decide(mode sites.Mode, s Signals) Decision {
 	switch {
 	case state == Granted:
 		d.Counters, d.Uniques = true, !optOut
+	case mode == sites.ModeOptOut && state == Unknown:
+		// Consent assumed: nothing withdrew it (GPC and DNT made the
+		// state denied above).
+		d.Counters, d.Uniques = true, true
 	case mode == sites.ModeStrict:
 		// Denied or unknown: only the consent counter.
 	default:

@@ -43,6 +43,19 @@ func TestDecide(t *testing.T) {
 	f(sites.ModeStrict, Signals{TCF: "C0000000000000000000000000000000000AAFA0000"}, Decision{State: Unknown})
 	// The explicit field wins over the CMP's string.
 	f(sites.ModeStrict, Signals{Analytics: Denied, TCF: tcfPurpose8}, Decision{State: Denied})
+
+	// optout: consent assumed unless withdrawn, by any of the signals.
+	counters := func(s State) Decision { return Decision{State: s, Counters: true} }
+	f(sites.ModeOptOut, Signals{}, Decision{State: Unknown, Counters: true, Uniques: true})
+	f(sites.ModeOptOut, Signals{Analytics: Granted}, all)
+	f(sites.ModeOptOut, Signals{Analytics: Denied}, counters(Denied))
+	f(sites.ModeOptOut, Signals{GPC: true}, counters(Denied))
+	f(sites.ModeOptOut, Signals{DNT: true}, counters(Denied))
+	f(sites.ModeOptOut, Signals{TCF: tcfNoPurpose8}, counters(Denied))
+	f(sites.ModeOptOut, Signals{TCF: tcfPurpose8}, all)
+	f(sites.ModeOptOut, Signals{TCF: "not-a-tcf-string"}, Decision{State: Unknown, Counters: true, Uniques: true})
+	f(sites.ModeOptOut, Signals{Analytics: Denied, TCF: tcfPurpose8}, counters(Denied)) // the explicit choice wins
+	f(sites.ModeOptOut, Signals{Analytics: Granted, GPC: true}, counters(Granted))     // a browser-wide opt-out still turns the hash off
 }
 
 func TestParse(t *testing.T) {

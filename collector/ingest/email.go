@@ -55,10 +55,11 @@ func (p *Pipeline) EmailOpen(o Open, c Client) (Outcome, error) {
 	}
 
 	// De-duplicate only where the site's mode allows recognising the
-	// recipient: always in anonymous mode (nothing per recipient is
-	// stored), in strict mode only with the signed consent bit.
+	// recipient: always in anonymous and optout mode (nothing per
+	// recipient is stored), in strict mode only with the signed consent
+	// bit.
 	first := false
-	if o.Recipient != "" && (o.Site.Mode == sites.ModeAnonymous || o.RecipientConsent) {
+	if o.Recipient != "" && (o.Site.Mode != sites.ModeStrict || o.RecipientConsent) {
 		if p.opts.Opens.Len() >= p.opts.MaxOpenKeys {
 			return "", p.errOpens // see bounds.go
 		}

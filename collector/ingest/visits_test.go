@@ -221,3 +221,46 @@ func TestEngagementAllocatesNothing(t *testing.T) {
 		t.Fatalf("%v allocations per report and page view", n)
 	}
 }
+
+// TestOptOutMode: consent is assumed unless a signal withdraws it, for
+// visitors and for email opens alike.
+func TestOptOutMode(t *testing.T) {
+	e := newVisitEnv(t, "optout")
+	hit := func(path string, sig consent.Signals, dnt bool) {
+		t.Helper()
+		c := e.client
+		c.DNT = dnt
+		if _, err := e.pipe.Pipeline.Event(ingest.Event{Site: e.site, Name: ingest.PageviewName, URL: "https://shop.example" + path, Consent: sig}, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hit("/a", consent.Signals{}, false)                          // nothing said: a visitor
+	hit("/b", consent.Signals{Analytics: consent.Denied}, false) // withdrawn: counted, no visitor
+	hit("/c", consent.Signals{}, true)                           // DNT withdraws too
+	hit("/d", consent.Signals{TCF: tcfStrings[1]}, false)        // a TCF string without purpose 8
+	for path, want := range map[string]int64{"/a": 1, "/b": 0, "/c": 0, "/d": 0} {
+		if c := e.row("path", path); c.Pageviews != 1 || c.Visitors != want {
+			t.Errorf("%s: %+v, want 1 page view and %d visitors", path, c, want)
+		}
+	}
+	if c := e.row("consent", "unknown"); c.Hits != 1 {
+		t.Errorf("consent unknown (assumed): %+v", c)
+	}
+	if c := e.row("consent", "denied"); c.Hits != 3 {
+		t.Errorf("consent denied: %+v", c)
+	}
+	// An open of the same recipient twice counts one unique open, without a
+	// consent bit in the URL.
+	for range 2 {
+		if _, err := e.pipe.Pipeline.EmailOpen(ingest.Open{Site: e.site, Campaign: "spring", Recipient: "r1"}, e.client); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.pipe.Aggregator.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := e.pipe.Sink.Email(counter.EmailKey{Site: "shop.example", Campaign: "spring", Hour: counter.HourOf(testNow), Dimension: counter.DimTotal})
+	if got.Opens != 2 || got.UniqueOpens != 1 {
+		t.Errorf("opens in optout mode: %+v", got)
+	}
+}

@@ -39,10 +39,11 @@ func Shared(s *sites.Site, n *Noise) Policy {
 	return Policy{K: s.SharedK(), Measure: MeasureOf(s), Noise: n, Site: s.Domain, Location: s.Location}
 }
 
-// MeasureOf is what k counts on a site: visitors where every counted hit
-// carries a visitor hash (strict mode, consent given), hits where most do
-// not (anonymous mode records no visitor without consent, and counting its
-// zero visitors would fold every row).
+// MeasureOf is what k counts on a site: visitors where counted hits carry
+// a visitor hash (strict mode, consent given; optout mode, consent
+// assumed unless withdrawn), hits where most do not (anonymous mode
+// records no visitor without consent, and counting its zero visitors would
+// fold every row).
 func MeasureOf(s *sites.Site) stats.Measure {
 	if s.Mode == sites.ModeAnonymous {
 		return stats.MeasureHits
