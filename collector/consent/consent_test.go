@@ -55,7 +55,7 @@ func TestDecide(t *testing.T) {
 	f(sites.ModeOptOut, Signals{TCF: tcfPurpose8}, all)
 	f(sites.ModeOptOut, Signals{TCF: "not-a-tcf-string"}, Decision{State: Unknown, Counters: true, Uniques: true})
 	f(sites.ModeOptOut, Signals{Analytics: Denied, TCF: tcfPurpose8}, counters(Denied)) // the explicit choice wins
-	f(sites.ModeOptOut, Signals{Analytics: Granted, GPC: true}, counters(Granted))     // a browser-wide opt-out still turns the hash off
+	f(sites.ModeOptOut, Signals{Analytics: Granted, GPC: true}, counters(Granted))      // a browser-wide opt-out still turns the hash off
 }
 
 func TestParse(t *testing.T) {
