@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"os/signal"
 	"syscall"
 	"time"
@@ -120,6 +121,16 @@ type app struct {
 	fiber  *fiber.App
 	listen *listeners
 	opened closers
+	// day is the handover of the day's uniques across a graceful restart
+	// (uniques.SaveDay); nil without a spool directory.
+	day *dayHandover
+}
+
+// dayHandover is where and what the day's memory is saved at shutdown.
+type dayHandover struct {
+	path     string
+	visitors *uniques.Visitors
+	opens    *uniques.Opens
 }
 
 // closers is what build opened, in order, with a name for errors.
@@ -240,6 +251,21 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 
 	visitors := uniques.NewVisitors(nil)
 	opens := uniques.NewOpens(cfg.EmailWindow, nil)
+	var day *dayHandover
+	if cfg.SpoolDir != "" {
+		// Before the first hit: the day's visitors and opens from a
+		// graceful restart today, if any. The file is deleted whatever it
+		// holds.
+		day = &dayHandover{path: filepath.Join(cfg.SpoolDir, uniques.HandoverFile), visitors: visitors, opens: opens}
+		switch ok, err := uniques.RestoreDay(day.path, visitors, opens); {
+		case ok:
+			logger.Info("restored the day's unique visitors and opens", "pairs", visitors.Len(), "opens", opens.Len())
+		case errors.Is(err, uniques.ErrHandoverStale):
+			logger.Info("the day's uniques handover is from another day: deleted unread")
+		case err != nil:
+			logger.Error("cannot restore the day's uniques; counting them from scratch", "err", err)
+		}
+	}
 	var agg *aggregator.Aggregator
 	m := metrics.New(metrics.Gauges{
 		PendingRows:  func() float64 { return float64(agg.Pending()) },
@@ -328,7 +354,7 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 		return nil, err
 	}
 	f.Server().ConnState = listen.limiter.ConnState
-	return &app{sink: sink, agg: agg, fiber: f, listen: listen, opened: opened}, nil
+	return &app{sink: sink, agg: agg, fiber: f, listen: listen, opened: opened, day: day}, nil
 }
 
 func (a *app) shutdown(logger *slog.Logger) error {
@@ -340,6 +366,14 @@ func (a *app) shutdown(logger *slog.Logger) error {
 	}
 	if err := a.listen.stop(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("cannot stop the metrics listener: %w", err))
+	}
+	// No hit arrives any more: the day's uniques may cross the restart.
+	if a.day != nil {
+		if err := uniques.SaveDay(a.day.path, a.day.visitors, a.day.opens); err != nil {
+			errs = append(errs, err)
+		} else {
+			logger.Info("saved the day's unique visitors and opens for the next start", "pairs", a.day.visitors.Len(), "opens", a.day.opens.Len())
+		}
 	}
 	if err := a.agg.Stop(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("cannot flush on shutdown: %w", err))

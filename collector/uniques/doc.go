@@ -19,6 +19,12 @@
 //
 // Email opens: a recipient token is reduced to HMAC-SHA256(process key,
 // site, campaign, token) in memory and forgotten when the counting window
-// ends. Restarting the collector forgets every open, so a reopen after a
-// restart counts as a new unique open: the price of storing nothing.
+// ends.
+//
+// Restarts: a graceful restart on the same UTC day keeps the day's
+// visitors and the remembered opens, through one file in the spool
+// directory written at shutdown and deleted at the next start
+// (handover.go; TestHandoverKeepsTheDay, and cmd/collector's
+// TestRestartKeepsTheDay with SIGTERM). A crash, or a start on another
+// day, loses them: a visitor or opener seen before counts again.
 package uniques

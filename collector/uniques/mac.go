@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding"
 	"encoding/binary"
+	"fmt"
 	"hash"
 	"sync"
 )
@@ -45,6 +46,17 @@ func newMACKey(key []byte) macKey {
 	clear(ipad[:])
 	clear(opad[:])
 	return k
+}
+
+// check reports whether k's states are SHA-256 states (k read from a
+// handover file: start and finish must never fail on them).
+func (k macKey) check() error {
+	for _, st := range [][]byte{k.inner, k.outer} {
+		if err := sha256.New().(encoding.BinaryUnmarshaler).UnmarshalBinary(st); err != nil {
+			return fmt.Errorf("a key state is not a SHA-256 state: %w", err)
+		}
+	}
+	return nil
 }
 
 // destroy overwrites the key states. The caller makes sure no MAC is being

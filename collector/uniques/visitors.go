@@ -3,11 +3,12 @@ package uniques
 import (
 	"crypto/rand"
 	"encoding/binary"
-	"hash/maphash"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // Visitor is a visitor's key for one day. The zero Visitor is "no visitor":
@@ -37,7 +38,10 @@ type visitorDay struct {
 
 	keyMu sync.RWMutex // destroy (write) against MACs in progress (read)
 	key   macKey       // the salt, as HMAC states; destroyed at rotation
-	seed  maphash.Seed // pair hash seed, replaced with the day
+	// seed keys the pair hash, replaced with the day. A number rather than
+	// a maphash.Seed, so that the day's pairs can cross a graceful restart
+	// (handover.go).
+	seed uint64
 
 	pairs atomic.Int64
 	bytes atomic.Int64
@@ -76,7 +80,11 @@ func newVisitorDay(day int64, salt []byte) *visitorDay {
 			panic("uniques: cannot read random salt: " + err.Error())
 		}
 	}
-	d := &visitorDay{day: day, key: newMACKey(salt), seed: maphash.MakeSeed()}
+	var seed [8]byte
+	if _, err := rand.Read(seed[:]); err != nil {
+		panic("uniques: cannot read random seed: " + err.Error())
+	}
+	d := &visitorDay{day: day, key: newMACKey(salt), seed: binary.LittleEndian.Uint64(seed[:])}
 	clear(s[:])
 	return d
 }
@@ -156,13 +164,13 @@ func (v *Visitors) FirstToday(vis Visitor, dimension, value string) bool {
 
 // add remembers the pair and reports whether it is new.
 func (d *visitorDay) add(id uint64, dimension, value string) bool {
-	var h maphash.Hash
-	h.SetSeed(d.seed)
-	var idb [8]byte
+	var h xxhash.Digest
+	h.ResetWithSeed(d.seed)
+	var idb [9]byte
 	binary.LittleEndian.PutUint64(idb[:], id)
-	h.Write(idb[:])
+	h.Write(idb[:8])
 	h.WriteString(dimension)
-	h.WriteByte(0)
+	h.Write(idb[8:]) // 0: ends the dimension
 	h.WriteString(value)
 	k := h.Sum64()
 	if k == 0 {
