@@ -58,6 +58,11 @@ func limit(c *fiber.Ctx, def int) (int, error) {
 type ratios struct {
 	Visitors  *float64 `json:"visitors"` // null when the previous period had none
 	Pageviews *float64 `json:"pageviews"`
+	Visits    *float64 `json:"visits"`
+	// The rates' relative changes: null when either period has none.
+	BounceRate    *float64 `json:"bounce_rate"`
+	VisitDuration *float64 `json:"visit_duration"`
+	ViewsPerVisit *float64 `json:"views_per_visit"`
 }
 
 func ratio(cur, prev int64) *float64 {
@@ -66,6 +71,49 @@ func ratio(cur, prev int64) *float64 {
 	}
 	r := float64(cur-prev) / float64(prev)
 	return &r
+}
+
+// rateChange is the relative change of a rate; nil when either is unknown
+// or the previous one is 0.
+func rateChange(cur, prev *float64) *float64 {
+	if cur == nil || prev == nil || *prev == 0 {
+		return nil
+	}
+	r := (*cur - *prev) / *prev
+	return &r
+}
+
+// changes compares two released totals.
+func changes(t stats.Totals) ratios {
+	if t.Current.BelowK || t.Previous.BelowK {
+		return ratios{}
+	}
+	cm, pm := t.Current.Metrics(true), t.Previous.Metrics(true)
+	ch := ratios{Visitors: ratio(t.Current.Visitors, t.Previous.Visitors), Pageviews: ratio(t.Current.Pageviews, t.Previous.Pageviews),
+		BounceRate: rateChange(cm.BounceRate, pm.BounceRate), VisitDuration: rateChange(cm.VisitDuration, pm.VisitDuration),
+		ViewsPerVisit: rateChange(cm.ViewsPerVisit, pm.ViewsPerVisit)}
+	if (t.Current.Withheld|t.Previous.Withheld)&stats.FieldVisits == 0 {
+		ch.Visits = ratio(t.Current.Visits, t.Previous.Visits)
+	}
+	return ch
+}
+
+// metricNotes tell API clients how the visit figures are made, and which
+// are estimates (collector/visits).
+var metricNotes = fiber.Map{
+	"visits":          "page views whose referrer is empty or another site's; no identifier links hits",
+	"bounce_rate":     "bounces per visit, over the visits whose entry page ran tally's tracker (it reports whether the visitor went on to another page); null without it",
+	"visit_duration":  "engaged time (page visible and focused) per visit, in seconds, as the pages report it",
+	"views_per_visit": "page views per visit; reads high where pixels count page views without a referrer",
+	"time_on_page":    "engaged seconds per page view of a script that reports engagement",
+	"scroll_depth":    "mean deepest scroll in percent; an estimate for Plausible's tracker, whose repeated reports each count",
+	"exits":           "estimate: each page view is assumed to be an exit until a later page view names it as referrer (or tally's tracker says otherwise)",
+}
+
+// withMetrics is a breakdown row or total with its derived rates.
+type withMetrics struct {
+	stats.WebCounts
+	Metrics stats.Metrics `json:"metrics"`
 }
 
 // exactness tells API clients how to read the figures.
@@ -91,14 +139,13 @@ func (d *Dashboards) apiTotals(c *fiber.Ctx) error {
 	if err != nil {
 		return d.apiFailed(c, err)
 	}
-	var ch ratios
-	if !t.Current.BelowK && !t.Previous.BelowK {
-		ch = ratios{Visitors: ratio(t.Current.Visitors, t.Previous.Visitors), Pageviews: ratio(t.Current.Pageviews, t.Previous.Pageviews)}
-	}
 	return c.JSON(fiber.Map{
-		"site": s.Site.Domain, "range": ar, "current": t.Current, "previous": t.Previous,
-		"change":         ch,
+		"site": s.Site.Domain, "range": ar,
+		"current":        withMetrics{t.Current, t.Current.Metrics(true)},
+		"previous":       withMetrics{t.Previous, t.Previous.Metrics(true)},
+		"change":         changes(t),
 		"visitors_note":  "visitors is the sum of daily unique visitors",
+		"notes":          metricNotes,
 		"previous_range": fiber.Map{"start": p.Range.Previous().Start, "end": p.Range.Previous().End},
 		"privacy":        exactness(f),
 	})
@@ -139,7 +186,8 @@ func (d *Dashboards) apiBreakdown(c *fiber.Ctx) error {
 	if err != nil {
 		return d.apiFailed(c, err)
 	}
-	b, err := f.Breakdown(c.UserContext(), strings.Clone(c.Params("dim")), p.Range, n, strings.Clone(c.Query("filter")))
+	by := strings.Clone(c.Query("by"))
+	b, err := f.BreakdownBy(c.UserContext(), strings.Clone(c.Params("dim")), p.Range, n, strings.Clone(c.Query("filter")), by)
 	if err != nil {
 		return d.apiFailed(c, err)
 	}
@@ -147,19 +195,46 @@ func (d *Dashboards) apiBreakdown(c *fiber.Ctx) error {
 		return sendCSV(c, s.Site.Domain+"-"+b.Dimension+"-"+p.From+"-"+p.To+".csv", webCSV(b))
 	}
 	type named struct {
-		stats.Row
-		Name string `json:"name,omitempty"`
+		Value string `json:"value"`
+		Name  string `json:"name,omitempty"`
+		withMetrics
 	}
 	rows := make([]named, len(b.Rows))
 	for i, r := range b.Rows {
-		rows[i] = named{Row: r, Name: name(b.Dimension, r.Value)}
+		rows[i] = named{Value: r.Value, Name: name(b.Dimension, r.Value), withMetrics: withMetrics{r.WebCounts, r.Metrics(false)}}
+	}
+	var other *named
+	if b.Other != nil {
+		other = &named{Value: b.Other.Value, withMetrics: withMetrics{b.Other.WebCounts, b.Other.Metrics(false)}}
 	}
 	out := fiber.Map{"site": s.Site.Domain, "range": ar, "dimension": b.Dimension, "rows": rows,
-		"other": b.Other, "k": b.K, "privacy": exactness(f)}
+		"other": other, "k": b.K, "privacy": exactness(f)}
+	if by != "" {
+		out["by"] = by
+	}
 	if b.Folded > 0 {
 		out["folded"] = b.Folded
 	}
 	return c.JSON(out)
+}
+
+// apiAccessTimes is the hour-of-day by weekday view: 168 cells, Monday
+// 00:00 first, in the site's zone.
+func (d *Dashboards) apiAccessTimes(c *fiber.Ctx) error {
+	s := scopeOf(c)
+	p, ar, ok := d.apiPeriod(c)
+	if !ok {
+		return nil
+	}
+	f, err := d.figuresFor(c)
+	if err != nil {
+		return d.apiFailed(c, err)
+	}
+	cells, err := f.AccessTimes(c.UserContext(), p.Range)
+	if err != nil {
+		return d.apiFailed(c, err)
+	}
+	return c.JSON(fiber.Map{"site": s.Site.Domain, "range": ar, "cells": cells, "privacy": exactness(f)})
 }
 
 func (d *Dashboards) apiCampaigns(c *fiber.Ctx) error {

@@ -27,6 +27,8 @@ func name(dim, value string) string {
 		return regions.Country(value)
 	case "region":
 		return regions.Subdivision(value)
+	case "language":
+		return languageNames[value]
 	}
 	return ""
 }
@@ -44,9 +46,10 @@ func sendCSV(c *fiber.Ctx, filename string, rows [][]string) error {
 func i64(n int64) string { return strconv.FormatInt(n, 10) }
 
 func webCSV(b stats.Breakdown) [][]string {
-	rows := [][]string{{"value", "name", "visitors", "pageviews", "hits"}}
+	rows := [][]string{{"value", "name", "visitors", "pageviews", "hits", "visits", "exits"}}
 	add := func(r stats.Row) {
-		rows = append(rows, []string{cell(r.Value), cell(name(b.Dimension, r.Value)), i64(r.Visitors), i64(r.Pageviews), i64(r.Hits)})
+		rows = append(rows, []string{cell(r.Value), cell(name(b.Dimension, r.Value)), i64(r.Visitors), i64(r.Pageviews), i64(r.Hits),
+			i64(r.Visits), i64(r.Exits)})
 	}
 	for _, r := range b.Rows {
 		add(r)
@@ -82,9 +85,13 @@ func (d *Dashboards) siteCSV(c *fiber.Ctx) error {
 		return d.failed(c, err)
 	}
 	dim := strings.Clone(c.Params("dim"))
-	b, err := f.Breakdown(c.UserContext(), dim, p.Range, stats.MaxLimit, strings.Clone(c.Query("filter")))
+	by := strings.Clone(c.Query("by"))
+	b, err := f.BreakdownBy(c.UserContext(), dim, p.Range, stats.MaxLimit, strings.Clone(c.Query("filter")), by)
 	if err != nil {
-		return d.failed(c, err)
+		return d.failed(c, err) // an unknown by= is a 400 there
+	}
+	if by != "" {
+		dim += "-by-" + by
 	}
 	return sendCSV(c, fmt.Sprintf("%s-%s-%s-%s.csv", s.Site.Domain, dim, p.From, p.To), webCSV(b))
 }

@@ -266,6 +266,7 @@ func (d *Dashboards) Register(r fiber.Router) {
 	r.Get("/api/stats/:site/totals", append(api, d.apiTotals)...)
 	r.Get("/api/stats/:site/series", append(api, d.apiSeries)...)
 	r.Get("/api/stats/:site/breakdown/:dim", append(api, d.apiBreakdown)...)
+	r.Get("/api/stats/:site/access-times", append(api, d.apiAccessTimes)...)
 	r.Get("/api/stats/:site/campaigns", append(api, d.apiCampaigns)...)
 	r.Get("/api/stats/:site/campaigns/:campaign", append(api, d.apiCampaign)...)
 	r.Get("/api/stats/:site/campaigns/:campaign/breakdown/:dim", append(api, d.apiCampaignBreakdown)...)

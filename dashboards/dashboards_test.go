@@ -347,12 +347,12 @@ func TestCSV(t *testing.T) {
 	s := newServer(t, true, 5)
 	cookie, _ := s.signIn()
 	r := s.get("/sites/example.com/csv/path?"+rangeQ, cookie)
-	want := "value,name,visitors,pageviews,hits\n/,,30,80,80\n/pricing,,15,40,40\n/blog/a,,10,20,20\n(other),,5,10,10\n"
+	want := "value,name,visitors,pageviews,hits,visits,exits\n/,,30,80,80,0,0\n/pricing,,15,40,40,0,0\n/blog/a,,10,20,20,0,0\n(other),,5,10,10,0,0\n"
 	if r.status != 200 || r.body != want || !strings.Contains(r.header.Get("Content-Disposition"), "example.com-path-2026-03-10-2026-03-11.csv") {
 		t.Fatalf("path CSV: %d %q %s", r.status, r.body, r.header.Get("Content-Disposition"))
 	}
 	r = s.get("/sites/example.com/csv/country?"+rangeQ, cookie)
-	if want := "value,name,visitors,pageviews,hits\nDE,Germany,40,100,100\nUS,United States,20,50,50\n"; r.body != want {
+	if want := "value,name,visitors,pageviews,hits,visits,exits\nDE,Germany,40,100,100,0,0\nUS,United States,20,50,50,0,0\n"; r.body != want {
 		t.Fatalf("country CSV: %q", r.body)
 	}
 	r = s.get("/sites/example.com/email/spring/csv/client", cookie)
@@ -360,7 +360,7 @@ func TestCSV(t *testing.T) {
 		t.Fatalf("client CSV: %q", r.body)
 	}
 	r = s.adminAPI("/api/stats/example.com/breakdown/device?format=csv&"+rangeQ, cookie)
-	if want := "value,name,visitors,pageviews,hits\ndesktop,,40,100,100\nphone,,20,50,50\n"; r.body != want {
+	if want := "value,name,visitors,pageviews,hits,visits,exits\ndesktop,,40,100,100,0,0\nphone,,20,50,50,0,0\n"; r.body != want {
 		t.Fatalf("API CSV: %q", r.body)
 	}
 	// With a token: the same rows, noisy.

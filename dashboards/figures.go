@@ -6,6 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"tally/counter"
 	"tally/dashboards/privacy"
 	"tally/dashboards/stats"
 	"tally/sites"
@@ -64,13 +65,46 @@ func (f figures) Series(ctx context.Context, r stats.Range, iv stats.Interval, d
 }
 
 func (f figures) Breakdown(ctx context.Context, dim string, r stats.Range, limit int, filter string) (stats.Breakdown, error) {
+	return f.BreakdownBy(ctx, dim, r, limit, filter, "")
+}
+
+// Rankings of a breakdown besides the default (visitors, or hits where k
+// counts hits): by visits (entry pages, sources by visits) and by exits
+// (exit pages).
+const (
+	byVisits = "visits"
+	byExits  = "exits"
+)
+
+// BreakdownBy is Breakdown ranked, and folded at k, by visits or exits:
+// a row is then listed when its visits (its exits) reach k.
+func (f figures) BreakdownBy(ctx context.Context, dim string, r stats.Range, limit int, filter, by string) (stats.Breakdown, error) {
+	pol := f.pol
+	switch {
+	case by == byVisits:
+		pol.Measure = stats.MeasureVisits
+	case by == byExits && dim == counter.DimPath:
+		pol.Measure = stats.MeasureExits
+	case by != "":
+		return stats.Breakdown{}, stats.InputErrorf("by must be %q, or %q for path", byVisits, byExits)
+	}
 	b, err := f.q.Breakdown(ctx, stats.BreakdownQuery{Site: f.site.Domain, Dimension: dim, Range: r, Limit: limit,
-		Filter: filter, K: f.pol.K, Measure: f.pol.Measure})
+		Filter: filter, K: pol.K, Measure: pol.Measure})
 	if err != nil {
 		return stats.Breakdown{}, err
 	}
 	d, _ := stats.LookupWeb(dim)
-	return f.pol.Breakdown(b, r, d), nil
+	return pol.Breakdown(b, r, d), nil
+}
+
+// AccessTimes is the hour-of-day by weekday view over r, in the site's
+// zone.
+func (f figures) AccessTimes(ctx context.Context, r stats.Range) ([]stats.AccessCell, error) {
+	cells, err := f.q.AccessTimes(ctx, f.site.Domain, r, f.site.Location)
+	if err != nil {
+		return nil, err
+	}
+	return f.pol.AccessTimes(cells, r), nil
 }
 
 // window is a campaign's range: from its first local day (of sends, when

@@ -10,6 +10,7 @@ import (
 
 	"tally/counter"
 	"tally/dashboards/regions"
+	"tally/dashboards/stats"
 )
 
 // formatInt writes n with thousands separators: 1234567 -> "1,234,567".
@@ -75,14 +76,62 @@ func valueLabel(dim, value string) string {
 		return regions.Country(value)
 	case dim == counter.DimRegion:
 		return regions.Subdivision(value)
+	case dim == counter.DimLanguage:
+		if n, ok := languageNames[value]; ok {
+			return n
+		}
 	}
 	return value
 }
 
+// formatSeconds writes a duration in seconds as people read it: "42 s",
+// "3 min 05 s".
+func formatSeconds(s float64) string {
+	n := int64(math.Round(s))
+	if n < 60 {
+		return strconv.FormatInt(n, 10) + " s"
+	}
+	return fmt.Sprintf("%d min %02d s", n/60, n%60)
+}
+
+func orDash(f *float64, format func(float64) string) string {
+	if f == nil {
+		return "–"
+	}
+	return format(*f)
+}
+
+// compareRate is compare for two rates (nil when unknown).
+func compareRate(cur, prev *float64) *change {
+	if cur == nil || prev == nil {
+		return nil
+	}
+	c := compare(int64(math.Round(*cur*1e6)), int64(math.Round(*prev*1e6)))
+	return &c
+}
+
 var funcs = template.FuncMap{
-	"num":     formatInt,
-	"pct":     formatPct,
-	"compare": compare,
+	"num":         formatInt,
+	"pct":         formatPct,
+	"compare":     compare,
+	"compareRate": compareRate,
+	// Rates are *float64: nil (unknown or withheld) reads "–".
+	"secs":  func(f *float64) string { return orDash(f, formatSeconds) },
+	"rate":  func(f *float64) string { return orDash(f, formatPct) },
+	"dec":   func(f *float64) string { return orDash(f, func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }) },
+	"mod":   func(a, b int) int { return a % b },
+	// withheld says whether a visit counter of c is withheld on its own.
+	"withheld": func(c stats.WebCounts, field string) bool {
+		for _, f := range c.Counts() {
+			if b, _ := f.Field.MarshalJSON(); string(b) == `["`+field+`"]` {
+				return c.Withheld&f.Field != 0
+			}
+		}
+		return false
+	},
+	// cells hands a card and one of its rows to the "cells" template.
+	"cells": func(card, row any) map[string]any { return map[string]any{"Card": card, "Row": row} },
+	"depth": func(f *float64) string { return orDash(f, func(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) + "%" }) },
 	"ratio": func(a, b int64) float64 {
 		if b == 0 {
 			return 0

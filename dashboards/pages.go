@@ -7,6 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"tally/counter"
 	"tally/dashboards/privacy"
 	"tally/dashboards/stats"
 	"tally/sites"
@@ -68,10 +69,15 @@ func (d *Dashboards) sitePage(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	var totals, exact stats.Totals
 	var series []stats.Point
+	var heat []stats.AccessCell
+	var entries, exits stats.Breakdown
 	breakdowns := make([]stats.Breakdown, len(stats.WebDimensions))
 	fs := []func() error{
 		func() (err error) { totals, err = f.Totals(ctx, p.Range); return },
 		func() (err error) { series, err = f.Series(ctx, p.Range, p.Interval, "", ""); return },
+		func() (err error) { heat, err = f.AccessTimes(ctx, p.Range); return },
+		func() (err error) { entries, err = f.BreakdownBy(ctx, counter.DimPath, p.Range, 10, "", byVisits); return },
+		func() (err error) { exits, err = f.BreakdownBy(ctx, counter.DimPath, p.Range, 10, "", byExits); return },
 	}
 	if s.Admin {
 		// Whether to show the embed snippet needs the exact totals: a
@@ -88,7 +94,9 @@ func (d *Dashboards) sitePage(c *fiber.Ctx) error {
 		return d.failed(c, err)
 	}
 
-	v := siteView{page: d.newPage(c, site.Domain), Period: p, Totals: totals, K: f.K(), Exact: f.Exact(), Zone: site.Location.String(), Unit: "visitors"}
+	v := siteView{page: d.newPage(c, site.Domain), Period: p, Totals: totals, K: f.K(), Exact: f.Exact(), Zone: site.Location.String(), Unit: "visitors",
+		Cur: totals.Current.Metrics(true), Prev: totals.Previous.Metrics(true), Heat: newHeat(heat, f.K())}
+	v.VisitsShown = !totals.Current.BelowK && !totals.Previous.BelowK && (totals.Current.Withheld|totals.Previous.Withheld)&stats.FieldVisits == 0
 	if f.pol.Measure == stats.MeasureHits {
 		v.Unit = "hits"
 	}
@@ -100,8 +108,14 @@ func (d *Dashboards) sitePage(c *fiber.Ctx) error {
 		pts[i] = seriesPoint{Start: pt.Start, Bar: pt.Pageviews, Line: pt.Visitors, Withheld: pt.BelowK}
 	}
 	v.Chart = seriesChart(pts, p.Interval, "Page views", "Visitors")
+	path, _ := stats.LookupWeb(counter.DimPath)
 	for i, dim := range stats.WebDimensions {
 		v.Cards = append(v.Cards, webCard(dim, breakdowns[i], s.Base+"/csv/"+dim.Name+"?"+rangeQuery(p)))
+		if dim.Name == counter.DimPath {
+			v.Cards = append(v.Cards,
+				webCardBy(path, entries, s.Base+"/csv/path?by=visits&"+rangeQuery(p), byVisits),
+				webCardBy(path, exits, s.Base+"/csv/path?by=exits&"+rangeQuery(p), byExits))
+		}
 	}
 	v.Empty = s.Admin && exact.Current.Hits == 0 && exact.Previous.Hits == 0
 	if v.Empty {

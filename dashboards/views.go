@@ -2,9 +2,11 @@ package dashboards
 
 import (
 	"html/template"
+	"strconv"
 	"strings"
 	"time"
 
+	"tally/counter"
 	"tally/dashboards/share"
 	"tally/dashboards/stats"
 	"tally/sites"
@@ -30,9 +32,10 @@ type homeView struct {
 type rowView[C any] struct {
 	Label, Value string
 	Counts       C
-	Measure      int64   // what the card ranks by
-	Share        float64 // of the card's largest row, for the bar behind it
-	Pct          float64 // of the card's total, for hit-only cards
+	Metrics      stats.Metrics // web rows: the rates derived from Counts
+	Measure      int64         // what the card ranks by
+	Share        float64       // of the card's largest row, for the bar behind it
+	Pct          float64       // of the card's total, for hit-only cards
 }
 
 type cardView[C any] struct {
@@ -41,6 +44,17 @@ type cardView[C any] struct {
 	Other  *rowView[C]
 	Folded int64
 	CSV    string
+	// ID is the card's element id: the dimension's name, or the ranking
+	// for the entry and exit pages (which are path cards).
+	ID string
+	// By is the ranking besides the default: "visits" or "exits".
+	By string
+	// Unit is what the ranking column counts, in its header.
+	Unit string
+	// Columns besides the ranking one.
+	Views, Visits, Engagement, ExitRate bool
+	// Note is shown under the table (an estimate says so).
+	Note string
 }
 
 // newCard builds a card from a breakdown's rows and its folded "(other)"
@@ -80,14 +94,49 @@ func newCard[R, C any](dim stats.Dimension, rows []R, other *R, folded int64, cs
 }
 
 func webCard(dim stats.Dimension, b stats.Breakdown, csv string) cardView[stats.WebCounts] {
-	return newCard(dim, b.Rows, b.Other, b.Folded, csv,
+	return webCardBy(dim, b, csv, "")
+}
+
+// webCardBy is a web card ranked by visitors (hits for hit-only
+// dimensions), or by visits or exits.
+func webCardBy(dim stats.Dimension, b stats.Breakdown, csv, by string) cardView[stats.WebCounts] {
+	cv := newCard(dim, b.Rows, b.Other, b.Folded, csv,
 		func(r stats.Row) (string, stats.WebCounts) { return r.Value, r.WebCounts },
 		func(c stats.WebCounts) int64 {
-			if dim.HitsOnly {
+			switch {
+			case by == byVisits:
+				return c.Visits
+			case by == byExits:
+				return c.Exits
+			case dim.HitsOnly:
 				return c.Hits
 			}
 			return c.Visitors
 		})
+	cv.ID, cv.By, cv.Unit, cv.Views = dim.Name, by, "Visitors", !dim.HitsOnly
+	switch {
+	case by == byVisits && dim.Name == counter.DimPath:
+		cv.ID, cv.Title, cv.Unit, cv.Views = "entry", "Entry pages", "Entries", false
+		cv.Note = "A page view whose referrer is empty or another site's starts a visit here."
+	case by == byExits:
+		cv.ID, cv.Title, cv.Unit, cv.ExitRate = "exit", "Exit pages", "Exits", true
+		cv.Note = "Estimate: a page view counts as an exit until a later page view names it as its referrer, or tally's tracker says the visitor went on."
+	case by == byVisits:
+		cv.ID, cv.Unit = dim.Name+"-visits", "Visits"
+	case dim.Name == counter.DimPath:
+		cv.Engagement = true
+	case dim.Name == counter.DimSource:
+		cv.Visits = true
+	case dim.HitsOnly:
+		cv.Unit = "Hits"
+	}
+	for i := range cv.Rows {
+		cv.Rows[i].Metrics = cv.Rows[i].Counts.Metrics(false)
+	}
+	if cv.Other != nil {
+		cv.Other.Metrics = cv.Other.Counts.Metrics(false)
+	}
+	return cv
 }
 
 func emailCard(dim stats.Dimension, b stats.EmailBreakdown, csv string) cardView[stats.EmailCounts] {
@@ -135,7 +184,12 @@ type siteView struct {
 	Period  period
 	Presets []presetLink
 	Totals  stats.Totals
-	Chart   template.HTML
+	// Cur and Prev are the rates of the totals (nil where unknown).
+	Cur, Prev stats.Metrics
+	// VisitsShown: the visit count of both periods passed k.
+	VisitsShown bool
+	Heat        heatView
+	Chart       template.HTML
 	Cards   []cardView[stats.WebCounts]
 	Empty   bool
 	Snippet string
@@ -144,6 +198,58 @@ type siteView struct {
 	K       int
 	Unit    string // what k counts: "visitors", or "hits" in anonymous mode
 	Exact   bool   // false: the figures carry the shared views' noise
+}
+
+// heatView is the hour-of-day by weekday view: a row per weekday, Monday
+// first, 24 cells each.
+type heatView struct {
+	Rows []heatRow
+	Max  int64
+}
+
+type heatRow struct {
+	Day   string
+	Cells []heatCell
+}
+
+type heatCell struct {
+	Hour     int
+	Views    int64
+	Visits   int64
+	Level    float64 // 0 to 1: the cell's page views against the busiest cell
+	Withheld bool
+	Title    string
+}
+
+// newHeat lays the released cells out; k is for the withheld cells' text.
+func newHeat(cells []stats.AccessCell, k int) heatView {
+	var h heatView
+	for _, c := range cells {
+		if !c.BelowK {
+			h.Max = max(h.Max, c.Pageviews)
+		}
+	}
+	for i, c := range cells {
+		if i%24 == 0 {
+			h.Rows = append(h.Rows, heatRow{Day: stats.Weekdays[i/24]})
+		}
+		cell := heatCell{Hour: c.Hour, Views: c.Pageviews, Visits: c.Visits, Withheld: c.BelowK}
+		when := stats.Weekdays[i/24] + " " + strconv.Itoa(c.Hour) + ":00"
+		switch {
+		case c.BelowK:
+			cell.Title = when + ": fewer than " + strconv.Itoa(k) + ", not shown"
+		default:
+			cell.Title = when + ": " + formatInt(c.Pageviews) + " page views"
+			if c.Withheld&stats.FieldVisits == 0 {
+				cell.Title += ", " + formatInt(c.Visits) + " visits"
+			}
+			if h.Max > 0 {
+				cell.Level = float64(c.Pageviews) / float64(h.Max)
+			}
+		}
+		h.Rows[len(h.Rows)-1].Cells = append(h.Rows[len(h.Rows)-1].Cells, cell)
+	}
+	return h
 }
 
 type emailView struct {

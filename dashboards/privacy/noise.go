@@ -43,6 +43,14 @@ const nodeScale = 1 / (2 * math.Sqrt2)
 // sum returns, for each of four fields, the total noise of thing over
 // nodes ns at threshold k.
 func (n *Noise) sum(thing []byte, ns []node, k int) [4]float64 {
+	return n.sumBlock(thing, ns, k, 0)
+}
+
+// sumBlock is sum for four more fields of thing: block 0 is sum's, and
+// each further block draws from its own HMAC input (the visit counters
+// have two blocks of their own), so adding fields leaves the earlier
+// fields' noise as it was.
+func (n *Noise) sumBlock(thing []byte, ns []node, k int, block byte) [4]float64 {
 	var out [4]float64
 	if k <= 0 || len(ns) == 0 {
 		return out
@@ -55,7 +63,11 @@ func (n *Noise) sum(thing []byte, ns []node, k int) [4]float64 {
 	for _, nd := range ns {
 		m.Reset()
 		m.Write(thing)
-		m.Write(nd.appendTo(buf[:0]))
+		in := nd.appendTo(buf[:0])
+		if block > 0 {
+			in = append(in, 0, block)
+		}
+		m.Write(in)
 		h := m.Sum(sum[:0])
 		for f := range out {
 			out[f] += laplace(binary.BigEndian.Uint64(h[f*8:]), b)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	"tally/counter"
@@ -86,7 +87,9 @@ func (p Policy) nodes(r stats.Range) []node {
 // web releases c, the exact counts of thing over the range cut into ns:
 // withheld when its measure is below k, exact or noisy, and withheld again
 // when the noisy measure falls below k (so whether a value is listed near
-// k depends on the noise too, not on the exact count alone).
+// k depends on the noise too, not on the exact count alone). In a row that
+// is shown, each visit counter is a count of its own: below k (exact or
+// noisy) it is withheld alone (see visits).
 func (p Policy) web(thing []byte, ns []node, c stats.WebCounts, m stats.Measure) stats.WebCounts {
 	if p.K <= 0 {
 		return c
@@ -94,19 +97,55 @@ func (p Policy) web(thing []byte, ns []node, c stats.WebCounts, m stats.Measure)
 	if m.Of(c) < int64(p.K) {
 		return stats.WebCounts{BelowK: true}
 	}
-	if p.Noise == nil {
-		return c
+	out := c
+	if p.Noise != nil {
+		nz := p.Noise.sum(thing, ns, p.K)
+		out = stats.WebCounts{Hits: noisy(c.Hits, nz[0]), Pageviews: noisy(c.Pageviews, nz[1]), Visitors: noisy(c.Visitors, nz[2])}
+		p.noisyVisits(&out, thing, ns, c)
+		mv := m.Of(out)
+		if (m == stats.MeasureVisitors && c.Visitors <= 0) || m == stats.MeasureHits {
+			mv = out.Hits
+		}
+		if mv < int64(p.K) {
+			return stats.WebCounts{BelowK: true}
+		}
 	}
-	nz := p.Noise.sum(thing, ns, p.K)
-	out := stats.WebCounts{Hits: noisy(c.Hits, nz[0]), Pageviews: noisy(c.Pageviews, nz[1]), Visitors: noisy(c.Visitors, nz[2])}
-	mv := out.Visitors
-	if m == stats.MeasureHits || c.Visitors <= 0 {
-		mv = out.Hits
-	}
-	if mv < int64(p.K) {
-		return stats.WebCounts{BelowK: true}
-	}
+	p.withholdVisits(&out, c)
 	return out
+}
+
+// Sums are noised in units of what one page view adds at most in common
+// use: the noise on a row's engaged time is that of k/2 page views of 30 s,
+// on its scroll depth that of k/2 page views scrolled half way. A mean
+// over many page views barely moves; one over a few cannot be undone.
+const (
+	engagedUnit = 30_000 // milliseconds
+	scrollUnit  = 50     // percent
+)
+
+// noisyVisits sets out's visit counters to c's with their noise, drawn
+// from two blocks of their own.
+func (p Policy) noisyVisits(out *stats.WebCounts, thing []byte, ns []node, c stats.WebCounts) {
+	a := p.Noise.sumBlock(thing, ns, p.K, 1)
+	b := p.Noise.sumBlock(thing, ns, p.K, 2)
+	out.Visits, out.TrackedVisits, out.Bounces, out.Exits = noisy(c.Visits, a[0]), noisy(c.TrackedVisits, a[1]), noisy(c.Bounces, a[2]), noisy(c.Exits, a[3])
+	out.EngagedViews, out.ScrollViews = noisy(c.EngagedViews, b[0]), noisy(c.ScrollViews, b[1])
+	out.EngagedMS, out.ScrollSum = noisy(c.EngagedMS, b[2]*engagedUnit), noisy(c.ScrollSum, b[3]*scrollUnit)
+}
+
+// withholdVisits withholds each visit counter of out whose exact count (in
+// exact) or released count is below k, with the sum that goes with it.
+func (p Policy) withholdVisits(out *stats.WebCounts, exact stats.WebCounts) {
+	ex := exact.Counts()
+	for i, f := range out.Counts() {
+		if *ex[i].Count < int64(p.K) || *f.Count < int64(p.K) {
+			*f.Count = 0
+			if f.Sum != nil {
+				*f.Sum = 0
+			}
+			out.Withheld |= f.Field
+		}
+	}
 }
 
 // Totals releases a site's totals over r and its previous period.
@@ -185,6 +224,18 @@ func (p Policy) Breakdown(b stats.Breakdown, r stats.Range, d stats.Dimension) s
 		if c := p.web(p.thing('w', "", d.Name, otherValue), ns, b.Other.WebCounts, m); !c.BelowK {
 			out.Other = &stats.Row{Value: stats.OtherValue, WebCounts: c}
 		}
+	}
+	return out
+}
+
+// AccessTimes releases the hour-of-day by weekday cells over r: each cell
+// is a count of its own, withheld below k and noised like a range's total.
+func (p Policy) AccessTimes(cells []stats.AccessCell, r stats.Range) []stats.AccessCell {
+	ns := p.nodes(r)
+	out := make([]stats.AccessCell, len(cells))
+	for i, c := range cells {
+		th := p.thing('w', "", "access", c.Weekday.String()+" "+strconv.Itoa(c.Hour))
+		out[i] = stats.AccessCell{Weekday: c.Weekday, Hour: c.Hour, WebCounts: p.web(th, ns, c.WebCounts, p.Measure)}
 	}
 	return out
 }

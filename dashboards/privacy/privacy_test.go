@@ -63,7 +63,9 @@ func TestTotalsAndSeries(t *testing.T) {
 	admin, shared := Admin(site), Shared(site, newTestNoise(t))
 	tot := stats.Totals{Current: stats.WebCounts{Hits: 100, Pageviews: 90, Visitors: 40}, Previous: stats.WebCounts{Hits: 4, Pageviews: 4, Visitors: 4}}
 	got := admin.Totals(tot, r2)
-	if got.Current != tot.Current || !got.Previous.BelowK || got.Previous.Hits != 0 {
+	want := tot.Current
+	want.Withheld = stats.AllVisitFields // no visit counters: 0 is below k
+	if got.Current != want || !got.Previous.BelowK || got.Previous.Hits != 0 {
 		t.Fatalf("admin: %+v", got)
 	}
 	got = shared.Totals(tot, r2)
@@ -193,6 +195,68 @@ func BenchmarkSharedPage(b *testing.B) {
 		}
 		for range 13 {
 			p.Breakdown(bd, r, d)
+		}
+	}
+}
+
+// TestVisitCounters: in a row that is shown, each visit counter is a count
+// of its own, withheld below k with the sum that goes with it; shared
+// views noise them like the other counts, the same way every time.
+func TestVisitCounters(t *testing.T) {
+	anon := *site
+	anon.Mode = sites.ModeAnonymous
+	c := stats.WebCounts{Hits: 200, Pageviews: 200, Visits: 80, TrackedVisits: 80, Bounces: 3, Exits: 60,
+		EngagedMS: 4_000_000, EngagedViews: 150, ScrollSum: 2, ScrollViews: 2}
+	got := Admin(&anon).Totals(stats.Totals{Current: c, Previous: c}, r2).Current
+	if got.Visits != 80 || got.Exits != 60 || got.EngagedMS != 4_000_000 {
+		t.Fatalf("admin: counts at or above k changed: %+v", got)
+	}
+	if got.Bounces != 0 || got.ScrollSum != 0 || got.ScrollViews != 0 || got.Withheld != stats.FieldBounces|stats.FieldScrollViews {
+		t.Fatalf("admin: counts below k not withheld: %+v", got)
+	}
+	m := got.Metrics(true)
+	if m.BounceRate != nil || m.ScrollDepth != nil || m.TimeOnPage == nil || *m.TimeOnPage < 26.6 || *m.TimeOnPage > 26.7 {
+		t.Fatalf("admin metrics: %+v", m)
+	}
+
+	shared := Shared(&anon, newTestNoise(t))
+	s1 := shared.Totals(stats.Totals{Current: c}, r2).Current
+	s2 := shared.Totals(stats.Totals{Current: c}, r2).Current
+	if s1 != s2 {
+		t.Fatalf("shared twice: %+v then %+v", s1, s2)
+	}
+	if s1.Withheld&stats.FieldBounces == 0 || s1.Bounces != 0 {
+		t.Fatalf("shared: bounces below k shown: %+v", s1)
+	}
+	if s1.Visits == 80 && s1.Exits == 60 && s1.EngagedMS == 4_000_000 {
+		t.Fatalf("shared: visit counters without noise: %+v", s1)
+	}
+	if math.Abs(float64(s1.Visits-80)) > 20 || math.Abs(float64(s1.EngagedMS-4_000_000)) > 20*engagedUnit {
+		t.Fatalf("shared: noise out of scale: %+v", s1)
+	}
+	// The hits, page views and visitors draw the noise they drew before
+	// the visit counters existed.
+	old := shared.Totals(stats.Totals{Current: stats.WebCounts{Hits: 200, Pageviews: 200}}, r2).Current
+	if old.Hits != s1.Hits || old.Pageviews != s1.Pageviews {
+		t.Fatalf("the visit counters moved the other counts' noise: %+v vs %+v", old, s1)
+	}
+}
+
+func TestAccessTimes(t *testing.T) {
+	cells := make([]stats.AccessCell, 168)
+	for i := range cells {
+		cells[i].Weekday, cells[i].Hour = time.Weekday((i/24+1)%7), i%24
+	}
+	cells[stats.CellIndex(time.Tuesday, 14)].WebCounts = stats.WebCounts{Hits: 40, Pageviews: 40, Visitors: 20}
+	cells[stats.CellIndex(time.Sunday, 3)].WebCounts = stats.WebCounts{Hits: 1, Pageviews: 1, Visitors: 1}
+	for _, p := range []Policy{Admin(site), Shared(site, newTestNoise(t))} {
+		out := p.AccessTimes(cells, r2)
+		tue, sun := out[stats.CellIndex(time.Tuesday, 14)], out[stats.CellIndex(time.Sunday, 3)]
+		if tue.BelowK || tue.Pageviews < 20 || !sun.BelowK || sun.Pageviews != 0 || tue.Weekday != time.Tuesday || tue.Hour != 14 {
+			t.Fatalf("exact %v: Tuesday 14:00 %+v, Sunday 03:00 %+v", p.Exact(), tue, sun)
+		}
+		if !out[0].BelowK {
+			t.Fatalf("an empty cell shown: %+v", out[0])
 		}
 	}
 }

@@ -23,6 +23,7 @@ var WebDimensions = []Dimension{
 	{Name: counter.DimDevice, Title: "Devices"},
 	{Name: counter.DimBrowser, Title: "Browsers"},
 	{Name: counter.DimOS, Title: "Operating systems"},
+	{Name: counter.DimLanguage, Title: "Languages"},
 	{Name: counter.DimEvent, Title: "Events", HitsOnly: true},
 	{Name: counter.DimConsent, Title: "Consent", HitsOnly: true},
 	{Name: counter.DimFiltered, Title: "Filtered traffic", HitsOnly: true},

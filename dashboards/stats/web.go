@@ -3,6 +3,7 @@ package stats
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"tally/counter"
@@ -26,15 +27,52 @@ type Querier struct {
 func New(conn driver.Conn) *Querier { return &Querier{conn: conn} }
 
 // WebCounts are summed web counters. Visitors is a sum of daily unique
-// visitors: one person on three days counts three times.
+// visitors: one person on three days counts three times. The visit and
+// engagement counters are collector/visits' (Metrics derives the rates).
 type WebCounts struct {
 	Hits      int64 `json:"hits"`
 	Pageviews int64 `json:"pageviews"`
 	Visitors  int64 `json:"visitors"`
+
+	Visits        int64 `json:"visits"`
+	TrackedVisits int64 `json:"tracked_visits"`
+	Bounces       int64 `json:"bounces"`
+	Exits         int64 `json:"exits"`
+	EngagedMS     int64 `json:"engaged_ms"`
+	EngagedViews  int64 `json:"engaged_views"`
+	ScrollSum     int64 `json:"scroll_sum"`
+	ScrollViews   int64 `json:"scroll_views"`
+
 	// BelowK marks counts withheld because they are below the viewer's k
 	// (the numbers are then 0). The queries here never set it: the
 	// dashboards' privacy policy does.
 	BelowK bool `json:"below_k,omitempty"`
+	// Withheld names the visit counters withheld on their own (below k in
+	// a row that is shown); they read 0, and so do the sums that go with
+	// them (engaged_ms with engaged_views, scroll_sum with scroll_views).
+	Withheld Fields `json:"withheld,omitempty"`
+}
+
+// webColumns are the counter columns, in the order of WebCounts.fields.
+var webColumns = []string{"hits", "pageviews", "visitors", "visits", "tracked_visits", "bounces", "exits",
+	"engaged_ms", "engaged_views", "scroll_sum", "scroll_views"}
+
+// fields points at the counters in the order of webColumns.
+func (c *WebCounts) fields() []any {
+	return []any{&c.Hits, &c.Pageviews, &c.Visitors, &c.Visits, &c.TrackedVisits, &c.Bounces, &c.Exits,
+		&c.EngagedMS, &c.EngagedViews, &c.ScrollSum, &c.ScrollViews}
+}
+
+// sums is "sum(col) AS alias_col, ..." over webColumns (constants).
+func sums(prefix string) string {
+	var b strings.Builder
+	for i, c := range webColumns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "sum(%s%s) AS %s_%s", prefix, c, "s", c)
+	}
+	return b.String()
 }
 
 // Measure is what the small-count threshold k counts in a row.
@@ -47,23 +85,38 @@ const (
 	// MeasureHits counts hits: for sites where most hits carry no visitor
 	// hash (anonymous mode without consent), and for hit-only dimensions.
 	MeasureHits
+	// MeasureVisits counts visits: entry pages (the path dimension ranked
+	// by visits) and sources by visits.
+	MeasureVisits
+	// MeasureExits counts exits: exit pages.
+	MeasureExits
 )
 
 // Of is the measure of c.
 func (m Measure) Of(c WebCounts) int64 {
-	if m == MeasureHits || c.Visitors <= 0 {
+	switch {
+	case m == MeasureVisits:
+		return c.Visits
+	case m == MeasureExits:
+		return c.Exits
+	case m == MeasureHits || c.Visitors <= 0:
 		return c.Hits
 	}
 	return c.Visitors
 }
 
-// sql is the measure over the columns h and v of a grouped query; a
-// constant, never input.
+// sql is the measure over the columns of a grouped query (s_hits,
+// s_visitors...); a constant, never input.
 func (m Measure) sql() string {
-	if m == MeasureHits {
-		return "h"
+	switch m {
+	case MeasureHits:
+		return "s_hits"
+	case MeasureVisits:
+		return "s_visits"
+	case MeasureExits:
+		return "s_exits"
 	}
-	return "if(v > 0, v, h)"
+	return "if(s_visitors > 0, s_visitors, s_hits)"
 }
 
 // For is the measure of dimension d: hit-only dimensions count hits.
@@ -89,19 +142,19 @@ func (q *Querier) Totals(ctx context.Context, site string, r Range) (Totals, err
 	prev := r.Previous()
 	var t Totals
 	cs, ce, ps, pe := r.Start.Unix(), r.End.Unix(), prev.Start.Unix(), prev.End.Unix()
-	row := q.conn.QueryRow(ctx, `SELECT
-    sumIf(hits, hour >= toDateTime(?) AND hour < toDateTime(?)),
-    sumIf(pageviews, hour >= toDateTime(?) AND hour < toDateTime(?)),
-    sumIf(visitors, hour >= toDateTime(?) AND hour < toDateTime(?)),
-    sumIf(hits, hour >= toDateTime(?) AND hour < toDateTime(?)),
-    sumIf(pageviews, hour >= toDateTime(?) AND hour < toDateTime(?)),
-    sumIf(visitors, hour >= toDateTime(?) AND hour < toDateTime(?))
+	var cols []string
+	var args []any
+	for _, period := range [][2]int64{{cs, ce}, {ps, pe}} {
+		for _, c := range webColumns {
+			cols = append(cols, "sumIf("+c+", hour >= toDateTime(?) AND hour < toDateTime(?))")
+			args = append(args, period[0], period[1])
+		}
+	}
+	row := q.conn.QueryRow(ctx, "SELECT "+strings.Join(cols, ",\n    ")+`
 FROM web_counters
 WHERE site = ? AND dimension = ? AND hour >= toDateTime(?) AND hour < toDateTime(?)`,
-		cs, ce, cs, ce, cs, ce, ps, pe, ps, pe, ps, pe,
-		site, counter.DimTotal, min(ps, cs), max(pe, ce))
-	if err := row.Scan(&t.Current.Hits, &t.Current.Pageviews, &t.Current.Visitors,
-		&t.Previous.Hits, &t.Previous.Pageviews, &t.Previous.Visitors); err != nil {
+		append(args, site, counter.DimTotal, min(ps, cs), max(pe, ce))...)
+	if err := row.Scan(append(t.Current.fields(), t.Previous.fields()...)...); err != nil {
 		return Totals{}, fmt.Errorf("cannot sum totals of %s: %w", site, err)
 	}
 	return t, nil
@@ -165,7 +218,7 @@ func (q *Querier) Series(ctx context.Context, sq SeriesQuery) ([]Point, error) {
 	for i, b := range buckets {
 		points[i].Start = b
 	}
-	rows, err := q.conn.Query(ctx, `SELECT hour, sum(hits), sum(pageviews), sum(visitors)
+	rows, err := q.conn.Query(ctx, `SELECT hour, `+sums("")+`
 FROM web_counters
 WHERE site = ? AND dimension = ? AND hour >= toDateTime(?) AND hour < toDateTime(?) AND value = ?
 GROUP BY hour`, sq.Site, dim, sq.Range.Start.Unix(), sq.Range.End.Unix(), value)
@@ -176,13 +229,11 @@ GROUP BY hour`, sq.Site, dim, sq.Range.Start.Unix(), sq.Range.End.Unix(), value)
 	for rows.Next() {
 		var h time.Time
 		var c WebCounts
-		if err := rows.Scan(&h, &c.Hits, &c.Pageviews, &c.Visitors); err != nil {
+		if err := rows.Scan(append([]any{&h}, c.fields()...)...); err != nil {
 			return nil, fmt.Errorf("cannot read series of %s: %w", sq.Site, err)
 		}
 		if i := bucketIndex(buckets, h); i >= 0 {
-			points[i].Hits += c.Hits
-			points[i].Pageviews += c.Pageviews
-			points[i].Visitors += c.Visitors
+			points[i].Add(c)
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -242,11 +293,19 @@ func bucketIndex(buckets []time.Time, t time.Time) int {
 	return lo - 1
 }
 
-// Add adds o to c.
+// Add adds o's counters to c.
 func (c *WebCounts) Add(o WebCounts) {
 	c.Hits += o.Hits
 	c.Pageviews += o.Pageviews
 	c.Visitors += o.Visitors
+	c.Visits += o.Visits
+	c.TrackedVisits += o.TrackedVisits
+	c.Bounces += o.Bounces
+	c.Exits += o.Exits
+	c.EngagedMS += o.EngagedMS
+	c.EngagedViews += o.EngagedViews
+	c.ScrollSum += o.ScrollSum
+	c.ScrollViews += o.ScrollViews
 }
 
 // Row is one value of a breakdown.
@@ -305,18 +364,23 @@ func (q *Querier) Breakdown(ctx context.Context, bq BreakdownQuery) (Breakdown, 
 		args = append(args, bq.Filter)
 	}
 	k := int64(bq.K)
-	grouped := "SELECT value, sum(hits) AS h, sum(pageviews) AS p, sum(visitors) AS v, " + measure.sql() +
-		" AS m FROM web_counters WHERE " + where + " GROUP BY value HAVING (h != 0 OR p != 0 OR v != 0)"
+	var nonzero, outer []string
+	for _, c := range webColumns {
+		nonzero = append(nonzero, "s_"+c+" != 0")
+		outer = append(outer, "sum(s_"+c+")")
+	}
+	grouped := "SELECT value, " + sums("") + ", " + measure.sql() +
+		" AS m FROM web_counters WHERE " + where + " GROUP BY value HAVING (" + strings.Join(nonzero, " OR ") + ")"
 
 	b := Breakdown{Dimension: d.Name, Rows: []Row{}, K: bq.K}
 	// One scan: values at or above k stay themselves, the rest are summed in
 	// one group (shown = 0) that sorts first, so LIMIT n+1 keeps it and the
 	// top n. The measure and the column names are constants, never input.
 	q2 := `SELECT m >= ? AS shown, if(shown, value, '') AS val,
-    sum(h) AS sh, sum(p) AS sp, sum(v) AS sv, sum(m) AS sm, count() AS n
+    ` + strings.Join(outer, ", ") + `, sum(m) AS sm, count() AS n
 FROM (` + grouped + `)
 GROUP BY shown, val
-ORDER BY shown, sm DESC, sp DESC, val
+ORDER BY shown, sm DESC, sum(s_pageviews) DESC, val
 LIMIT ?`
 	rows, err := q.conn.Query(ctx, q2, append(append([]any{k}, args...), bq.Limit+1)...)
 	if err != nil {
@@ -328,7 +392,8 @@ LIMIT ?`
 		var n uint64
 		var r Row
 		var sm int64
-		if err := rows.Scan(&shown, &r.Value, &r.Hits, &r.Pageviews, &r.Visitors, &sm, &n); err != nil {
+		dest := append(append([]any{&shown, &r.Value}, r.fields()...), &sm, &n)
+		if err := rows.Scan(dest...); err != nil {
 			return Breakdown{}, fmt.Errorf("cannot read %s breakdown of %s: %w", d.Name, bq.Site, err)
 		}
 		if shown == 1 {
