@@ -116,10 +116,12 @@ var funcs = template.FuncMap{
 	"compare":     compare,
 	"compareRate": compareRate,
 	// Rates are *float64: nil (unknown or withheld) reads "–".
-	"secs":  func(f *float64) string { return orDash(f, formatSeconds) },
-	"rate":  func(f *float64) string { return orDash(f, formatPct) },
-	"dec":   func(f *float64) string { return orDash(f, func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }) },
-	"mod":   func(a, b int) int { return a % b },
+	"secs": func(f *float64) string { return orDash(f, formatSeconds) },
+	"rate": func(f *float64) string { return orDash(f, formatPct) },
+	"dec": func(f *float64) string {
+		return orDash(f, func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) })
+	},
+	"mod": func(a, b int) int { return a % b },
 	// withheld says whether a visit counter of c is withheld on its own.
 	"withheld": func(c stats.WebCounts, field string) bool {
 		for _, f := range c.Counts() {
@@ -131,7 +133,9 @@ var funcs = template.FuncMap{
 	},
 	// cells hands a card and one of its rows to the "cells" template.
 	"cells": func(card, row any) map[string]any { return map[string]any{"Card": card, "Row": row} },
-	"depth": func(f *float64) string { return orDash(f, func(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) + "%" }) },
+	"depth": func(f *float64) string {
+		return orDash(f, func(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) + "%" })
+	},
 	"ratio": func(a, b int64) float64 {
 		if b == 0 {
 			return 0

@@ -76,7 +76,10 @@ func (d *Dashboards) sitePage(c *fiber.Ctx) error {
 		func() (err error) { totals, err = f.Totals(ctx, p.Range); return },
 		func() (err error) { series, err = f.Series(ctx, p.Range, p.Interval, "", ""); return },
 		func() (err error) { heat, err = f.AccessTimes(ctx, p.Range); return },
-		func() (err error) { entries, err = f.BreakdownBy(ctx, counter.DimPath, p.Range, 10, "", byVisits); return },
+		func() (err error) {
+			entries, err = f.BreakdownBy(ctx, counter.DimPath, p.Range, 10, "", byVisits)
+			return
+		},
 		func() (err error) { exits, err = f.BreakdownBy(ctx, counter.DimPath, p.Range, 10, "", byExits); return },
 	}
 	if s.Admin {

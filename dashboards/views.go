@@ -190,14 +190,14 @@ type siteView struct {
 	VisitsShown bool
 	Heat        heatView
 	Chart       template.HTML
-	Cards   []cardView[stats.WebCounts]
-	Empty   bool
-	Snippet string
-	Pixel   string
-	Zone    string
-	K       int
-	Unit    string // what k counts: "visitors", or "hits" in anonymous mode
-	Exact   bool   // false: the figures carry the shared views' noise
+	Cards       []cardView[stats.WebCounts]
+	Empty       bool
+	Snippet     string
+	Pixel       string
+	Zone        string
+	K           int
+	Unit        string // what k counts: "visitors", or "hits" in anonymous mode
+	Exact       bool   // false: the figures carry the shared views' noise
 }
 
 // heatView is the hour-of-day by weekday view: a row per weekday, Monday
