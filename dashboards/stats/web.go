@@ -369,8 +369,14 @@ func (q *Querier) Breakdown(ctx context.Context, bq BreakdownQuery) (Breakdown, 
 		nonzero = append(nonzero, "s_"+c+" != 0")
 		outer = append(outer, "sum(s_"+c+")")
 	}
+	having := "(" + strings.Join(nonzero, " OR ") + ")"
+	if measure == MeasureVisits || measure == MeasureExits {
+		// Entry and exit pages: a page that was neither is not one,
+		// whatever else it counts.
+		having = "m > 0"
+	}
 	grouped := "SELECT value, " + sums("") + ", " + measure.sql() +
-		" AS m FROM web_counters WHERE " + where + " GROUP BY value HAVING (" + strings.Join(nonzero, " OR ") + ")"
+		" AS m FROM web_counters WHERE " + where + " GROUP BY value HAVING " + having
 
 	b := Breakdown{Dimension: d.Name, Rows: []Row{}, K: bq.K}
 	// One scan: values at or above k stay themselves, the rest are summed in
