@@ -49,7 +49,7 @@ type browserRig struct {
 	other      string // http://other.test:port
 	ctx        context.Context
 	tab        *chromedp.Target
-	spare      context.Context // another tab of the window, to hide the first behind
+	spare      context.Context   // another tab of the window, to hide the first behind
 	pages      map[string]string // path -> HTML body (shop.test)
 	headScript string            // the tracker's tag, in every page of shop.test
 	files      map[string]string // path -> JavaScript file served by shop.test
