@@ -5,22 +5,21 @@ import (
 	"tally/collector/uniques"
 	"tally/collector/useragent"
 	"tally/counter"
-	"tally/sites"
 )
 
 // pageDimensions is the number of dimension rows a page view counts in.
 const pageDimensions = 12
 
-// pageDims fills the dimension rows of a page view of page, reached from
-// ref, by the client c whose agent is classified. A page view and the
-// engagement report that takes back its bounce must name the same rows,
-// so both are made here.
-func (p *Pipeline) pageDims(pairs *[pageDimensions]uniques.Pair, site *sites.Site, page referrer.Page, ref string, agent useragent.Agent, c Client) {
+// pageDims fills the dimension rows of a page view of page, arrived as
+// arr (referrer.Sources.Arrive), by the client c whose agent is
+// classified. A page view and the engagement report that takes back its
+// bounce must name the same rows, so both are made here.
+func (p *Pipeline) pageDims(pairs *[pageDimensions]uniques.Pair, page referrer.Page, arr referrer.Arrival, agent useragent.Agent, c Client) {
 	region := p.opts.Geo.Lookup(c.IP)
 	*pairs = [pageDimensions]uniques.Pair{
 		{Dimension: counter.DimTotal},
 		{Dimension: counter.DimPath, Value: page.Path},
-		{Dimension: counter.DimSource, Value: p.sources.Source(page, ref, site.OwnsHost)},
+		{Dimension: counter.DimSource, Value: arr.Source},
 		{Dimension: counter.DimUTMSource, Value: page.UTMSource},
 		{Dimension: counter.DimUTMMedium, Value: page.UTMMedium},
 		{Dimension: counter.DimUTMCampaign, Value: page.UTMCampaign},

@@ -56,8 +56,8 @@ func (p *Pipeline) Engagement(e Engagement, c Client) (Outcome, error) {
 	if filterReason(agent, c) != "" {
 		return Filtered, nil
 	}
-	internal, _ := internalReferrer(e.Site, e.Referrer)
-	eng := visits.Engage(e.Report, !internal)
+	arr := p.sources.Arrive(page, e.Referrer, e.Site.OwnsHost)
+	eng := visits.Engage(e.Report, !arr.Internal)
 
 	hour := counter.HourOf(p.opts.Now())
 	if !eng.UnBounce {
@@ -70,7 +70,7 @@ func (p *Pipeline) Engagement(e Engagement, c Client) (Outcome, error) {
 	// The entry page was left for another page of the site: the bounce its
 	// page view assumed is taken back in each of that page view's rows.
 	var pairs [pageDimensions]uniques.Pair
-	p.pageDims(&pairs, e.Site, page, e.Referrer, agent, c)
+	p.pageDims(&pairs, page, arr, agent, c)
 	var updates [pageDimensions]aggregator.WebUpdate
 	for i, pr := range pairs {
 		u := aggregator.WebUpdate{Dimension: pr.Dimension, Value: pr.Value, Counts: counter.WebCounts{Bounces: -1}}

@@ -1,55 +1,48 @@
 package ingest
 
 import (
-	"tally/aggregator"
 	"tally/collector/referrer"
 	"tally/collector/visits"
 	"tally/counter"
-	"tally/sites"
 )
 
-// visitView is what a page view adds to the visit counters
-// (collector/visits), per dimension row.
+// visitView is what a hit adds to each of its dimension rows: the hit,
+// the page view, and the visit counters (collector/visits), made once per
+// hit rather than added row by row.
 type visitView struct {
-	v visits.View
+	every, path, total counter.WebCounts
 	// takeBack is the path of the page the referrer names, when it is one
 	// of the site's: that page was not an exit.
 	takeBack string
 }
 
-// visitOf applies the visit rules to a page view of page.
-func (p *Pipeline) visitOf(ev Event, page referrer.Page) visitView {
-	internal, refPath := internalReferrer(ev.Site, ev.Referrer)
-	a := visits.Arrive(ev.Visit, internal)
-	out := visitView{v: visits.PageView(ev.Visit, a)}
-	if out.v.TakeBack {
-		out.takeBack = refPath
+// eventView is a custom event's: a hit in each row.
+var eventView = visitView{every: counter.WebCounts{Hits: 1}, path: counter.WebCounts{Hits: 1}, total: counter.WebCounts{Hits: 1}}
+
+// visitOf applies the visit rules to a page view that arrived as arr.
+func visitOf(ev Event, arr referrer.Arrival) visitView {
+	if arr.Internal {
+		arr.Path = ev.Site.PathRules.Apply(arr.Path)
+	}
+	v := visits.PageView(ev.Visit, visits.Arrive(ev.Visit, arr.Internal))
+	out := visitView{every: counter.WebCounts{Hits: 1, Pageviews: 1}}
+	out.every.Add(v.Every)
+	out.path, out.total = out.every, out.every
+	out.path.Add(v.Path)
+	out.total.Add(v.Total)
+	if v.TakeBack {
+		out.takeBack = arr.Path
 	}
 	return out
 }
 
-// add adds the view's counters to the update of one dimension row.
-func (vv *visitView) add(u *aggregator.WebUpdate) {
-	u.Counts.Add(vv.v.Every)
-	switch u.Dimension {
+// counts is what the row of dimension dim gets.
+func (vv *visitView) counts(dim string) counter.WebCounts {
+	switch dim {
 	case counter.DimPath:
-		u.Counts.Add(vv.v.Path)
+		return vv.path
 	case counter.DimTotal:
-		u.Counts.Add(vv.v.Total)
+		return vv.total
 	}
-}
-
-// internalReferrer says whether ref is a page of one of the site's
-// hostnames, and if so its path as a page view of it counts it (scrubbed,
-// the site's path rules applied). An empty referrer, one that is not an
-// http(s) URL and one of another host are external: they start a visit.
-func internalReferrer(site *sites.Site, ref string) (bool, string) {
-	if ref == "" {
-		return false, ""
-	}
-	rp, err := referrer.ParsePage(ref)
-	if err != nil || !site.OwnsHost(rp.Host) {
-		return false, ""
-	}
-	return true, site.PathRules.Apply(rp.Path)
+	return vv.every
 }

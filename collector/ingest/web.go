@@ -102,25 +102,22 @@ func (p *Pipeline) Event(ev Event, c Client) (Outcome, error) {
 	// page view every dimension of the page and the visitor (dims.go).
 	var pairs [pageDimensions]uniques.Pair
 	n := 0
-	var view visitView // see visits.go
+	view := eventView // a page view's is made below (visits.go)
 	if name != PageviewName {
 		pairs[0] = uniques.Pair{Dimension: counter.DimEvent, Value: name}
 		n = 1
 	} else {
-		p.pageDims(&pairs, ev.Site, page, ev.Referrer, agent, c)
+		arr := p.sources.Arrive(page, ev.Referrer, ev.Site.OwnsHost)
+		p.pageDims(&pairs, page, arr, agent, c)
 		n = len(pairs)
-		view = p.visitOf(ev, page)
+		view = visitOf(ev, arr)
 	}
 	p.opts.Visitors.FirstTodayAll(vis, pairs[:n]) // all false for the zero visitor
 
 	var updates [2 + len(pairs)]aggregator.WebUpdate
 	updates[0] = consentRow
 	for i, pr := range pairs[:n] {
-		u := aggregator.WebUpdate{Dimension: pr.Dimension, Value: pr.Value, Counts: counter.WebCounts{Hits: 1}}
-		if name == PageviewName {
-			u.Counts.Pageviews = 1
-			view.add(&u)
-		}
+		u := aggregator.WebUpdate{Dimension: pr.Dimension, Value: pr.Value, Counts: view.counts(pr.Dimension)}
 		if pr.First {
 			u.Counts.Visitors = 1
 		}
@@ -149,6 +146,9 @@ func filterReason(a useragent.Agent, c Client) string {
 // cleanName validates an event name and scrubs it: a name is a counted
 // value like any other, and could carry an address or a token.
 func cleanName(n string) (string, error) {
+	if n == PageviewName {
+		return n, nil // most hits: nothing to check
+	}
 	n = strings.TrimSpace(n)
 	if n == "" || len(n) > MaxNameLen || !utf8.ValidString(n) {
 		return "", ErrBadName

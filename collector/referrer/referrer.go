@@ -246,6 +246,46 @@ func (s *Sources) Source(p Page, rawReferrer string, ownHost func(string) bool) 
 	return s.cache.known(host)
 }
 
+// Arrival is what a page view's referrer says: where the visit came from,
+// and whether the referrer is a page of the site itself.
+type Arrival struct {
+	Source string // as Source gives it
+	// Internal: the referrer is a page of a host that the site owns; Path
+	// is then that page's path as ParsePage reads a page's (decoded,
+	// normalised, scrubbed), so that it names the same path row.
+	Internal bool
+	Path     string
+}
+
+// Arrive is Source, and whether the referrer is one of the site's own
+// pages, from one reading of the referrer. The path of a referrer of
+// another host is never looked at, nor any referrer's query.
+func (s *Sources) Arrive(p Page, rawReferrer string, ownHost func(string) bool) Arrival {
+	var a Arrival
+	host := ""
+	if rawReferrer != "" && len(rawReferrer) <= MaxURLLen {
+		raw := strings.TrimSpace(rawReferrer)
+		path := ""
+		if parts, ok := split(raw); ok {
+			host, path = parts.host, parts.path
+		} else if u, err := url.Parse(raw); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+			host, path = strings.ToLower(u.Hostname()), u.Path
+		}
+		if host != "" && ownHost(host) {
+			a.Internal, a.Path, host = true, cleanPath(path), ""
+		}
+	}
+	switch {
+	case p.Ref != "":
+		a.Source = p.Ref
+	case p.UTMSource != "":
+		a.Source = p.UTMSource
+	case host != "":
+		a.Source = s.cache.known(host)
+	}
+	return a
+}
+
 // referrerHost is the lower-case host of an http(s) referrer, or "".
 func referrerHost(raw string) string {
 	s := strings.TrimSpace(raw)

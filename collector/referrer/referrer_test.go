@@ -229,3 +229,47 @@ func BenchmarkParsePage(b *testing.B) {
 		})
 	}
 }
+
+// TestArrive: the path of a referrer of the site's own hosts, as ParsePage
+// reads a page's (so that it names the same path row); nothing for other
+// hosts and for what is not an http(s) URL; and the source as Source gives
+// it, from the same reading.
+func TestArrive(t *testing.T) {
+	own := func(h string) bool { return h == "shop.example" || h == "www.shop.example" }
+	var s Sources
+	f := func(raw, wantPath string, wantOK bool) {
+		t.Helper()
+		for _, page := range []Page{{}, {UTMSource: "news"}, {Ref: "producthunt"}} {
+			a := s.Arrive(page, raw, own)
+			if a.Path != wantPath || a.Internal != wantOK {
+				t.Errorf("Arrive(%q) = %+v; want %q, %v", raw, a, wantPath, wantOK)
+			}
+			if src := s.Source(page, raw, own); a.Source != src {
+				t.Errorf("Arrive(%+v, %q) source %q, Source gives %q", page, raw, a.Source, src)
+			}
+		}
+		if wantOK {
+			p, err := ParsePage(raw)
+			if err != nil || p.Path != wantPath {
+				t.Errorf("ParsePage(%q) reads path %q (%v), Arrive %q", raw, p.Path, err, wantPath)
+			}
+		}
+	}
+	f("https://shop.example/pricing?plan=pro#top", "/pricing", true)
+	f("http://www.shop.example:8080/a/b/", "/a/b", true)
+	f("https://shop.example", "/", true)
+	f("https://shop.example/reset/0f3c9a7e2b1d4c8e9a7b6c5d4e3f2a1b", "/reset/:id", true)
+	f("https://SHOP.example/caf%C3%A9", "/café", true) // through net/url
+	f("https://www.google.com/search?q=shop.example", "", false)
+	f("https://www.google.com/caf%C3%A9", "", false)
+	f("android-app://com.google.android.gm/", "", false)
+	f("", "", false)
+	f("https://shop.example/"+strings.Repeat("a", MaxURLLen), "", false)
+	s.Arrive(Page{}, "https://www.google.com/", own) // the source is cached
+	if n := testing.AllocsPerRun(100, func() {
+		s.Arrive(Page{}, "https://shop.example/pricing?x=1", own)
+		s.Arrive(Page{}, "https://www.google.com/", own)
+	}); n != 0 {
+		t.Errorf("%v allocations for plain referrers", n)
+	}
+}

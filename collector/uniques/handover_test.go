@@ -1,12 +1,16 @@
 package uniques
 
 import (
+	"encoding/binary"
 	"errors"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // TestHandoverKeepsTheDay: a visitor and a recipient seen before a
@@ -141,5 +145,21 @@ func TestDamagedHandoverIsDeleted(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Fatalf("files left: %v", entries)
+	}
+}
+
+// TestPairKeyLongValues: a value too long for the stack buffer is hashed
+// streaming, to the key the one-shot hash gives the same bytes.
+func TestPairKeyLongValues(t *testing.T) {
+	d := newVisitorDay(1, nil)
+	for _, n := range []int{0, 1, 200, 230, 231, 232, 240, 1000} {
+		v := strings.Repeat("x", n)
+		want := xxhash.Sum64(append(append(binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(nil, d.seed), 42), "path\x00"...), v...))
+		if got := d.pairKey(42, "path", v); got != want {
+			t.Errorf("value of %d bytes: key %x, want %x", n, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { d.pairKey(42, "path", "/pricing") }); n != 0 {
+		t.Errorf("%v allocations", n)
 	}
 }
