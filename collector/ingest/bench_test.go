@@ -15,6 +15,7 @@ import (
 	"tally/collector/geo"
 	"tally/collector/ingest"
 	"tally/collector/uniques"
+	"tally/collector/visits"
 	"tally/internal/memsink"
 	"tally/internal/testpipe"
 	"tally/sites"
@@ -292,5 +293,33 @@ func BenchmarkPipelineEmailOpen(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		h := &opens[i&(len(opens)-1)]
 		env.p.EmailOpen(h.o, h.c)
+	}
+}
+
+// BenchmarkPipelineEngagement runs engagement reports of our tracker and
+// Plausible's on the bench's pages: a tenth of them from an entry page left
+// for another page of the site (the bounce taken back in every row).
+func BenchmarkPipelineEngagement(b *testing.B) {
+	env := newBenchEnv(b)
+	hits := env.webHits(1<<16, 20_000, false)
+	reports := make([]ingest.Engagement, len(hits))
+	for i, h := range hits {
+		r := visits.Report{EngagedMS: int64(env.rng.IntN(60_000)), Scroll: env.rng.IntN(101)}
+		switch env.rng.IntN(10) {
+		case 0:
+			r.Flags = visits.Tracked | visits.First | visits.NotBounce
+		case 1, 2, 3, 4:
+			r.Flags = visits.Tracked
+		}
+		reports[i] = ingest.Engagement{Site: h.ev.Site, URL: h.ev.URL, Referrer: h.ev.Referrer, Consent: h.ev.Consent, Report: r}
+	}
+	for i, r := range reports {
+		env.p.Engagement(r, hits[i].c)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		j := i & (len(reports) - 1)
+		env.p.Engagement(reports[j], hits[j].c)
 	}
 }
