@@ -57,6 +57,7 @@ type Locator struct {
 	db              *maxminddb.Reader // nil without a database
 	hasSubdivisions bool              // decided once from the database type
 	codes           subdivisionCodes
+	regions         regionCache // see cache.go
 }
 
 // Open opens the MaxMind DB at path. An empty path is not an error: it gives
@@ -96,6 +97,16 @@ func (l *Locator) Lookup(ip netip.Addr) Region {
 	if !res.Found() {
 		return Region{}
 	}
+	if r, ok := l.regions.get(res.Offset()); ok {
+		return r
+	}
+	r := l.read(res)
+	l.regions.put(res.Offset(), r)
+	return r
+}
+
+// read reads the region out of a record.
+func (l *Locator) read(res maxminddb.Result) Region {
 	// The destinations are pooled because DecodePath takes them as any,
 	// which would otherwise move them to the heap on every call.
 	codes := codesPool.Get().(*isoCodes)

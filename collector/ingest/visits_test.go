@@ -264,3 +264,27 @@ func TestOptOutMode(t *testing.T) {
 		t.Errorf("opens in optout mode: %+v", got)
 	}
 }
+
+// TestPageViewTableIsPageView: the cases made once at start are what
+// visits.PageView says for every hit they stand for.
+func TestPageViewTableIsPageView(t *testing.T) {
+	for f := visits.Flags(0); f <= visits.Tracked|visits.Reload|visits.BackForward|visits.First; f++ {
+		for _, script := range []bool{false, true} {
+			for _, internal := range []bool{false, true} {
+				for _, noRef := range []bool{false, true} {
+					h := visits.Hit{Flags: visits.ParseFlags(int64(f)), Script: script, NoReferrer: noRef}
+					got := ingest.VisitRows(h, internal)
+					v := visits.PageView(h, visits.Arrive(h, internal))
+					want := [3]counter.WebCounts{{Hits: 1, Pageviews: 1}, {}, {}}
+					want[0].Add(v.Every)
+					want[1], want[2] = want[0], want[0]
+					want[1].Add(v.Path)
+					want[2].Add(v.Total)
+					if got != want {
+						t.Errorf("%+v internal %v: %+v, want %+v", h, internal, got, want)
+					}
+				}
+			}
+		}
+	}
+}

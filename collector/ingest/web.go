@@ -116,12 +116,15 @@ func (p *Pipeline) Event(ev Event, c Client) (Outcome, error) {
 
 	var updates [2 + len(pairs)]aggregator.WebUpdate
 	updates[0] = consentRow
-	for i, pr := range pairs[:n] {
-		u := aggregator.WebUpdate{Dimension: pr.Dimension, Value: pr.Value, Counts: view.counts(pr.Dimension)}
+	for i := range pairs[:n] {
+		// Filled in place: a row's counts are 88 bytes, and each copy of
+		// an update shows in the time of a hit.
+		pr, u := &pairs[i], &updates[1+i]
+		u.Dimension, u.Value = pr.Dimension, pr.Value
+		u.Counts = *view.counts(pr.Dimension)
 		if pr.First {
 			u.Counts.Visitors = 1
 		}
-		updates[1+i] = u
 	}
 	n++
 	if view.takeBack != "" {
