@@ -5,7 +5,11 @@
 // leaves this package carries them.
 //
 // One file per role: pipeline.go wires the steps (Options, New, Client,
-// Outcome); web.go is the page-view and custom-event path; email.go the
-// email open and sent-report path; bounds.go the memory bounds that shed
-// hits; webmail.go the cache of webmail client names.
+// Outcome); web.go is the page-view and custom-event path; dims.go the
+// dimension rows of a page view; visits.go what a page view adds to the
+// visit counters (the rules are collector/visits'); engagement.go the
+// engagement-report path (time on page, scroll depth, our tracker's
+// corrections); email.go the email open and sent-report path; bounds.go
+// the memory bounds that shed hits; webmail.go the cache of webmail client
+// names.
 package ingest
