@@ -46,6 +46,24 @@ func (p *Pipeline) EmailOpen(o Open, c Client) (Outcome, error) {
 			mc.Name = p.webmail.name(agent.Browser)
 		}
 	}
+	// Strict mode without the signed consent bit: the open is counted in
+	// the campaign's total and nothing else. No region is looked up, no
+	// mail client is recorded and the recipient is not recognised: the
+	// client is classified only to tell a privacy proxy's fetch (a
+	// machine open) from a person's, which the total keeps apart.
+	if o.Site.Mode == sites.ModeStrict && !o.RecipientConsent {
+		total := counter.EmailCounts{Opens: 1}
+		if mc.Machine {
+			total = counter.EmailCounts{MachineOpens: 1}
+		}
+		p.opts.Aggregator.AddEmail(o.Site.Domain, o.Campaign, hour, []aggregator.EmailUpdate{
+			{Dimension: counter.DimTotal, Counts: total},
+		})
+		if mc.Machine {
+			return Filtered, nil
+		}
+		return ConsentOnly, nil
+	}
 	if mc.Machine {
 		p.opts.Aggregator.AddEmail(o.Site.Domain, o.Campaign, hour, []aggregator.EmailUpdate{
 			{Dimension: counter.DimTotal, Counts: counter.EmailCounts{MachineOpens: 1}},
@@ -56,9 +74,10 @@ func (p *Pipeline) EmailOpen(o Open, c Client) (Outcome, error) {
 
 	// De-duplicate only where the site's mode allows recognising the
 	// recipient: always in anonymous mode (nothing per recipient is
-	// stored), in strict mode only with the signed consent bit.
+	// stored), in strict mode only with the signed consent bit (checked
+	// above).
 	first := false
-	if o.Recipient != "" && (o.Site.Mode == sites.ModeAnonymous || o.RecipientConsent) {
+	if o.Recipient != "" {
 		if p.opts.Opens.Len() >= p.opts.MaxOpenKeys {
 			return "", p.errOpens // see bounds.go
 		}

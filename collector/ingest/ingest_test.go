@@ -222,3 +222,76 @@ func TestCountedValuesNameNoOne(t *testing.T) {
 		}
 	}
 }
+
+// TestStrictEmailOpenWithoutConsentCountsOnlyTheOpen: on a strict site an
+// open whose URL lacks the signed consent bit adds to the campaign's total
+// and nothing else: no region, no mail client, no recipient memory. With
+// the bit, and on an anonymous site, the open is counted in full.
+func TestStrictEmailOpenWithoutConsentCountsOnlyTheOpen(t *testing.T) {
+	env := newTestEnv(t, nil)
+	shop, news := env.sites[0], env.sites[1] // anonymous, strict
+	if news.Mode != sites.ModeStrict || shop.Mode != sites.ModeAnonymous {
+		t.Fatal("the bench sites changed: the test needs one strict and one anonymous site")
+	}
+	const (
+		thunderbird = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:115.0) Gecko/20100101 Thunderbird/115.10.1"
+		appleProxy  = "Mozilla/5.0" // Apple Mail Privacy Protection: a machine open
+	)
+	de := netip.MustParseAddr("10.1.2.3") // DE-BY in the fixture
+	open := func(site *sites.Site, campaign, recipient string, consented bool, ua string) ingest.Outcome {
+		t.Helper()
+		o, err := env.p.EmailOpen(ingest.Open{Site: site, Campaign: campaign, Recipient: recipient, RecipientConsent: consented},
+			ingest.Client{IP: de, UserAgent: ua})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	if o := open(news, "nocon", "r1", false, thunderbird); o != ingest.ConsentOnly {
+		t.Errorf("strict open without consent: outcome %q, want %q", o, ingest.ConsentOnly)
+	}
+	open(news, "nocon", "r1", false, thunderbird) // the same recipient again: not recognised
+	open(news, "nocon", "r2", false, appleProxy)
+	if n := env.opens.Len(); n != 0 {
+		t.Fatalf("a strict open without consent remembered %d recipients", n)
+	}
+	open(news, "con", "r1", true, thunderbird)
+	open(news, "con", "r1", true, thunderbird)
+	open(shop, "anon", "r1", false, thunderbird)
+	if err := env.agg.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	hour := counter.HourOf(testNow)
+	rows := map[string]counter.EmailCounts{}
+	for k, c := range env.sink.EmailRows() {
+		if k.Hour != hour {
+			t.Errorf("row in hour %d, want %d", k.Hour, hour)
+		}
+		rows[k.Site+"|"+k.Campaign+"|"+k.Dimension+"|"+k.Value] = c
+	}
+	want := map[string]counter.EmailCounts{
+		// Strict, no consent bit: the total only, humans and machines apart.
+		"news.example|nocon|total|": {Opens: 2, MachineOpens: 1},
+		// Strict with the bit: every dimension, one unique open.
+		"news.example|con|total|":             {Opens: 2, UniqueOpens: 1},
+		"news.example|con|client|Thunderbird": {Opens: 2, UniqueOpens: 1},
+		"news.example|con|country|DE":         {Opens: 2, UniqueOpens: 1},
+		"news.example|con|region|DE-BY":       {Opens: 2, UniqueOpens: 1},
+		// Anonymous: counted in full without the bit.
+		"shop.example|anon|total|":             {Opens: 1, UniqueOpens: 1},
+		"shop.example|anon|client|Thunderbird": {Opens: 1, UniqueOpens: 1},
+		"shop.example|anon|country|DE":         {Opens: 1, UniqueOpens: 1},
+		"shop.example|anon|region|DE-BY":       {Opens: 1, UniqueOpens: 1},
+	}
+	for k, w := range want {
+		if got := rows[k]; got != w {
+			t.Errorf("%s: %+v, want %+v", k, got, w)
+		}
+	}
+	for k := range rows {
+		if _, ok := want[k]; !ok {
+			t.Errorf("unexpected row %s: %+v", k, rows[k])
+		}
+	}
+}

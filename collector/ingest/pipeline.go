@@ -28,7 +28,7 @@ type Outcome string
 
 const (
 	Counted     Outcome = "counted"      // counters recorded
-	ConsentOnly Outcome = "consent_only" // strict mode without consent: only the consent counter
+	ConsentOnly Outcome = "consent_only" // strict mode without consent: only the consent counter, or an email open's total
 	Filtered    Outcome = "filtered"     // a bot or prefetch: only the filtered counter
 	Unsigned    Outcome = "unsigned"     // email pixel without a valid signature: nothing
 	Expired     Outcome = "expired"      // email pixel signed with an expiry that has passed: nothing
