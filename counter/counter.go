@@ -75,3 +75,8 @@ func HourOf(t time.Time) int64 {
 	u := t.Unix()
 	return u - u%3600
 }
+
+// Overflow is the value under which a dimension's new values are counted
+// once the site has its quota of distinct values for the hour (see
+// aggregator.Options.MaxValuesPerHour): counted, never dropped.
+const Overflow = "(other)"
