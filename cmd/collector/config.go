@@ -35,19 +35,20 @@ type config struct {
 	InsertTimeout  time.Duration
 
 	// Load and abuse.
-	MaxPendingRows  int
-	MaxVisitorPairs int
-	MaxOpenKeys     int
-	ShedRetryAfter  time.Duration
-	BodyLimit       int
-	HeaderLimit     int
-	ReadTimeout     time.Duration
-	WriteTimeout    time.Duration
-	IdleTimeout     time.Duration
-	MaxConns        int
-	MaxConnsPerIP   int
-	RateLimit       int
-	RateWindow      time.Duration
+	MaxPendingRows   int
+	MaxVisitorPairs  int
+	MaxOpenKeys      int
+	MaxValuesPerHour int
+	ShedRetryAfter   time.Duration
+	BodyLimit        int
+	HeaderLimit      int
+	ReadTimeout      time.Duration
+	WriteTimeout     time.Duration
+	IdleTimeout      time.Duration
+	MaxConns         int
+	MaxConnsPerIP    int
+	RateLimit        int
+	RateWindow       time.Duration
 
 	// Operators.
 	MetricsAddr  string // "" when off
@@ -156,8 +157,9 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 	dur(&c.InsertTimeout, "INSERT_TIMEOUT", aggregator.DefaultInsertTimeout, "bound on one insert into ClickHouse (a chunk of at most FLUSH_ROWS rows)")
 
 	integer(&c.MaxPendingRows, "MAX_PENDING_ROWS", ingest.DefaultMaxPendingRows, "counter rows held in memory before hits are shed with 503; negative: no bound")
-	integer(&c.MaxVisitorPairs, "MAX_VISITOR_PAIRS", ingest.DefaultMaxVisitorPairs, "the day's (visitor, value) pairs, 10-15 bytes each, before hits with uniques are shed; negative: no bound")
-	integer(&c.MaxOpenKeys, "MAX_OPEN_KEYS", ingest.DefaultMaxOpenKeys, "remembered email opens before de-duplicated opens are shed; negative: no bound")
+	integer(&c.MaxVisitorPairs, "MAX_VISITOR_PAIRS", ingest.DefaultMaxVisitorPairs, "the day's (visitor, value) pairs, 10-15 bytes each, shared equally by the sites: a site's hits with uniques are shed once its share is full; negative: no bound")
+	integer(&c.MaxOpenKeys, "MAX_OPEN_KEYS", ingest.DefaultMaxOpenKeys, "remembered email opens, shared equally by the sites: a site's de-duplicated opens are shed once its share is full; negative: no bound")
+	integer(&c.MaxValuesPerHour, "MAX_VALUES_PER_HOUR", aggregator.DefaultMaxValuesPerHour, "distinct values of one dimension of one site counted per hour; further new values count as (other); negative: no cap")
 	dur(&c.ShedRetryAfter, "SHED_RETRY_AFTER", ingest.DefaultRetryAfter, "Retry-After of shed hits (visitor pairs: until midnight UTC)")
 	integer(&c.BodyLimit, "BODY_LIMIT", collector.DefaultBodyLimit, "largest request body in bytes (413 past it)")
 	integer(&c.HeaderLimit, "HEADER_LIMIT", collector.DefaultHeaderLimit, "largest request line and headers in bytes (431 past it)")

@@ -268,6 +268,7 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 			return float64(len(sp.Quarantined())) // at start and since
 		},
 		AmbiguousHits: func() float64 { return float64(agg.Stats().AmbiguousHits) },
+		OverflowRows:  func() float64 { return float64(agg.Stats().OverflowValues) },
 		SpoolFault: func() float64 {
 			if agg.Degraded() != nil {
 				return 1
@@ -278,6 +279,7 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 	agg, err = aggregator.New(aggregator.Options{
 		Sink: sink, Journal: journal, SyncInterval: cfg.SyncInterval,
 		FlushInterval: cfg.FlushInterval, InsertTimeout: cfg.InsertTimeout, Logger: logger, OnFlush: m.Flushed,
+		MaxValuesPerHour: cfg.MaxValuesPerHour,
 	})
 	if err != nil {
 		return nil, err
@@ -285,7 +287,7 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 	pipeline, err := ingest.New(ingest.Options{
 		Geo: locator, Agents: agents, Visitors: visitors, Opens: opens, Aggregator: agg,
 		MaxPendingRows: cfg.MaxPendingRows, MaxVisitorPairs: cfg.MaxVisitorPairs,
-		MaxOpenKeys: cfg.MaxOpenKeys, RetryAfter: cfg.ShedRetryAfter,
+		MaxOpenKeys: cfg.MaxOpenKeys, RetryAfter: cfg.ShedRetryAfter, Sites: len(registry.All()),
 	})
 	if err != nil {
 		return nil, err

@@ -76,12 +76,10 @@ func (p *Pipeline) EmailOpen(o Open, c Client) (Outcome, error) {
 	// recipient: always in anonymous mode (nothing per recipient is
 	// stored), in strict mode only with the signed consent bit (checked
 	// above).
-	first := false
-	if o.Recipient != "" {
-		if p.opts.Opens.Len() >= p.opts.MaxOpenKeys {
-			return "", p.errOpens // see bounds.go
-		}
-		first = p.opts.Opens.FirstOpen(o.Site.Domain, o.Campaign, o.Recipient)
+	// Each site is held to its share of the open keys (bounds.go).
+	first, ok := p.opts.Opens.FirstOpenUnder(o.Site.Domain, o.Campaign, o.Recipient, p.openShare)
+	if !ok {
+		return "", p.errOpens
 	}
 	open := counter.EmailCounts{Opens: 1}
 	if first {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -292,6 +293,72 @@ func TestStrictEmailOpenWithoutConsentCountsOnlyTheOpen(t *testing.T) {
 	for k := range rows {
 		if _, ok := want[k]; !ok {
 			t.Errorf("unexpected row %s: %+v", k, rows[k])
+		}
+	}
+}
+
+// TestEachSiteHasItsShareOfTheMemory: with three sites, each may fill a
+// third of the visitor pairs and of the open keys; a site over its share
+// sheds its own hits that need that memory, and the other sites keep
+// counting, visitors and unique opens included.
+func TestEachSiteHasItsShareOfTheMemory(t *testing.T) {
+	env := newTestEnv(t, func(o *ingest.Options) { o.MaxVisitorPairs, o.MaxOpenKeys, o.Sites = 99, 3, 3 })
+	shop, blog := env.sites[0], env.sites[2]
+	view := func(site *sites.Site, path string, ip string) (ingest.Outcome, error) {
+		return env.p.Event(ingest.Event{Site: site, Name: ingest.PageviewName, URL: "https://" + site.Domain + path,
+			Consent: consent.Signals{Analytics: consent.Granted}}, ingest.Client{IP: netip.MustParseAddr(ip), UserAgent: firefox})
+	}
+	// A new visitor's consented page view remembers 11 pairs: three fill
+	// shop's share of 33.
+	for i := range 3 {
+		if _, err := view(shop, "/a", "10.1.0."+strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := env.visitors.SiteLen("shop.example"); n != 33 {
+		t.Fatalf("shop remembers %d pairs, want 33", n)
+	}
+	_, err := view(shop, "/b", "10.1.0.9")
+	overload(t, err, ingest.ShedVisitorPairs)
+	// Another site is not affected, nor shop's hits without uniques.
+	for i := range 3 {
+		if o, err := view(blog, "/", "10.2.0."+strconv.Itoa(i)); err != nil || o != ingest.Counted {
+			t.Fatalf("blog's page view %d with shop's share full: %v %v", i, o, err)
+		}
+	}
+	if _, err := env.p.Event(pageview(env, "/c", consent.Unknown)); err != nil {
+		t.Fatalf("shop's hit without uniques was shed: %v", err)
+	}
+	if n := env.visitors.Len(); n != 66 {
+		t.Fatalf("%d pairs in all, want 66", n)
+	}
+
+	// Open keys: a share of one each.
+	c := ingest.Client{IP: netip.MustParseAddr("10.1.2.3"), UserAgent: firefox}
+	openOf := func(site *sites.Site, r string) error {
+		_, err := env.p.EmailOpen(ingest.Open{Site: site, Campaign: "spring", Recipient: r}, c)
+		return err
+	}
+	if err := openOf(shop, "r1"); err != nil {
+		t.Fatal(err)
+	}
+	overload(t, openOf(shop, "r2"), ingest.ShedOpenKeys)
+	if err := openOf(shop, "r1"); err != nil {
+		t.Fatalf("a repeated open, which needs no memory, was shed: %v", err)
+	}
+	if err := openOf(blog, "r1"); err != nil {
+		t.Fatalf("blog's open with shop's share full: %v", err)
+	}
+	if err := env.agg.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	hour := counter.HourOf(testNow)
+	if got := env.sink.Web(counter.WebKey{Site: "blog.example", Hour: hour, Dimension: counter.DimTotal}); got.Visitors != 3 {
+		t.Errorf("blog counted %d visitors, want 3", got.Visitors)
+	}
+	for site, want := range map[string]counter.EmailCounts{"shop.example": {Opens: 2, UniqueOpens: 1}, "blog.example": {Opens: 1, UniqueOpens: 1}} {
+		if got := env.sink.Email(counter.EmailKey{Site: site, Campaign: "spring", Hour: hour, Dimension: counter.DimTotal}); got != want {
+			t.Errorf("%s opens %+v, want %+v", site, got, want)
 		}
 	}
 }

@@ -49,13 +49,19 @@ type Options struct {
 	// PendingRows reads the aggregator's row count; Aggregator.Pending when
 	// nil. It is called once per hit.
 	PendingRows func() int
-	// MaxVisitorPairs sheds hits that would compute daily uniques once the
-	// day has this many (visitor, value) pairs (0: DefaultMaxVisitorPairs;
-	// negative: no bound). Hits without uniques are still counted.
+	// MaxVisitorPairs bounds the day's (visitor, value) pairs (0:
+	// DefaultMaxVisitorPairs; negative: no bound). Each of the Sites sites
+	// has an equal share; a site's hits that would compute daily uniques
+	// are shed once its share is full. Hits without uniques, and other
+	// sites' hits, are still counted.
 	MaxVisitorPairs int
-	// MaxOpenKeys sheds email opens that would be de-duplicated once this
-	// many opens are remembered (0: DefaultMaxOpenKeys; negative: no bound).
+	// MaxOpenKeys bounds the remembered email opens (0: DefaultMaxOpenKeys;
+	// negative: no bound), shared the same way: a site's opens that would
+	// be de-duplicated are shed once its share is full.
 	MaxOpenKeys int
+	// Sites is how many sites share the memory bounds (the registry's
+	// size); 0 counts as 1.
+	Sites int
 	// RetryAfter is the wait suggested when counter rows or open keys are
 	// over their bound (0: DefaultRetryAfter). Shed
 	// visitor pairs are told to retry at midnight UTC, when the day's
@@ -71,6 +77,8 @@ type Pipeline struct {
 	// Made once: shedding must not allocate under the load that causes it
 	// (see bounds.go).
 	errRows, errOpens error
+	// Each site's share of MaxVisitorPairs and MaxOpenKeys; -1: no bound.
+	pairShare, openShare int
 }
 
 // New checks the options and fills defaults.
@@ -78,8 +86,8 @@ func New(opts Options) (*Pipeline, error) {
 	if opts.Geo == nil || opts.Agents == nil || opts.Visitors == nil || opts.Opens == nil || opts.Aggregator == nil {
 		return nil, errors.New("ingest: every step is required")
 	}
-	if opts.RetryAfter < 0 {
-		return nil, errors.New("ingest: negative retry-after")
+	if opts.RetryAfter < 0 || opts.Sites < 0 {
+		return nil, errors.New("ingest: negative retry-after or site count")
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -94,8 +102,10 @@ func New(opts Options) (*Pipeline, error) {
 		opts.RetryAfter = DefaultRetryAfter
 	}
 	return &Pipeline{
-		opts:     opts,
-		errRows:  &OverloadError{Reason: ShedCounterRows, RetryAfter: opts.RetryAfter},
-		errOpens: &OverloadError{Reason: ShedOpenKeys, RetryAfter: opts.RetryAfter},
+		opts:      opts,
+		errRows:   &OverloadError{Reason: ShedCounterRows, RetryAfter: opts.RetryAfter},
+		errOpens:  &OverloadError{Reason: ShedOpenKeys, RetryAfter: opts.RetryAfter},
+		pairShare: share(opts.MaxVisitorPairs, opts.Sites),
+		openShare: share(opts.MaxOpenKeys, opts.Sites),
 	}, nil
 }

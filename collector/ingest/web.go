@@ -86,12 +86,13 @@ func (p *Pipeline) Event(ev Event, c Client) (Outcome, error) {
 
 	var vis uniques.Visitor // zero: never a first visit
 	if decision.Uniques {
-		if p.opts.Visitors.Len() >= p.opts.MaxVisitorPairs {
+		var ok bool
+		// Each site is held to its share of the pairs (bounds.go).
+		if vis, ok = p.opts.Visitors.VisitorUnder(ev.Site.Domain, p.pairShare, c.IP, c.UserAgent); !ok {
 			// Counting without the uniques would undercount visitors
 			// silently: shed the whole hit instead.
 			return "", p.overVisitorPairs()
 		}
-		vis = p.opts.Visitors.Visitor(ev.Site.Domain, c.IP, c.UserAgent)
 	}
 	// One pair per dimension counted: a custom event counts its name, a
 	// page view every dimension of the page and the visitor.

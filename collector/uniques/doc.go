@@ -17,6 +17,12 @@
 // lock each. Len and Bytes are single atomic loads, cheap enough for the
 // pipeline's memory bound to check on every hit.
 //
+// Shares: the pairs of each site are counted apart (SiteLen), and
+// VisitorUnder refuses a key to a site at its limit before computing it,
+// so that the collector can hold every site to its own share of the
+// memory; opens are kept in one table per site for the same reason
+// (FirstOpenUnder).
+//
 // Email opens: a recipient token is reduced to HMAC-SHA256(process key,
 // site, campaign, token) in memory and forgotten when the counting window
 // ends. Restarting the collector forgets every open, so a reopen after a

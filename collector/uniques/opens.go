@@ -2,13 +2,16 @@ package uniques
 
 import (
 	"crypto/rand"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // Opens remembers which recipients opened which campaign, as 64-bit HMACs,
-// for a counting window. Safe for concurrent use.
+// for a counting window. Each site has a table of its own, so that each
+// can be held to its share of the memory (FirstOpenUnder). Safe for
+// concurrent use.
 type Opens struct {
 	now    func() time.Time
 	window int64 // seconds
@@ -16,7 +19,7 @@ type Opens struct {
 	key    macKey
 
 	mu        sync.Mutex
-	first     stampMap // HMAC -> stamp of the first open
+	sites     map[string]*stampMap // site -> HMAC -> stamp of the first open
 	lastSweep int64
 
 	n     atomic.Int64
@@ -37,7 +40,7 @@ func NewOpens(window time.Duration, now func() time.Time) *Opens {
 		now = time.Now
 	}
 	t := now().Unix()
-	o := &Opens{now: now, window: int64(window / time.Second), base: t, lastSweep: t}
+	o := &Opens{now: now, window: int64(window / time.Second), base: t, lastSweep: t, sites: map[string]*stampMap{}}
 	var key [32]byte
 	if _, err := rand.Read(key[:]); err != nil {
 		panic("uniques: cannot read random key: " + err.Error())
@@ -56,8 +59,18 @@ func (o *Opens) stamp(unix int64) uint32 {
 // time within the window, and remembers it. An empty token is never unique.
 // It does not allocate, apart from growing the table.
 func (o *Opens) FirstOpen(site, campaign, recipientToken string) bool {
+	first, _ := o.FirstOpenUnder(site, campaign, recipientToken, -1)
+	return first
+}
+
+// FirstOpenUnder is FirstOpen for a site held to limit remembered opens
+// (negative: no limit). When the open is not one the site remembers and
+// the site holds limit opens already, it remembers nothing and ok is
+// false; a repeated open is still recognised. The check and the insert
+// are one step.
+func (o *Opens) FirstOpenUnder(site, campaign, recipientToken string, limit int) (first, ok bool) {
 	if recipientToken == "" {
-		return false
+		return false, true
 	}
 	h := start(&o.key)
 	h.write(site)
@@ -75,12 +88,23 @@ func (o *Opens) FirstOpen(site, campaign, recipientToken string) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.sweep(now)
-	if first, ok := o.first.get(k); ok && int64(st)-int64(first) < o.window {
-		return false
+	m := o.sites[site]
+	prev, known := m.get(k)
+	if known && int64(st)-int64(prev) < o.window {
+		return false, true
 	}
-	o.bytes.Add(int64(o.first.put(k, st)))
-	o.n.Store(int64(o.first.len()))
-	return true
+	// An expired entry is overwritten in place: it takes no more room.
+	if !known && limit >= 0 && m.len() >= limit {
+		return false, false
+	}
+	if m == nil {
+		m = &stampMap{}
+		o.sites[strings.Clone(site)] = m
+	}
+	before := m.len()
+	o.bytes.Add(int64(m.put(k, st)))
+	o.n.Add(int64(m.len() - before))
+	return true, true
 }
 
 // sweep forgets expired opens, at most once an hour. Called with mu held.
@@ -90,12 +114,28 @@ func (o *Opens) sweep(now int64) {
 	}
 	o.lastSweep = now
 	st := int64(o.stamp(now))
-	o.bytes.Add(int64(o.first.deleteIf(func(first uint32) bool { return st-int64(first) >= o.window })))
-	o.n.Store(int64(o.first.len()))
+	n := 0
+	for site, m := range o.sites {
+		o.bytes.Add(int64(m.deleteIf(func(first uint32) bool { return st-int64(first) >= o.window })))
+		if m.len() == 0 {
+			o.bytes.Add(-int64(m.release()))
+			delete(o.sites, site)
+			continue
+		}
+		n += m.len()
+	}
+	o.n.Store(int64(n))
+}
+
+// SiteLen is the number of opens remembered for the site.
+func (o *Opens) SiteLen(site string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.sites[site].len()
 }
 
 // Len is the number of remembered opens: one atomic load.
 func (o *Opens) Len() int { return int(o.n.Load()) }
 
-// Bytes is the memory of the table (12 bytes a slot, 15 to 23 an open).
+// Bytes is the memory of the tables (12 bytes a slot, 15 to 23 an open).
 func (o *Opens) Bytes() int { return int(o.bytes.Load()) }
