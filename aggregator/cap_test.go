@@ -167,3 +167,44 @@ func TestNoValueCapWhenNegative(t *testing.T) {
 		t.Fatalf("%d rows, %d overflow: a negative cap must mean none", len(sink.web), a.Stats().OverflowValues)
 	}
 }
+
+// BenchmarkAddWebAfterSync measures what the cap costs where it is asked:
+// rows new to memory, as after every journal sync (every 500ms in the
+// collector). One hit is 12 updates of 300 paths and 12 values of other
+// dimensions; memory is emptied every 64 hits, so most updates are new
+// rows of values already admitted.
+func BenchmarkAddWebAfterSync(b *testing.B) {
+	paths := make([]string, 300)
+	for i := range paths {
+		paths[i] = fmt.Sprint("/docs/page-", i)
+	}
+	values := []string{"google", "DE", "DE-BY", "desktop", "Firefox", "Linux", "newsletter", "email", "spring", "granted", "bing"}
+	dims := []string{counter.DimSource, counter.DimCountry, counter.DimRegion, counter.DimDevice, counter.DimBrowser,
+		counter.DimOS, counter.DimUTMSource, counter.DimUTMMedium, counter.DimUTMCampaign, counter.DimConsent}
+	for _, bc := range []struct {
+		name string
+		max  int
+	}{{"cap", DefaultMaxValuesPerHour}, {"nocap", -1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			a, err := New(Options{Sink: &rowSink{}, FlushRows: 1 << 30, MaxValuesPerHour: bc.max})
+			if err != nil {
+				b.Fatal(err)
+			}
+			updates := make([]WebUpdate, 12)
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if i%64 == 0 {
+					a.mu.Lock()
+					a.current = newBatchSize(len(a.current.Web), 0)
+					a.mu.Unlock()
+				}
+				updates[0] = WebUpdate{Dimension: counter.DimTotal, Counts: counter.WebCounts{Hits: 1}}
+				updates[1] = WebUpdate{Dimension: counter.DimPath, Value: paths[(i*7919)%len(paths)], Counts: counter.WebCounts{Hits: 1}}
+				for j, d := range dims {
+					updates[2+j] = WebUpdate{Dimension: d, Value: values[(i+j)%len(values)], Counts: counter.WebCounts{Hits: 1}}
+				}
+				a.AddWeb("shop.example", 3600, updates)
+			}
+		})
+	}
+}

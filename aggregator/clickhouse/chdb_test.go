@@ -243,3 +243,63 @@ func TestTokensOnCurrentClickHouse(t *testing.T) {
 		t.Fatalf("the control stored %s: this ClickHouse no longer deduplicates token-less inserts, update the test's reasoning", control)
 	}
 }
+
+// TestRetentionOnCurrentClickHouse runs DropBefore's statements on current
+// ClickHouse: the partition listing reads as months, the DROP PARTITION
+// statements are accepted and drop exactly the old months.
+func TestRetentionOnCurrentClickHouse(t *testing.T) {
+	chdb(t) // skip early
+	all, err := chmigrate.Load(migrationFiles, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stmts []string
+	for _, m := range all {
+		stmts = append(stmts, m.Statements...)
+	}
+	for _, h := range []string{"2025-11-30 23:00:00", "2025-12-01 00:00:00", "2026-01-10 12:00:00"} {
+		stmts = append(stmts,
+			"INSERT INTO web_counters (site, hour, dimension, value, hits) VALUES ('example.com', '"+h+"', 'total', '', 1)",
+			"INSERT INTO email_counters (site, campaign, hour, dimension, value, opens) VALUES ('example.com', 'c', '"+h+"', 'total', '', 1)")
+	}
+	cutoff := time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC)
+	// The months to drop, as DropBefore would pick them from the listing
+	// below (checked against it after the run).
+	drop, err := expired([][2]string{{"web_counters", "202511"}, {"email_counters", "202511"},
+		{"web_counters", "202512"}, {"email_counters", "202512"}, {"web_counters", "202601"}}, cutoff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listing := len(stmts)
+	stmts = append(stmts, partitionsQuery("default"))
+	for _, p := range drop {
+		stmts = append(stmts, p.dropStatement("default"))
+	}
+	stmts = append(stmts,
+		"SELECT groupArray(toString(hour)) AS n FROM (SELECT hour FROM web_counters ORDER BY hour)",
+		"SELECT groupArray(toString(hour)) AS n FROM (SELECT hour FROM email_counters ORDER BY hour)",
+		"SELECT version() AS n")
+	out := runChDB(t, stmts)
+
+	var parts [][2]string
+	for _, line := range strings.Split(out[listing], "\n") {
+		var r struct{ Table, Partition string }
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("listing %q: %v", line, err)
+		}
+		parts = append(parts, [2]string{r.Table, r.Partition})
+	}
+	fromListing, err := expired(parts, cutoff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(fromListing) != fmt.Sprint(drop) || len(drop) != 4 {
+		t.Fatalf("the listing %v picks %v, the test dropped %v", parts, fromListing, drop)
+	}
+	t.Logf("ClickHouse %s (chDB): dropped %v", out[len(out)-1], drop)
+	for _, kept := range out[len(out)-3 : len(out)-1] {
+		if !strings.Contains(kept, `["2026-01-10 12:00:00"]`) {
+			t.Errorf("after the drop a table keeps %s, want only 2026-01-10 12:00:00", kept)
+		}
+	}
+}

@@ -65,6 +65,8 @@ type config struct {
 	// else what SECURE_COOKIES says.
 	SecureCookies *bool
 	Retention     time.Duration
+	// RetentionDrop: drop the counter tables' months older than Retention.
+	RetentionDrop bool
 	PublicURL     string
 }
 
@@ -187,7 +189,8 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 		c.SecureCookies = &b
 		return err
 	})
-	dur(&c.Retention, "RETENTION", dashboards.DefaultRetention, "how far back dashboard queries may reach (400 days)")
+	dur(&c.Retention, "RETENTION", dashboards.DefaultRetention, "how far back dashboard queries may reach (400 days); with RETENTION_DROP, how long counters are kept")
+	boolean(&c.RetentionDrop, "RETENTION_DROP", "delete the counters' whole months older than RETENTION, at start and daily (ALTER TABLE ... DROP PARTITION); off: kept until deleted by hand")
 	str(&c.PublicURL, "PUBLIC_URL", "", "the collector's public origin, shown in embed snippets; empty: the request's host")
 
 	str(&c.MetricsAddr, "METRICS_ADDR", defaultMetricsAddr, "address of the Prometheus /metrics listener, loopback by default; - : none")
@@ -211,6 +214,9 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 		c.SpoolMaxBytes = int64(spoolMB) << 20
 		if c.MetricsAddr == "-" {
 			c.MetricsAddr = ""
+		}
+		if c.RetentionDrop && c.Retention <= 0 {
+			return fmt.Errorf("RETENTION_DROP needs a positive RETENTION")
 		}
 		if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 			return fmt.Errorf("TLS_CERT_FILE and TLS_KEY_FILE go together")

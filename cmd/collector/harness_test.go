@@ -80,6 +80,9 @@ type harness struct {
 	sites string            // the sites file's JSON; the two test sites when ""
 	env   map[string]string // settings added to (or replacing) the defaults
 	tls   bool              // the settings turn TLS on: talk HTTPS
+	// prepare, if set, runs on the fresh database's URL before the
+	// collector starts (rows that must be there at its start).
+	prepare func(t *testing.T, url string)
 }
 
 func startCollectorWith(t *testing.T, h harness) *running {
@@ -102,6 +105,9 @@ func startCollectorWith(t *testing.T, h harness) *running {
 		t.Fatal(err)
 	}
 	url, conn := chtest.Database(t)
+	if h.prepare != nil {
+		h.prepare(t, url)
+	}
 	env := map[string]string{
 		"CLICKHOUSE_URL":  url,
 		"GEOIP_DB":        geoPath,

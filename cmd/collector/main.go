@@ -207,6 +207,9 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 		return nil, fmt.Errorf("cannot start ClickHouse sink: %w", err)
 	}
 	opened.push("ClickHouse", sink.Close)
+	if cfg.RetentionDrop {
+		opened.push("retention", startRetention(sink, cfg.Retention, retentionEvery, retentionRetry, time.Now, logger))
+	}
 	readyCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	sinkErr := sink.Ready(readyCtx)
