@@ -1,5 +1,6 @@
-// Command collector runs the privacy-aware analytics collector, and signs
-// email-open pixel URLs (collector sign-pixel).
+// Command collector runs the privacy-aware analytics collector, signs
+// email-open pixel URLs (collector sign-pixel) and prints a site's privacy
+// statement (collector statement).
 package main
 
 import (
@@ -55,6 +56,9 @@ func processEnv(name string) string {
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "sign-pixel" {
 		return signPixel(args[1:], getenv, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "statement" {
+		return printStatement(args[1:], getenv, stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "healthcheck" {
 		return healthcheck(env(getenv).str("LISTEN_ADDR", defaultListenAddr), getenv("TLS_CERT_FILE") != "")
