@@ -101,10 +101,11 @@ type Options struct {
 	FlushRows int
 	// InsertTimeout bounds one write to the sink (default 10s).
 	InsertTimeout time.Duration
-	// MaxValuesPerHour is how many distinct values one dimension of one
-	// site (of one campaign, for email) may count in an hour; further new
-	// values are counted under counter.Overflow, "(other)". Totals are
-	// never capped. 0: DefaultMaxValuesPerHour; negative: no cap.
+	// MaxValuesPerHour is how many distinct values one free-text
+	// dimension (counter.FreeText) of one site may count in an hour;
+	// further new values are counted under counter.Overflow, "(other)".
+	// Totals and closed-set dimensions are never capped. 0:
+	// DefaultMaxValuesPerHour; negative: no cap.
 	MaxValuesPerHour int
 	Logger           *slog.Logger
 	// OnFlush, if set, is told the outcome of every write (for metrics).
@@ -124,7 +125,7 @@ const (
 	// and to memory at 1,000 rows per dimension and hour: 6 dimensions
 	// take free text (path, source, three UTM tags, event), so 6,000 new
 	// rows an hour, 0.6% of the default bound on pending rows, where a
-	// flood of random paths used to add a row per hit.
+	// flood of random values would add up to 6 rows per hit.
 	DefaultMaxValuesPerHour = 1000
 )
 

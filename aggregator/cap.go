@@ -2,13 +2,17 @@ package aggregator
 
 import "tally/counter"
 
-// valueCap bounds the distinct values of each (site, hour, dimension), and
-// of each (site, campaign, hour, dimension) for email: once a dimension
-// has its quota for the hour, a new value is counted under
-// counter.Overflow. One client sending random paths, UTM tags or event
-// names then adds at most the quota of rows per dimension and hour,
-// however many it sends, and the counts stay whole: the overflow row
-// carries them. Totals (counter.DimTotal) are never capped.
+// valueCap bounds the distinct values of each free-text dimension
+// (counter.FreeText: path, source, UTM tags, event) of each site and hour:
+// once a dimension has its quota for the hour, a new value is counted
+// under counter.Overflow. One client sending random paths, UTM tags,
+// referrers or event names then adds at most the quota of rows per
+// dimension and hour, however many it sends, and the counts stay whole:
+// the overflow row carries them. Totals and the closed-set dimensions
+// (country, region, device, browser, OS, consent, filtered, and every
+// email dimension) are not capped: no client can make up their values,
+// and a busy site may genuinely see more than a thousand regions in an
+// hour.
 //
 // It is exact within one process: checked and updated under the
 // aggregator's lock, in the same step that adds the row. It remembers the
@@ -23,20 +27,14 @@ type valueCap struct {
 	max    int
 	newest int64 // the newest hour seen
 
-	webSeen   map[counter.WebKey]struct{} // admitted values
-	webCount  map[counter.WebKey]int      // per key with Value "": admitted values
-	mailSeen  map[counter.EmailKey]struct{}
-	mailCount map[counter.EmailKey]int
+	seen  map[counter.WebKey]struct{} // admitted values
+	count map[counter.WebKey]int      // per key with Value "": admitted values
 
 	folded uint64 // updates counted under the overflow
 }
 
 func newValueCap(max int) *valueCap {
-	return &valueCap{
-		max:     max,
-		webSeen: map[counter.WebKey]struct{}{}, webCount: map[counter.WebKey]int{},
-		mailSeen: map[counter.EmailKey]struct{}{}, mailCount: map[counter.EmailKey]int{},
-	}
+	return &valueCap{max: max, seen: map[counter.WebKey]struct{}{}, count: map[counter.WebKey]int{}}
 }
 
 // advance moves the window to hour and forgets what is older than the hour
@@ -44,24 +42,14 @@ func newValueCap(max int) *valueCap {
 func (c *valueCap) advance(hour int64) bool {
 	if hour > c.newest {
 		c.newest = hour
-		for k := range c.webCount {
+		for k := range c.count {
 			if k.Hour < hour-3600 {
-				delete(c.webCount, k)
+				delete(c.count, k)
 			}
 		}
-		for k := range c.webSeen {
+		for k := range c.seen {
 			if k.Hour < hour-3600 {
-				delete(c.webSeen, k)
-			}
-		}
-		for k := range c.mailCount {
-			if k.Hour < hour-3600 {
-				delete(c.mailCount, k)
-			}
-		}
-		for k := range c.mailSeen {
-			if k.Hour < hour-3600 {
-				delete(c.mailSeen, k)
+				delete(c.seen, k)
 			}
 		}
 	}
@@ -72,37 +60,17 @@ func (c *valueCap) advance(hour int64) bool {
 // dimension has no room left this hour. The caller has checked that k is
 // not a row in memory (such a value was admitted already).
 func (c *valueCap) web(k counter.WebKey) counter.WebKey {
-	if k.Dimension == counter.DimTotal || k.Value == counter.Overflow {
+	if !counter.FreeText(k.Dimension) || k.Value == counter.Overflow {
 		return k
 	}
-	if _, ok := c.webSeen[k]; ok {
-		return k
-	}
-	dim := k
-	dim.Value = ""
-	if c.advance(k.Hour) && c.webCount[dim] < c.max {
-		c.webCount[dim]++
-		c.webSeen[k] = struct{}{}
-		return k
-	}
-	c.folded++
-	k.Value = counter.Overflow
-	return k
-}
-
-// email is web for email rows.
-func (c *valueCap) email(k counter.EmailKey) counter.EmailKey {
-	if k.Dimension == counter.DimTotal || k.Value == counter.Overflow {
-		return k
-	}
-	if _, ok := c.mailSeen[k]; ok {
+	if _, ok := c.seen[k]; ok {
 		return k
 	}
 	dim := k
 	dim.Value = ""
-	if c.advance(k.Hour) && c.mailCount[dim] < c.max {
-		c.mailCount[dim]++
-		c.mailSeen[k] = struct{}{}
+	if c.advance(k.Hour) && c.count[dim] < c.max {
+		c.count[dim]++
+		c.seen[k] = struct{}{}
 		return k
 	}
 	c.folded++

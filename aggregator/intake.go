@@ -10,8 +10,9 @@ type WebUpdate struct {
 }
 
 // AddWeb adds deltas for one site and hour under one lock, so a hit is
-// counted in all its dimensions or in none. A value past the dimension's
-// quota for the hour is counted under counter.Overflow (see valueCap).
+// counted in all its dimensions or in none. A new value of a free-text
+// dimension past its quota for the hour is counted under counter.Overflow
+// (see valueCap).
 func (a *Aggregator) AddWeb(site string, hour int64, updates []WebUpdate) {
 	a.mu.Lock()
 	for _, u := range updates {
@@ -46,12 +47,7 @@ func (a *Aggregator) AddEmail(site, campaign string, hour int64, updates []Email
 	a.mu.Lock()
 	for _, u := range updates {
 		k := counter.EmailKey{Site: site, Campaign: campaign, Hour: hour, Dimension: u.Dimension, Value: u.Value}
-		c, ok := a.current.Email[k]
-		if !ok && a.cap != nil {
-			if k = a.cap.email(k); k.Value == counter.Overflow {
-				c = a.current.Email[k]
-			}
-		}
+		c := a.current.Email[k]
 		c.Add(u.Counts)
 		a.current.Email[k] = c
 	}

@@ -80,3 +80,16 @@ func HourOf(t time.Time) int64 {
 // once the site has its quota of distinct values for the hour (see
 // aggregator.Options.MaxValuesPerHour): counted, never dropped.
 const Overflow = "(other)"
+
+// FreeText reports whether a web dimension's values come from what a
+// client sends (a path, a referrer, a UTM tag, an event name), so that one
+// client could make up any number of them. The others take their values
+// from closed sets: classifier tables, ISO codes, consent states, bot
+// names; so do all email dimensions (mail client, country, region).
+func FreeText(dimension string) bool {
+	switch dimension {
+	case DimPath, DimSource, DimUTMSource, DimUTMMedium, DimUTMCampaign, DimEvent:
+		return true
+	}
+	return false
+}

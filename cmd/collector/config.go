@@ -161,7 +161,7 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 	integer(&c.MaxPendingRows, "MAX_PENDING_ROWS", ingest.DefaultMaxPendingRows, "counter rows held in memory before hits are shed with 503; negative: no bound")
 	integer(&c.MaxVisitorPairs, "MAX_VISITOR_PAIRS", ingest.DefaultMaxVisitorPairs, "the day's (visitor, value) pairs, 10-15 bytes each, shared equally by the sites: a site's hits with uniques are shed once its share is full; negative: no bound")
 	integer(&c.MaxOpenKeys, "MAX_OPEN_KEYS", ingest.DefaultMaxOpenKeys, "remembered email opens, shared equally by the sites: a site's de-duplicated opens are shed once its share is full; negative: no bound")
-	integer(&c.MaxValuesPerHour, "MAX_VALUES_PER_HOUR", aggregator.DefaultMaxValuesPerHour, "distinct values of one dimension of one site counted per hour; further new values count as (other); negative: no cap")
+	integer(&c.MaxValuesPerHour, "MAX_VALUES_PER_HOUR", aggregator.DefaultMaxValuesPerHour, "distinct values of one free-text dimension (path, source, UTM tags, event) of one site counted per hour; further new values count as (other); negative: no cap")
 	dur(&c.ShedRetryAfter, "SHED_RETRY_AFTER", ingest.DefaultRetryAfter, "Retry-After of shed hits (visitor pairs: until midnight UTC)")
 	integer(&c.BodyLimit, "BODY_LIMIT", collector.DefaultBodyLimit, "largest request body in bytes (413 past it)")
 	integer(&c.HeaderLimit, "HEADER_LIMIT", collector.DefaultHeaderLimit, "largest request line and headers in bytes (431 past it)")

@@ -274,8 +274,8 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 			}
 			return float64(len(sp.Quarantined())) // at start and since
 		},
-		AmbiguousHits: func() float64 { return float64(agg.Stats().AmbiguousHits) },
-		OverflowRows:  func() float64 { return float64(agg.Stats().OverflowValues) },
+		AmbiguousHits:  func() float64 { return float64(agg.Stats().AmbiguousHits) },
+		OverflowValues: func() float64 { return float64(agg.Stats().OverflowValues) },
 		SpoolFault: func() float64 {
 			if agg.Degraded() != nil {
 				return 1

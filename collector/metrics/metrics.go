@@ -33,12 +33,12 @@ type Gauges struct {
 	SpoolSegs    func() float64 // segments in the spool
 
 	// Counters read at scrape time (monotonic counts kept elsewhere).
-	SpoolFull     func() float64 // syncs that found the spool full
-	SpoolErrors   func() float64 // spool operations that failed
-	SpoolCorrupt  func() float64 // damaged spool segments moved aside
-	AmbiguousHits func() float64 // hits dropped after an ambiguous write
-	OverflowRows  func() float64 // updates counted under "(other)" past the hourly quota of values
-	SpoolFault    func() float64 // 1 while the spool cannot be written (a gauge)
+	SpoolFull      func() float64 // syncs that found the spool full
+	SpoolErrors    func() float64 // spool operations that failed
+	SpoolCorrupt   func() float64 // damaged spool segments moved aside
+	AmbiguousHits  func() float64 // hits dropped after an ambiguous write
+	OverflowValues func() float64 // updates counted under "(other)" past the hourly quota of values
+	SpoolFault     func() float64 // 1 while the spool cannot be written (a gauge)
 }
 
 // New registers the instruments and the gauges.
@@ -89,7 +89,7 @@ func New(g Gauges) *Metrics {
 	counter("tally_spool_full_total", "Syncs that found the spool full; their rows stayed in memory.", g.SpoolFull)
 	counter("tally_spool_errors_total", "Spool operations that failed (write, seal, progress record, removal); rows the spool refused are written from memory.", g.SpoolErrors)
 	counter("tally_spool_corrupt_total", "Damaged spool segments moved aside (*.corrupt); their counts are lost.", g.SpoolCorrupt)
-	counter("tally_overflow_values_total", "Dimension values counted under \"(other)\" because their site had MAX_VALUES_PER_HOUR distinct values of the dimension that hour.", g.OverflowRows)
+	counter("tally_overflow_values_total", "Dimension values counted under \"(other)\" because their site had MAX_VALUES_PER_HOUR distinct values of the dimension that hour.", g.OverflowValues)
 	counter("tally_flush_ambiguous_hits_total", "Hits dropped after a write whose outcome is unknown on a server without insert deduplication.", g.AmbiguousHits)
 	gauge("tally_spool_fault", "1 while the spool cannot be written (read-only, full disk, errors): a crash then loses what is in memory.", g.SpoolFault)
 	return m
