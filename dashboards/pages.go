@@ -194,7 +194,7 @@ func (d *Dashboards) renderShares(c *fiber.Ctx, newURL string) error {
 	if err != nil {
 		return d.failed(c, err)
 	}
-	return d.render(c, fiber.StatusOK, "share", shareView{page: d.newPage(c, s.Site.Domain+" · Sharing"), Links: links, NewURL: newURL})
+	return d.render(c, fiber.StatusOK, "share", shareView{page: d.newPage(c, s.Site.Domain+" · Sharing"), Links: links, NewURL: newURL, Now: d.opts.Now()})
 }
 
 func (d *Dashboards) shareCreate(c *fiber.Ctx) error {
@@ -203,13 +203,21 @@ func (d *Dashboards) shareCreate(c *fiber.Ctx) error {
 	if len(label) > 100 {
 		return d.renderError(c, fiber.StatusBadRequest, "The label is too long (100 characters at most).")
 	}
-	token, _, err := d.shares.Create(c.UserContext(), s.Site.Domain, strings.Clone(label))
+	ttl, ok := shareTTLs[c.FormValue("expires")]
+	if !ok {
+		return d.renderError(c, fiber.StatusBadRequest, "Choose when the link expires from the list.")
+	}
+	token, _, err := d.shares.Create(c.UserContext(), s.Site.Domain, strings.Clone(label), ttl)
 	if err != nil {
 		return d.failed(c, err)
 	}
 	// The token is shown this once; only its hash is stored.
 	return d.renderShares(c, c.BaseURL()+"/share/"+token)
 }
+
+// shareTTLs are the expiries the share form offers ("": never).
+var shareTTLs = map[string]time.Duration{"": 0, "1d": 24 * time.Hour, "7d": 7 * 24 * time.Hour,
+	"30d": 30 * 24 * time.Hour, "90d": 90 * 24 * time.Hour}
 
 func (d *Dashboards) shareRevoke(c *fiber.Ctx) error {
 	s := scopeOf(c)

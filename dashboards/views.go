@@ -168,4 +168,5 @@ type shareView struct {
 	page
 	Links  []share.Link
 	NewURL string
+	Now    time.Time
 }
