@@ -144,12 +144,21 @@ func TestRateLimitPerClient(t *testing.T) {
 	if agg.Pending() != rows {
 		t.Error("a rate-limited pixel was counted")
 	}
+	// Send reports share the budget: a guessed token is tried at the
+	// same rate as anything else, and refused without a look at it.
+	sent := httptest.NewRequest(http.MethodPost, "/api/campaigns/spring/sent", strings.NewReader(`{"site":"example.com","count":1}`))
+	sent.Header.Set("Authorization", "Bearer guess")
+	sent.Header.Set("X-Forwarded-For", a.String())
+	if resp, _ := do(t, app, sent); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("/sent over the limit: status %d", resp.StatusCode)
+	}
 	// Another client has its own budget.
 	if resp := event(b); resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("another client: status %d", resp.StatusCode)
 	}
 	m := metricsBody(t, app)
-	for _, want := range []string{`tally_shed_total{kind="event",reason="rate_limited"} 1`, `tally_shed_total{kind="web_pixel",reason="rate_limited"} 1`} {
+	for _, want := range []string{`tally_shed_total{kind="event",reason="rate_limited"} 1`, `tally_shed_total{kind="web_pixel",reason="rate_limited"} 1`,
+		`tally_shed_total{kind="sent",reason="rate_limited"} 1`} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %s", want)
 		}
