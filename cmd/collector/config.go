@@ -51,6 +51,9 @@ type config struct {
 	SecureCookies bool
 	Retention     time.Duration
 	PublicURL     string
+
+	// Bot filtering lists: layers.go.
+	layersConfig
 }
 
 // Defaults that belong to the command itself. Every other default is the
@@ -152,6 +155,8 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 	boolean(&c.SecureCookies, "SECURE_COOKIES", "mark cookies Secure (set when served over HTTPS)")
 	dur(&c.Retention, "RETENTION", defaultRetention, "how far back dashboard queries may reach (400 days)")
 	str(&c.PublicURL, "PUBLIC_URL", "", "the collector's public origin, shown in embed snippets; empty: the request's host")
+
+	errs = append(errs, bindLayers(fs, getenv, &c.layersConfig)...)
 
 	check := func() error {
 		if len(errs) > 0 {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -70,6 +71,13 @@ type running struct {
 // GeoIP) on a loopback listener, with a fresh ClickHouse database.
 func startCollector(t *testing.T) *running {
 	t.Helper()
+	return startCollectorEnv(t, nil)
+}
+
+// startCollectorEnv is startCollector with extra environment settings,
+// which win over the harness's own.
+func startCollectorEnv(t *testing.T, extraEnv map[string]string) *running {
+	t.Helper()
 	dir := t.TempDir()
 	geoPath := filepath.Join(dir, "geo.mmdb")
 	geotest.WriteDB(t, geoPath, map[string]geo.Region{
@@ -96,6 +104,7 @@ func startCollector(t *testing.T) *running {
 		"SPOOL_DIR":       filepath.Join(dir, "spool"),
 		"RATE_LIMIT":      "-1", // tests send many hits from one address
 	}
+	maps.Copy(env, extraEnv)
 	fs := newFlagSet()
 	cfg, check := bindConfig(fs, func(k string) string { return env[k] })
 	if err := fs.Parse(nil); err != nil {
@@ -174,6 +183,9 @@ func (r *running) send(t *testing.T, h hit) (int, []byte) {
 	}
 	if h.ua != "" {
 		req.Header.Set("User-Agent", h.ua)
+		// Every browser sends it (useragent.Shape); a hit that should
+		// not sets it to "" in header.
+		req.Header.Set("Accept-Language", "en-GB,en;q=0.9")
 	}
 	for k, v := range h.header {
 		req.Header.Set(k, v)

@@ -103,6 +103,7 @@ type app struct {
 	agg    *aggregator.Aggregator
 	fiber  *fiber.App
 	opened closers
+	layers layers // reloaded on SIGHUP
 }
 
 // closers is what build opened, in order, with a name for errors.
@@ -137,6 +138,7 @@ func serve(ctx context.Context, cfg *config, ln net.Listener, logger *slog.Logge
 		return err
 	}
 	go a.agg.Run()
+	defer a.layers.reloadOnSIGHUP(ctx, logger)()
 	logger.Info("collector listening", "addr", ln.Addr().String(), "clickhouse_db", a.sink.Database(),
 		"geoip", cfg.GeoIPDB != "", "flush_interval", cfg.FlushInterval.String())
 
@@ -171,6 +173,10 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 	agents, err := useragent.New(useragent.Options{CacheSize: cfg.UACacheSize})
 	if err != nil {
 		return nil, fmt.Errorf("cannot build user-agent classifier: %w", err)
+	}
+	lists, err := buildLayers(cfg.layersConfig)
+	if err != nil {
+		return nil, err
 	}
 	sink, err := clickhouse.Open(ctx, clickhouse.Options{URL: cfg.ClickHouseURL})
 	if err != nil {
@@ -237,6 +243,7 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 		Geo: locator, Agents: agents, Visitors: visitors, Opens: opens, Aggregator: agg,
 		MaxPendingRows: cfg.MaxPendingRows, MaxVisitorPairs: cfg.MaxVisitorPairs,
 		MaxOpenKeys: cfg.MaxOpenKeys, RetryAfter: cfg.ShedRetryAfter,
+		DataCentres: lists.dataCentres, Spam: lists.spam,
 	})
 	if err != nil {
 		return nil, err
@@ -261,7 +268,7 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 	if err != nil {
 		return nil, err
 	}
-	return &app{sink: sink, agg: agg, fiber: f, opened: opened}, nil
+	return &app{sink: sink, agg: agg, fiber: f, opened: opened, layers: lists}, nil
 }
 
 func (a *app) shutdown(logger *slog.Logger) error {
