@@ -10,6 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"tally/counter"
 	"tally/dashboards/share"
 	"tally/dashboards/stats"
 	"tally/sites"
@@ -151,6 +152,7 @@ type cardView struct {
 	Other  *rowView
 	Folded int64
 	CSV    string
+	Note   string // what the Share column is a share of, where not obvious
 }
 
 type presetLink struct {
@@ -218,7 +220,11 @@ func (d *Dashboards) sitePage(c *fiber.Ctx) error {
 	}
 	v.Chart = svgChart(chartPoints(series, p.Interval), "Page views", "Visitors")
 	for i, dim := range stats.WebDimensions {
-		v.Cards = append(v.Cards, card(dim, breakdowns[i], s.Base+"/csv/"+dim.Name+"?"+rangeQuery(p)))
+		cv := card(dim, breakdowns[i], s.Base+"/csv/"+dim.Name+"?"+rangeQuery(p))
+		if dim.Name == counter.DimFiltered {
+			shareOfAllHits(&cv, totals.Current.Hits)
+		}
+		v.Cards = append(v.Cards, cv)
 	}
 	v.Empty = totals.Current.Hits == 0 && totals.Previous.Hits == 0
 	if v.Empty {
@@ -281,6 +287,31 @@ func card(dim stats.Dimension, b stats.Breakdown, csv string) cardView {
 		cv.Other = &o
 	}
 	return cv
+}
+
+// shareOfAllHits makes the filtered card's shares shares of every hit
+// that passed the consent gate: the counted ones and the filtered ones.
+// Filtered values folded below k and not shown are missing from the sum.
+func shareOfAllHits(cv *cardView, counted int64) {
+	all := counted
+	for _, r := range cv.Rows {
+		all += r.Measure
+	}
+	if cv.Other != nil {
+		all += cv.Other.Measure
+	}
+	set := func(r *rowView) {
+		if all > 0 {
+			r.Pct = float64(r.Measure) / float64(all)
+		}
+	}
+	for i := range cv.Rows {
+		set(&cv.Rows[i])
+	}
+	if cv.Other != nil {
+		set(cv.Other)
+	}
+	cv.Note = "Share: of all hits, counted and filtered."
 }
 
 // --- email ---
