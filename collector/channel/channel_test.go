@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -107,6 +108,20 @@ func TestOfDoesNotAllocate(t *testing.T) {
 	for _, src := range []string{"Google", "ChatGPT", "Hacker News", "l.facebook.com", "Example.ORG", ""} {
 		if n := testing.AllocsPerRun(100, func() { Of(src, "Newsletter"); Of(src, "CPC"); Of(src, "") }); n != 0 {
 			t.Errorf("Of(%q) allocates %.0f times", src, n)
+		}
+	}
+}
+
+// TestREADMEListsChannels: the README's channel table is Describe, word
+// for word, so that what operators read is what the code does.
+func TestREADMEListsChannels(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range Order {
+		if row := "| `" + string(ch) + "` | " + Describe[ch] + " |\n"; !strings.Contains(string(readme), row) {
+			t.Errorf("README.md lacks the row\n%s(regenerate the table from channel.Describe)", row)
 		}
 	}
 }
