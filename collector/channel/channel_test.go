@@ -125,3 +125,10 @@ func TestREADMEListsChannels(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkOf(b *testing.B) {
+	srcs := []string{"Google", "ChatGPT", "Hacker News", "example.org", ""}
+	for i := 0; b.Loop(); i++ {
+		Of(srcs[i%len(srcs)], "")
+	}
+}
