@@ -135,6 +135,7 @@ func TestRateLimitPerClient(t *testing.T) {
 	rows := agg.Pending()
 	req := httptest.NewRequest(http.MethodGet, "/p.gif?d=example.com&u=https://example.com/limited", nil)
 	req.Header.Set("User-Agent", chrome)
+	req.Header.Set("Accept-Language", "en-GB,en;q=0.9")
 	req.Header.Set("X-Forwarded-For", a.String())
 	resp, body = do(t, app, req)
 	assertGIF(t, "limited pixel", resp, body)
@@ -201,6 +202,7 @@ func TestOverloadAnswers503AndPixelsStillGIF(t *testing.T) {
 	}
 	req := httptest.NewRequest(http.MethodGet, "/p.gif?d=example.com&u=https://example.com/x", nil)
 	req.Header.Set("User-Agent", chrome)
+	req.Header.Set("Accept-Language", "en-GB,en;q=0.9")
 	resp, body = do(t, app, req)
 	assertGIF(t, "pixel over the bound", resp, body)
 	sent := httptest.NewRequest(http.MethodPost, "/api/campaigns/spring/sent", strings.NewReader(`{"site":"example.com","count":10}`))

@@ -80,6 +80,7 @@ func do(t *testing.T, app *fiber.App, req *http.Request) (*http.Response, []byte
 func eventReq(body string, header ...string) *http.Request {
 	req := httptest.NewRequest(http.MethodPost, "/api/event", strings.NewReader(body))
 	req.Header.Set("User-Agent", chrome)
+	req.Header.Set("Accept-Language", "en-GB,en;q=0.9") // every browser sends it: useragent.Shape
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
@@ -179,6 +180,7 @@ func TestPixelsAlwaysAnswerTheGIF(t *testing.T) {
 	get := func(target string, header ...string) (*http.Response, []byte) {
 		req := httptest.NewRequest(http.MethodGet, target, nil)
 		req.Header.Set("User-Agent", chrome)
+		req.Header.Set("Accept-Language", "en-GB,en;q=0.9")
 		for i := 0; i+1 < len(header); i += 2 {
 			req.Header.Set(header[i], header[i+1])
 		}
@@ -320,6 +322,7 @@ func TestRefusalsAreCountedByReason(t *testing.T) {
 	pixelReq := func(target string, header ...string) *http.Request {
 		req := httptest.NewRequest(http.MethodGet, target, nil)
 		req.Header.Set("User-Agent", chrome)
+		req.Header.Set("Accept-Language", "en-GB,en;q=0.9")
 		for i := 0; i+1 < len(header); i += 2 {
 			req.Header.Set(header[i], header[i+1])
 		}

@@ -41,6 +41,7 @@ type cardView[C any] struct {
 	Other  *rowView[C]
 	Folded int64
 	CSV    string
+	Note   string // what the Share column is a share of, where not obvious
 }
 
 // newCard builds a card from a breakdown's rows and its folded "(other)"

@@ -30,7 +30,7 @@ const firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefo
 func pageview(env *benchEnv, path string, analytics consent.State) (ingest.Event, ingest.Client) {
 	return ingest.Event{Site: env.sites[0], Name: ingest.PageviewName, URL: "https://shop.example" + path,
 			Consent: consent.Signals{Analytics: analytics}},
-		ingest.Client{IP: netip.MustParseAddr("10.1.2.3"), UserAgent: firefox}
+		ingest.Client{IP: netip.MustParseAddr("10.1.2.3"), UserAgent: firefox, AcceptLanguage: true}
 }
 
 func overload(t *testing.T, err error, reason string) *ingest.OverloadError {
@@ -62,7 +62,7 @@ func TestShedsPastThePendingRowBound(t *testing.T) {
 		t.Fatalf("shed at %d rows (bound 20), %d after", before, env.agg.Pending())
 	}
 	_, err = env.p.EmailOpen(ingest.Open{Site: env.sites[0], Campaign: "spring", Recipient: "r1"},
-		ingest.Client{IP: netip.MustParseAddr("10.1.2.3"), UserAgent: firefox})
+		ingest.Client{IP: netip.MustParseAddr("10.1.2.3"), UserAgent: firefox, AcceptLanguage: true})
 	overload(t, err, ingest.ShedCounterRows)
 	overload(t, env.p.EmailSent(env.sites[0], "spring", 10), ingest.ShedCounterRows)
 	if got := env.agg.Pending(); got != before {
@@ -78,13 +78,13 @@ func TestShedsPastThePendingRowBound(t *testing.T) {
 }
 
 func TestShedsUniquesPastThePairBound(t *testing.T) {
-	env := newTestEnv(t, func(o *ingest.Options) { o.MaxVisitorPairs = 11 })
+	env := newTestEnv(t, func(o *ingest.Options) { o.MaxVisitorPairs = 12 })
 	if _, err := env.p.Event(pageview(env, "/a", consent.Granted)); err != nil {
 		t.Fatal(err)
 	}
 	pairs, rows := env.visitors.Len(), env.agg.Pending()
-	if pairs < 11 {
-		t.Fatalf("a consented page view remembered %d pairs; the test needs 11", pairs)
+	if pairs < 12 {
+		t.Fatalf("a consented page view remembered %d pairs; the test needs 12", pairs)
 	}
 	_, err := env.p.Event(pageview(env, "/b", consent.Granted))
 	oe := overload(t, err, ingest.ShedVisitorPairs)
@@ -103,7 +103,7 @@ func TestShedsUniquesPastThePairBound(t *testing.T) {
 
 func TestShedsOpensPastTheKeyBound(t *testing.T) {
 	env := newTestEnv(t, func(o *ingest.Options) { o.MaxOpenKeys = 1 })
-	c := ingest.Client{IP: netip.MustParseAddr("10.1.2.3"), UserAgent: firefox}
+	c := ingest.Client{IP: netip.MustParseAddr("10.1.2.3"), UserAgent: firefox, AcceptLanguage: true}
 	if _, err := env.p.EmailOpen(ingest.Open{Site: env.sites[0], Campaign: "spring", Recipient: "r1"}, c); err != nil {
 		t.Fatal(err)
 	}
@@ -173,6 +173,7 @@ func TestPageviewCountsEachDimensionOnce(t *testing.T) {
 	f(counter.DimPath, "/b", counter.WebCounts{Hits: 2, Pageviews: 2, Visitors: 1})
 	f(counter.DimSource, "news", counter.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
 	f(counter.DimUTMSource, "news", counter.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
+	f(counter.DimChannel, "referral", counter.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
 	f(counter.DimCountry, "DE", counter.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
 	f(counter.DimRegion, "DE-BY", counter.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
 	f(counter.DimBrowser, "Firefox", counter.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
@@ -181,8 +182,8 @@ func TestPageviewCountsEachDimensionOnce(t *testing.T) {
 	f(counter.DimConsent, "granted", counter.WebCounts{Hits: 3})
 	f(counter.DimConsent, "unknown", counter.WebCounts{Hits: 1})
 	f(counter.DimEvent, "signup", counter.WebCounts{Hits: 1, Visitors: 1})
-	if rows := env.sink.WebRows(); len(rows) != 15 {
-		t.Errorf("%d rows, want 15: %v", len(rows), rows)
+	if rows := env.sink.WebRows(); len(rows) != 16 {
+		t.Errorf("%d rows, want 16: %v", len(rows), rows)
 	}
 }
 
@@ -195,7 +196,7 @@ func TestCountedValuesNameNoOne(t *testing.T) {
 	}
 	site, _ := reg.Lookup("shop.example")
 	pipe := testpipe.New(t, testpipe.Options{Now: func() time.Time { return testNow }})
-	client := ingest.Client{IP: netip.MustParseAddr("10.1.2.3"), UserAgent: firefox}
+	client := ingest.Client{IP: netip.MustParseAddr("10.1.2.3"), UserAgent: firefox, AcceptLanguage: true}
 	for _, ev := range []ingest.Event{
 		{Site: site, Name: ingest.PageviewName, URL: "https://shop.example/reset/0f3c9a7e2b1d4c8e9a7b6c5d4e3f2a1b"},
 		{Site: site, Name: ingest.PageviewName, URL: "https://shop.example/user/alice.smith@example.org/orders"},
