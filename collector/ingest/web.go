@@ -79,7 +79,8 @@ func (p *Pipeline) Event(ev Event, c Client) (Outcome, error) {
 	// counters are not allowed (strict mode without consent) nothing is
 	// recorded about the hit but the consent state, not even that it was
 	// a bot.
-	hour := counter.HourOf(p.opts.Now())
+	now := p.opts.Now() // one read: the hour and the visitor's day agree
+	hour := counter.HourOf(now)
 	consentRow := aggregator.WebUpdate{Dimension: counter.DimConsent, Value: decision.State.String(),
 		Counts: counter.WebCounts{Hits: 1}}
 	if !decision.Counters {
@@ -102,7 +103,7 @@ func (p *Pipeline) Event(ev Event, c Client) (Outcome, error) {
 			// silently: shed the whole hit instead.
 			return "", p.overVisitorPairs()
 		}
-		vis = p.opts.Visitors.Visitor(ev.Site.Domain, c.IP, c.UserAgent)
+		vis = p.opts.Visitors.VisitorAt(now, ev.Site.Domain, c.IP, c.UserAgent)
 	}
 	// One pair per dimension counted: a custom event counts its name, a
 	// page view every dimension of the page and the visitor.

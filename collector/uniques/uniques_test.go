@@ -461,3 +461,26 @@ func BenchmarkBytesPerOpen(b *testing.B) {
 		})
 	}
 }
+
+// TestVisitorAtOneClockRead: the day of a visitor is the day of the time
+// the hit was read at, not of a second clock read. A hit read just before
+// midnight and processed after it gets no visitor (never yesterday's hour
+// with today's visitor); a hit read after midnight rotates the day even if
+// the Visitors' own clock has not moved yet.
+func TestVisitorAtOneClockRead(t *testing.T) {
+	midnight := time.Date(2026, 5, 2, 0, 0, 0, 0, time.UTC)
+	clk := &clock{t: midnight.Add(-time.Millisecond)}
+	v := NewVisitors(clk.now)
+	ip := netip.MustParseAddr("192.0.2.1")
+	read := clk.t
+	clk.t = midnight.Add(time.Millisecond) // the day rotates while the hit is on its way
+	v.Len()                                // another hit's look at the clock rotates it
+	if vis := v.VisitorAt(read, "example.com", ip, "UA"); vis.id != 0 {
+		t.Fatalf("a hit read before midnight got a visitor of %d after it", vis.day)
+	}
+	clk.t = midnight.Add(-time.Second) // the Visitors' clock lags the hit's
+	vis := v.VisitorAt(midnight.Add(time.Second), "example.com", ip, "UA")
+	if vis.id == 0 || vis.day != dayOf(midnight) || !v.FirstToday(vis, "path", "/") {
+		t.Fatalf("a hit read after midnight: %+v", vis)
+	}
+}

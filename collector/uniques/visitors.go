@@ -83,8 +83,11 @@ func newVisitorDay(day int64, salt []byte) *visitorDay {
 
 // current returns the day's memory, rotating it first at midnight UTC. A
 // clock that steps back never brings back an earlier day.
-func (v *Visitors) current() *visitorDay {
-	day := dayOf(v.now())
+func (v *Visitors) current() *visitorDay { return v.dayAt(dayOf(v.now())) }
+
+// dayAt returns the memory of day (rotating to it when it is newer than
+// today's), or today's when day is older: a caller must compare d.day.
+func (v *Visitors) dayAt(day int64) *visitorDay {
 	d := v.today.Load()
 	if day <= d.day {
 		return d
@@ -121,7 +124,19 @@ func (d *visitorDay) destroy() {
 // used here and nowhere else; only the 64-bit result leaves. It does not
 // allocate.
 func (v *Visitors) Visitor(site string, ip netip.Addr, userAgent string) Visitor {
-	d := v.current()
+	return v.VisitorAt(v.now(), site, ip, userAgent)
+}
+
+// VisitorAt is Visitor for a hit read at now, so that the hour a hit is
+// counted in and the day of its visitor come from one clock read: a hit
+// just before midnight is never counted on one day and its visitor on the
+// next. A hit whose day has already passed gets no visitor.
+func (v *Visitors) VisitorAt(now time.Time, site string, ip netip.Addr, userAgent string) Visitor {
+	day := dayOf(now)
+	d := v.dayAt(day)
+	if d.day != day {
+		return Visitor{} // the day ended while the hit was on its way
+	}
 	d.keyMu.RLock()
 	defer d.keyMu.RUnlock()
 	if d.key.inner == nil {
