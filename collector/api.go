@@ -40,6 +40,7 @@ func (s *server) countEvent(c *fiber.Ctx) (ingest.Outcome, error) {
 	}
 	return s.opts.Pipeline.Event(ingest.Event{
 		Site: site, Name: ev.Name, URL: ev.URL, Referrer: ev.Referrer, Consent: ev.Consent,
+		Automated: ev.Automated,
 	}, client)
 }
 

@@ -31,6 +31,9 @@ func (s *server) client(c *fiber.Ctx) (ingest.Client, error) {
 		GPC:       c.Get("Sec-GPC") == "1",
 		DNT:       c.Get("DNT") == "1",
 		Prefetch:  isPrefetch(c),
+		// Presence only, for the request-shape layer: the value (a
+		// language list) is never read.
+		AcceptLanguage: c.Get(fiber.HeaderAcceptLanguage) != "",
 	}, nil
 }
 

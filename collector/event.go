@@ -25,6 +25,9 @@ type eventBody struct {
 	Referrer string      `json:"referrer"`
 	R        string      `json:"r"`
 	Consent  consentBody `json:"consent"` // absent, null and {} all mean no explicit choice
+	// WD is true when our tracker saw navigator.webdriver (automation).
+	// Plausible's tracker sends nothing at all from such a browser.
+	WD bool `json:"wd"`
 }
 
 type consentBody struct {
@@ -37,6 +40,7 @@ type consentBody struct {
 type parsedEvent struct {
 	Name, URL, Domain, Referrer string
 	Consent                     consent.Signals
+	Automated                   bool // the tracker reported navigator.webdriver
 }
 
 var errEmptyBody = errors.New("empty body: send a JSON event")
@@ -64,10 +68,11 @@ func (p *eventParser) parse(body []byte) (parsedEvent, error) {
 		return parsedEvent{}, fmt.Errorf("malformed JSON: %s", jsonProblem(err))
 	}
 	ev := parsedEvent{
-		Name:     first(b.Name, b.N),
-		URL:      first(b.URL, b.U),
-		Domain:   strings.ToLower(strings.TrimSpace(first(b.Domain, b.D))),
-		Referrer: first(b.Referrer, b.R),
+		Name:      first(b.Name, b.N),
+		URL:       first(b.URL, b.U),
+		Domain:    strings.ToLower(strings.TrimSpace(first(b.Domain, b.D))),
+		Referrer:  first(b.Referrer, b.R),
+		Automated: b.WD,
 	}
 	switch {
 	case ev.Name == "":

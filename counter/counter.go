@@ -8,6 +8,7 @@ const (
 	DimTotal       = "total" // value ""
 	DimPath        = "path"
 	DimSource      = "source"
+	DimChannel     = "channel" // the source's group: collector/channel
 	DimUTMSource   = "utm_source"
 	DimUTMMedium   = "utm_medium"
 	DimUTMCampaign = "utm_campaign"

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"tally/counter"
 	"tally/dashboards/privacy"
 	"tally/dashboards/stats"
 	"tally/sites"
@@ -101,7 +102,11 @@ func (d *Dashboards) sitePage(c *fiber.Ctx) error {
 	}
 	v.Chart = seriesChart(pts, p.Interval, "Page views", "Visitors")
 	for i, dim := range stats.WebDimensions {
-		v.Cards = append(v.Cards, webCard(dim, breakdowns[i], s.Base+"/csv/"+dim.Name+"?"+rangeQuery(p)))
+		cv := webCard(dim, breakdowns[i], s.Base+"/csv/"+dim.Name+"?"+rangeQuery(p))
+		if dim.Name == counter.DimFiltered {
+			shareOfAllHits(&cv, totals.Current.Hits)
+		}
+		v.Cards = append(v.Cards, cv)
 	}
 	v.Empty = s.Admin && exact.Current.Hits == 0 && exact.Previous.Hits == 0
 	if v.Empty {
@@ -194,7 +199,7 @@ func (d *Dashboards) renderShares(c *fiber.Ctx, newURL string) error {
 	if err != nil {
 		return d.failed(c, err)
 	}
-	return d.render(c, fiber.StatusOK, "share", shareView{page: d.newPage(c, s.Site.Domain+" · Sharing"), Links: links, NewURL: newURL})
+	return d.render(c, fiber.StatusOK, "share", shareView{page: d.newPage(c, s.Site.Domain+" · Sharing"), Links: links, NewURL: newURL, Now: d.opts.Now()})
 }
 
 func (d *Dashboards) shareCreate(c *fiber.Ctx) error {
@@ -203,13 +208,21 @@ func (d *Dashboards) shareCreate(c *fiber.Ctx) error {
 	if len(label) > 100 {
 		return d.renderError(c, fiber.StatusBadRequest, "The label is too long (100 characters at most).")
 	}
-	token, _, err := d.shares.Create(c.UserContext(), s.Site.Domain, strings.Clone(label))
+	ttl, ok := shareTTLs[c.FormValue("expires")]
+	if !ok {
+		return d.renderError(c, fiber.StatusBadRequest, "Choose when the link expires from the list.")
+	}
+	token, _, err := d.shares.Create(c.UserContext(), s.Site.Domain, strings.Clone(label), ttl)
 	if err != nil {
 		return d.failed(c, err)
 	}
 	// The token is shown this once; only its hash is stored.
 	return d.renderShares(c, c.BaseURL()+"/share/"+token)
 }
+
+// shareTTLs are the expiries the share form offers ("": never).
+var shareTTLs = map[string]time.Duration{"": 0, "1d": 24 * time.Hour, "7d": 7 * 24 * time.Hour,
+	"30d": 30 * 24 * time.Hour, "90d": 90 * 24 * time.Hour}
 
 func (d *Dashboards) shareRevoke(c *fiber.Ctx) error {
 	s := scopeOf(c)
@@ -221,4 +234,29 @@ func (d *Dashboards) shareRevoke(c *fiber.Ctx) error {
 		return d.renderError(c, fiber.StatusNotFound, "There is no such share link for this site.")
 	}
 	return c.Redirect(s.Base+"/share", fiber.StatusSeeOther)
+}
+
+// shareOfAllHits makes the filtered card's shares shares of every hit
+// (counted and filtered), so that each reason says how much of the traffic
+// it dropped. Values folded below k are missing from that total.
+func shareOfAllHits(cv *cardView[stats.WebCounts], counted int64) {
+	all := counted
+	for _, r := range cv.Rows {
+		all += r.Measure
+	}
+	if cv.Other != nil {
+		all += cv.Other.Measure
+	}
+	set := func(r *rowView[stats.WebCounts]) {
+		if all > 0 {
+			r.Pct = float64(r.Measure) / float64(all)
+		}
+	}
+	for i := range cv.Rows {
+		set(&cv.Rows[i])
+	}
+	if cv.Other != nil {
+		set(cv.Other)
+	}
+	cv.Note = "Share: of all hits, counted and filtered."
 }

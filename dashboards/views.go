@@ -41,6 +41,7 @@ type cardView[C any] struct {
 	Other  *rowView[C]
 	Folded int64
 	CSV    string
+	Note   string // what the Share column is a share of, where not obvious
 }
 
 // newCard builds a card from a breakdown's rows and its folded "(other)"
@@ -168,4 +169,5 @@ type shareView struct {
 	page
 	Links  []share.Link
 	NewURL string
+	Now    time.Time
 }

@@ -68,6 +68,9 @@ type config struct {
 	// RetentionDrop: drop the counter tables' months older than Retention.
 	RetentionDrop bool
 	PublicURL     string
+
+	// Bot filtering lists: layers.go.
+	layersConfig
 }
 
 // Defaults that belong to the command itself. Every other default is the
@@ -197,6 +200,7 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 	secret(&c.MetricsToken, "METRICS_TOKEN", "bearer token that also serves /metrics on the main listener; empty: not there")
 	str(&c.TLSCertFile, "TLS_CERT_FILE", "", "PEM certificate (chain) to serve HTTPS with TLS_KEY_FILE; reloaded on SIGHUP; empty: plain HTTP")
 	str(&c.TLSKeyFile, "TLS_KEY_FILE", "", "PEM private key of TLS_CERT_FILE")
+	errs = append(errs, bindLayers(fs, getenv, &c.layersConfig)...)
 
 	check := func() error {
 		if len(errs) > 0 {

@@ -106,6 +106,7 @@ func (f *fault) traffic(d time.Duration, varied bool) {
 				body := fmt.Sprintf(`{"name":"pageview","url":"https://example.com/p/%d","domain":"example.com"}`, rand.IntN(1_000_000))
 				req, _ := http.NewRequest(http.MethodPost, "http://"+f.addr+"/api/event", strings.NewReader(body))
 				req.Header.Set("User-Agent", uaFirefox)
+				req.Header.Set("Accept-Language", "en") // as every browser: else filtered as request_shape
 				resp, err := client.Do(req)
 				if err != nil {
 					continue

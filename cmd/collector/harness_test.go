@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -121,9 +122,7 @@ func startCollectorWith(t *testing.T, h harness) *running {
 		"METRICS_ADDR":    "-",  // tests in parallel would share its port
 		"METRICS_TOKEN":   testMetricsToken,
 	}
-	for k, v := range h.env {
-		env[k] = v
-	}
+	maps.Copy(env, h.env)
 	fs := newFlagSet()
 	cfg, check := bindConfig(fs, func(k string) string { return env[k] })
 	if err := fs.Parse(nil); err != nil {
@@ -206,6 +205,9 @@ func (r *running) send(t *testing.T, h hit) (int, []byte) {
 	}
 	if h.ua != "" {
 		req.Header.Set("User-Agent", h.ua)
+		// Every browser sends it (useragent.Shape); a hit that should
+		// not sets it to "" in header.
+		req.Header.Set("Accept-Language", "en-GB,en;q=0.9")
 	}
 	for k, v := range h.header {
 		req.Header.Set(k, v)

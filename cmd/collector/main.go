@@ -124,6 +124,7 @@ type app struct {
 	fiber  *fiber.App
 	listen *listeners
 	opened closers
+	layers layers // reloaded on SIGHUP
 }
 
 // closers is what build opened, in order, with a name for errors.
@@ -162,7 +163,7 @@ func serve(ctx context.Context, cfg *config, ln net.Listener, logger *slog.Logge
 		return errors.Join(err, a.opened.close())
 	}
 	go a.agg.Run()
-	a.listen.reloadOnHUP(ctx, logger)
+	defer reloadOnSIGHUP(ctx, logger, a.listen.reloadCert, a.layers.reload)()
 	logger.Info("collector listening", "addr", ln.Addr().String(), "tls", cfg.TLSCertFile != "",
 		"clickhouse_db", a.sink.Database(), "geoip", cfg.GeoIPDB != "", "flush_interval", cfg.FlushInterval.String())
 
@@ -203,6 +204,10 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 	agents, err := useragent.New(useragent.Options{CacheSize: cfg.UACacheSize})
 	if err != nil {
 		return nil, fmt.Errorf("cannot build user-agent classifier: %w", err)
+	}
+	lists, err := buildLayers(cfg.layersConfig)
+	if err != nil {
+		return nil, err
 	}
 	// A connection's handshake is bounded by the dial timeout, not by the
 	// insert's deadline: no longer than an insert may take.
@@ -295,6 +300,7 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 		Geo: locator, Agents: agents, Visitors: visitors, Opens: opens, Aggregator: agg,
 		MaxPendingRows: cfg.MaxPendingRows, MaxVisitorPairs: cfg.MaxVisitorPairs,
 		MaxOpenKeys: cfg.MaxOpenKeys, RetryAfter: cfg.ShedRetryAfter, Sites: len(registry.All()),
+		DataCentres: lists.dataCentres, Spam: lists.spam,
 	})
 	if err != nil {
 		return nil, err
@@ -337,7 +343,7 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 		return nil, err
 	}
 	f.Server().ConnState = listen.limiter.ConnState
-	return &app{sink: sink, agg: agg, fiber: f, listen: listen, opened: opened}, nil
+	return &app{sink: sink, agg: agg, fiber: f, listen: listen, opened: opened, layers: lists}, nil
 }
 
 func (a *app) shutdown(logger *slog.Logger) error {

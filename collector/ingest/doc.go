@@ -4,6 +4,15 @@
 // aggregator. The client address and user agent stop here: nothing that
 // leaves this package carries them.
 //
+// Bot filtering runs only on hits whose consent allows counters, so that a
+// strict-mode hit without consent records its consent state and nothing
+// else, bot or not. Its layers, first match wins (filterReason in web.go):
+// the agent's (collector/useragent), the tracker's navigator.webdriver
+// report, data-centre addresses (collector/netclass), referrer spam
+// (collector/spam), the request's shape (useragent.Shape), prefetches. A
+// page view that passes is also counted under its channel
+// (collector/channel).
+//
 // One file per role: pipeline.go wires the steps (Options, New, Client,
 // Outcome); web.go is the page-view and custom-event path; email.go the
 // email open and sent-report path; bounds.go the memory bounds that shed

@@ -41,7 +41,7 @@ func (p *Pipeline) EmailOpen(o Open, c Client) (Outcome, error) {
 	mc, known := mailclient.Classify(c.UserAgent)
 	if !known {
 		agent := p.opts.Agents.Classify(c.UserAgent)
-		mc = mailclient.Client{Name: agent.Browser, Machine: agent.Bot != ""}
+		mc = mailclient.Client{Name: agent.Browser, Machine: agent.Machine()}
 		if !mc.Machine {
 			mc.Name = p.webmail.name(agent.Browser)
 		}

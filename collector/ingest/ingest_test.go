@@ -31,7 +31,7 @@ const firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefo
 func pageview(env *benchEnv, path string, analytics consent.State) (ingest.Event, ingest.Client) {
 	return ingest.Event{Site: env.sites[0], Name: ingest.PageviewName, URL: "https://shop.example" + path,
 			Consent: consent.Signals{Analytics: analytics}},
-		ingest.Client{IP: netip.MustParseAddr("10.1.2.3"), UserAgent: firefox}
+		ingest.Client{IP: netip.MustParseAddr("10.1.2.3"), UserAgent: firefox, AcceptLanguage: true}
 }
 
 func overload(t *testing.T, err error, reason string) *ingest.OverloadError {
@@ -63,7 +63,7 @@ func TestShedsPastThePendingRowBound(t *testing.T) {
 		t.Fatalf("shed at %d rows (bound 20), %d after", before, env.agg.Pending())
 	}
 	_, err = env.p.EmailOpen(ingest.Open{Site: env.sites[0], Campaign: "spring", Recipient: "r1"},
-		ingest.Client{IP: netip.MustParseAddr("10.1.2.3"), UserAgent: firefox})
+		ingest.Client{IP: netip.MustParseAddr("10.1.2.3"), UserAgent: firefox, AcceptLanguage: true})
 	overload(t, err, ingest.ShedCounterRows)
 	overload(t, env.p.EmailSent(env.sites[0], "spring", 10), ingest.ShedCounterRows)
 	if got := env.agg.Pending(); got != before {
@@ -79,13 +79,13 @@ func TestShedsPastThePendingRowBound(t *testing.T) {
 }
 
 func TestShedsUniquesPastThePairBound(t *testing.T) {
-	env := newTestEnv(t, func(o *ingest.Options) { o.MaxVisitorPairs = 11 })
+	env := newTestEnv(t, func(o *ingest.Options) { o.MaxVisitorPairs = 12 })
 	if _, err := env.p.Event(pageview(env, "/a", consent.Granted)); err != nil {
 		t.Fatal(err)
 	}
 	pairs, rows := env.visitors.Len(), env.agg.Pending()
-	if pairs < 11 {
-		t.Fatalf("a consented page view remembered %d pairs; the test needs 11", pairs)
+	if pairs < 12 {
+		t.Fatalf("a consented page view remembered %d pairs; the test needs 12", pairs)
 	}
 	_, err := env.p.Event(pageview(env, "/b", consent.Granted))
 	oe := overload(t, err, ingest.ShedVisitorPairs)
@@ -104,7 +104,7 @@ func TestShedsUniquesPastThePairBound(t *testing.T) {
 
 func TestShedsOpensPastTheKeyBound(t *testing.T) {
 	env := newTestEnv(t, func(o *ingest.Options) { o.MaxOpenKeys = 1 })
-	c := ingest.Client{IP: netip.MustParseAddr("10.1.2.3"), UserAgent: firefox}
+	c := ingest.Client{IP: netip.MustParseAddr("10.1.2.3"), UserAgent: firefox, AcceptLanguage: true}
 	if _, err := env.p.EmailOpen(ingest.Open{Site: env.sites[0], Campaign: "spring", Recipient: "r1"}, c); err != nil {
 		t.Fatal(err)
 	}
@@ -174,6 +174,7 @@ func TestPageviewCountsEachDimensionOnce(t *testing.T) {
 	f(counter.DimPath, "/b", counter.WebCounts{Hits: 2, Pageviews: 2, Visitors: 1})
 	f(counter.DimSource, "news", counter.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
 	f(counter.DimUTMSource, "news", counter.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
+	f(counter.DimChannel, "referral", counter.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
 	f(counter.DimCountry, "DE", counter.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
 	f(counter.DimRegion, "DE-BY", counter.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
 	f(counter.DimBrowser, "Firefox", counter.WebCounts{Hits: 3, Pageviews: 3, Visitors: 1})
@@ -182,8 +183,8 @@ func TestPageviewCountsEachDimensionOnce(t *testing.T) {
 	f(counter.DimConsent, "granted", counter.WebCounts{Hits: 3})
 	f(counter.DimConsent, "unknown", counter.WebCounts{Hits: 1})
 	f(counter.DimEvent, "signup", counter.WebCounts{Hits: 1, Visitors: 1})
-	if rows := env.sink.WebRows(); len(rows) != 15 {
-		t.Errorf("%d rows, want 15: %v", len(rows), rows)
+	if rows := env.sink.WebRows(); len(rows) != 16 {
+		t.Errorf("%d rows, want 16: %v", len(rows), rows)
 	}
 }
 
@@ -196,7 +197,7 @@ func TestCountedValuesNameNoOne(t *testing.T) {
 	}
 	site, _ := reg.Lookup("shop.example")
 	pipe := testpipe.New(t, testpipe.Options{Now: func() time.Time { return testNow }})
-	client := ingest.Client{IP: netip.MustParseAddr("10.1.2.3"), UserAgent: firefox}
+	client := ingest.Client{IP: netip.MustParseAddr("10.1.2.3"), UserAgent: firefox, AcceptLanguage: true}
 	for _, ev := range []ingest.Event{
 		{Site: site, Name: ingest.PageviewName, URL: "https://shop.example/reset/0f3c9a7e2b1d4c8e9a7b6c5d4e3f2a1b"},
 		{Site: site, Name: ingest.PageviewName, URL: "https://shop.example/user/alice.smith@example.org/orders"},
@@ -302,21 +303,21 @@ func TestStrictEmailOpenWithoutConsentCountsOnlyTheOpen(t *testing.T) {
 // sheds its own hits that need that memory, and the other sites keep
 // counting, visitors and unique opens included.
 func TestEachSiteHasItsShareOfTheMemory(t *testing.T) {
-	env := newTestEnv(t, func(o *ingest.Options) { o.MaxVisitorPairs, o.MaxOpenKeys, o.Sites = 99, 3, 3 })
+	env := newTestEnv(t, func(o *ingest.Options) { o.MaxVisitorPairs, o.MaxOpenKeys, o.Sites = 108, 3, 3 })
 	shop, blog := env.sites[0], env.sites[2]
 	view := func(site *sites.Site, path string, ip string) (ingest.Outcome, error) {
 		return env.p.Event(ingest.Event{Site: site, Name: ingest.PageviewName, URL: "https://" + site.Domain + path,
-			Consent: consent.Signals{Analytics: consent.Granted}}, ingest.Client{IP: netip.MustParseAddr(ip), UserAgent: firefox})
+			Consent: consent.Signals{Analytics: consent.Granted}}, ingest.Client{IP: netip.MustParseAddr(ip), UserAgent: firefox, AcceptLanguage: true})
 	}
-	// A new visitor's consented page view remembers 11 pairs: three fill
-	// shop's share of 33.
+	// A new visitor's consented page view remembers 12 pairs: three fill
+	// shop's share of 36.
 	for i := range 3 {
 		if _, err := view(shop, "/a", "10.1.0."+strconv.Itoa(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n := env.visitors.SiteLen("shop.example"); n != 33 {
-		t.Fatalf("shop remembers %d pairs, want 33", n)
+	if n := env.visitors.SiteLen("shop.example"); n != 36 {
+		t.Fatalf("shop remembers %d pairs, want 36", n)
 	}
 	_, err := view(shop, "/b", "10.1.0.9")
 	overload(t, err, ingest.ShedVisitorPairs)
@@ -329,8 +330,8 @@ func TestEachSiteHasItsShareOfTheMemory(t *testing.T) {
 	if _, err := env.p.Event(pageview(env, "/c", consent.Unknown)); err != nil {
 		t.Fatalf("shop's hit without uniques was shed: %v", err)
 	}
-	if n := env.visitors.Len(); n != 66 {
-		t.Fatalf("%d pairs in all, want 66", n)
+	if n := env.visitors.Len(); n != 72 {
+		t.Fatalf("%d pairs in all, want 72", n)
 	}
 
 	// Open keys: a share of one each.

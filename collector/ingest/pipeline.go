@@ -7,7 +7,9 @@ import (
 
 	"tally/aggregator"
 	"tally/collector/geo"
+	"tally/collector/netclass"
 	"tally/collector/referrer"
+	"tally/collector/spam"
 	"tally/collector/uniques"
 	"tally/collector/useragent"
 )
@@ -21,6 +23,10 @@ type Client struct {
 	GPC, DNT  bool
 	// Prefetch: the browser fetched the page speculatively (Sec-Purpose).
 	Prefetch bool
+	// AcceptLanguage: the request had an Accept-Language header. Its
+	// presence is all the request-shape layer reads; the value is not
+	// kept.
+	AcceptLanguage bool
 }
 
 // Outcome says what happened to a hit, for metrics and tests.
@@ -29,7 +35,7 @@ type Outcome string
 const (
 	Counted     Outcome = "counted"      // counters recorded
 	ConsentOnly Outcome = "consent_only" // strict mode without consent: only the consent counter, or an email open's total
-	Filtered    Outcome = "filtered"     // a bot or prefetch: only the filtered counter
+	Filtered    Outcome = "filtered"     // a bot or prefetch: only the filtered counter (or the consent counter, where counters are not allowed)
 	Unsigned    Outcome = "unsigned"     // email pixel without a valid signature: nothing
 	Expired     Outcome = "expired"      // email pixel signed with an expiry that has passed: nothing
 )
@@ -42,6 +48,13 @@ type Options struct {
 	Opens      *uniques.Opens
 	Aggregator *aggregator.Aggregator
 	Now        func() time.Time // time.Now when nil
+
+	// DataCentres filters hits from cloud and hosting networks; nil turns
+	// the layer off. The operator reloads it (SIGHUP) while hits run.
+	DataCentres *netclass.Classifier
+	// Spam filters hits whose referrer is a known spam host; nil turns
+	// the layer off.
+	Spam *spam.List
 
 	// MaxPendingRows sheds every hit while the aggregator holds this many
 	// counter rows in memory (0: DefaultMaxPendingRows; negative: no bound).

@@ -6,8 +6,11 @@ import (
 	"unicode/utf8"
 
 	"tally/aggregator"
+	"tally/collector/channel"
 	"tally/collector/consent"
+	"tally/collector/netclass"
 	"tally/collector/referrer"
+	"tally/collector/spam"
 	"tally/collector/uniques"
 	"tally/collector/useragent"
 	"tally/counter"
@@ -27,6 +30,10 @@ type Event struct {
 	// Consent carries the explicit choice and TCF string; GPC and DNT come
 	// from Client.
 	Consent consent.Signals
+	// Automated: the tracker saw navigator.webdriver, which automation
+	// frameworks set (WebDriver, Puppeteer, Playwright) and people's
+	// browsers do not.
+	Automated bool
 }
 
 // PageviewName is the event name of a page view (Plausible's).
@@ -68,15 +75,12 @@ func (p *Pipeline) Event(ev Event, c Client) (Outcome, error) {
 	sig.GPC, sig.DNT = c.GPC, c.DNT
 	decision := consent.Decide(ev.Site.Mode, sig)
 
-	agent := p.opts.Agents.Classify(c.UserAgent)
-	hour := counter.HourOf(p.opts.Now())
-	if reason := filterReason(agent, c); reason != "" {
-		p.opts.Aggregator.AddWeb(ev.Site.Domain, hour, []aggregator.WebUpdate{
-			{Dimension: counter.DimFiltered, Value: reason, Counts: counter.WebCounts{Hits: 1}},
-		})
-		return Filtered, nil
-	}
-
+	// Bots and prefetches pass the consent gate like any other hit: where
+	// counters are not allowed (strict mode without consent) nothing is
+	// recorded about the hit but the consent state, not even that it was
+	// a bot.
+	now := p.opts.Now() // one read: the hour and the visitor's day agree
+	hour := counter.HourOf(now)
 	consentRow := aggregator.WebUpdate{Dimension: counter.DimConsent, Value: decision.State.String(),
 		Counts: counter.WebCounts{Hits: 1}}
 	if !decision.Counters {
@@ -84,11 +88,19 @@ func (p *Pipeline) Event(ev Event, c Client) (Outcome, error) {
 		return ConsentOnly, nil
 	}
 
+	agent := p.opts.Agents.Classify(c.UserAgent)
+	if reason := p.filterReason(agent, ev, c); reason != "" {
+		p.opts.Aggregator.AddWeb(ev.Site.Domain, hour, []aggregator.WebUpdate{
+			{Dimension: counter.DimFiltered, Value: reason, Counts: counter.WebCounts{Hits: 1}},
+		})
+		return Filtered, nil
+	}
+
 	var vis uniques.Visitor // zero: never a first visit
 	if decision.Uniques {
 		var ok bool
 		// Each site is held to its share of the pairs (bounds.go).
-		if vis, ok = p.opts.Visitors.VisitorUnder(ev.Site.Domain, p.pairShare, c.IP, c.UserAgent); !ok {
+		if vis, ok = p.opts.Visitors.VisitorUnder(now, ev.Site.Domain, p.pairShare, c.IP, c.UserAgent); !ok {
 			// Counting without the uniques would undercount visitors
 			// silently: shed the whole hit instead.
 			return "", p.overVisitorPairs()
@@ -96,17 +108,19 @@ func (p *Pipeline) Event(ev Event, c Client) (Outcome, error) {
 	}
 	// One pair per dimension counted: a custom event counts its name, a
 	// page view every dimension of the page and the visitor.
-	var pairs [11]uniques.Pair
+	var pairs [12]uniques.Pair
 	n := 0
 	if name != PageviewName {
 		pairs[0] = uniques.Pair{Dimension: counter.DimEvent, Value: name}
 		n = 1
 	} else {
 		region := p.opts.Geo.Lookup(c.IP)
-		pairs = [11]uniques.Pair{
+		source := p.sources.Source(page, ev.Referrer, ev.Site.OwnsHost)
+		pairs = [12]uniques.Pair{
 			{Dimension: counter.DimTotal},
 			{Dimension: counter.DimPath, Value: page.Path},
-			{Dimension: counter.DimSource, Value: p.sources.Source(page, ev.Referrer, ev.Site.OwnsHost)},
+			{Dimension: counter.DimSource, Value: source},
+			{Dimension: counter.DimChannel, Value: string(channel.Of(source, page.UTMMedium))},
 			{Dimension: counter.DimUTMSource, Value: page.UTMSource},
 			{Dimension: counter.DimUTMMedium, Value: page.UTMMedium},
 			{Dimension: counter.DimUTMCampaign, Value: page.UTMCampaign},
@@ -136,10 +150,23 @@ func (p *Pipeline) Event(ev Event, c Client) (Outcome, error) {
 	return Counted, nil
 }
 
-// filterReason says why a hit is not traffic, or "".
-func filterReason(a useragent.Agent, c Client) string {
-	if a.Bot != "" {
+// filterReason says why a hit is not traffic, or "". The layers run from
+// the cheapest and surest to the ones that need more of the request; the
+// first that matches names the reason (the "filtered" counter's value).
+// The address is only looked up, never kept.
+func (p *Pipeline) filterReason(a useragent.Agent, ev Event, c Client) string {
+	switch {
+	case a.Bot != useragent.BotNone:
 		return a.Bot
+	case ev.Automated:
+		return useragent.BotAutomation
+	case p.opts.DataCentres != nil && p.opts.DataCentres.Contains(c.IP):
+		return netclass.Reason
+	case p.opts.Spam != nil && p.opts.Spam.Referrer(ev.Referrer):
+		return spam.Reason
+	}
+	if r := useragent.Shape(a, useragent.Headers{AcceptLanguage: c.AcceptLanguage}); r != useragent.BotNone {
+		return r
 	}
 	if c.Prefetch {
 		return "prefetch"

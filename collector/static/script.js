@@ -15,6 +15,9 @@
   function send(name) {
     var body = { name: name, url: location.href, domain: domain, referrer: document.referrer || null };
     if (choice || tcf) body.consent = { analytics: choice, tcf: tcf };
+    // Automation frameworks set navigator.webdriver; the collector files
+    // such hits under filtered/automation instead of counting them.
+    if (navigator.webdriver) body.wd = true;
     var data = JSON.stringify(body);
     // text/plain keeps this a simple request: no CORS preflight.
     if (navigator.sendBeacon && navigator.sendBeacon(api, new Blob([data], { type: "text/plain" }))) return;

@@ -470,7 +470,7 @@ func TestSitesCountTheirOwnPairs(t *testing.T) {
 	v := NewVisitors(clk.now)
 	ip := netip.MustParseAddr("192.0.2.1")
 	for i := range 5 {
-		vis, ok := v.VisitorUnder("a.example", 6, ip, "UA")
+		vis, ok := v.VisitorUnder(clk.now(), "a.example", 6, ip, "UA")
 		if !ok {
 			t.Fatalf("a.example refused at hit %d, limit 6", i)
 		}
@@ -480,24 +480,24 @@ func TestSitesCountTheirOwnPairs(t *testing.T) {
 	if got := v.SiteLen("a.example"); got != 6 { // five paths and "/"
 		t.Fatalf("a.example has %d pairs, want 6", got)
 	}
-	if _, ok := v.VisitorUnder("a.example", 6, ip, "UA"); ok {
+	if _, ok := v.VisitorUnder(clk.now(), "a.example", 6, ip, "UA"); ok {
 		t.Fatal("a site at its limit got a visitor key")
 	}
-	vis, ok := v.VisitorUnder("b.example", 6, ip, "UA")
+	vis, ok := v.VisitorUnder(clk.now(), "b.example", 6, ip, "UA")
 	if !ok || !v.FirstToday(vis, "path", "/") {
 		t.Fatal("another site was held to the first site's count")
 	}
 	if v.SiteLen("b.example") != 1 || v.Len() != 7 || v.SiteLen("c.example") != 0 {
 		t.Fatalf("SiteLen b %d, Len %d; want 1 and 7", v.SiteLen("b.example"), v.Len())
 	}
-	if _, ok := v.VisitorUnder("a.example", -1, ip, "UA"); !ok {
+	if _, ok := v.VisitorUnder(clk.now(), "a.example", -1, ip, "UA"); !ok {
 		t.Fatal("a negative limit must mean none")
 	}
 	clk.add(12 * time.Hour)
 	if v.SiteLen("a.example") != 0 {
 		t.Fatal("a site's count survived midnight")
 	}
-	if _, ok := v.VisitorUnder("a.example", 6, ip, "UA"); !ok {
+	if _, ok := v.VisitorUnder(clk.now(), "a.example", 6, ip, "UA"); !ok {
 		t.Fatal("a new day did not give the site its share back")
 	}
 }
@@ -535,5 +535,28 @@ func TestOpensAreHeldToASiteLimit(t *testing.T) {
 	}
 	if o.Len() != 1 || o.SiteLen("b.example") != 0 || o.Bytes() >= bytes {
 		t.Fatalf("after the window: Len %d, b %d, Bytes %d (was %d)", o.Len(), o.SiteLen("b.example"), o.Bytes(), bytes)
+	}
+}
+
+// TestVisitorAtOneClockRead: the day of a visitor is the day of the time
+// the hit was read at, not of a second clock read. A hit read just before
+// midnight and processed after it gets no visitor (never yesterday's hour
+// with today's visitor); a hit read after midnight rotates the day even if
+// the Visitors' own clock has not moved yet.
+func TestVisitorAtOneClockRead(t *testing.T) {
+	midnight := time.Date(2026, 5, 2, 0, 0, 0, 0, time.UTC)
+	clk := &clock{t: midnight.Add(-time.Millisecond)}
+	v := NewVisitors(clk.now)
+	ip := netip.MustParseAddr("192.0.2.1")
+	read := clk.t
+	clk.t = midnight.Add(time.Millisecond) // the day rotates while the hit is on its way
+	v.Len()                                // another hit's look at the clock rotates it
+	if vis := v.VisitorAt(read, "example.com", ip, "UA"); vis.id != 0 {
+		t.Fatalf("a hit read before midnight got a visitor of %d after it", vis.day)
+	}
+	clk.t = midnight.Add(-time.Second) // the Visitors' clock lags the hit's
+	vis := v.VisitorAt(midnight.Add(time.Second), "example.com", ip, "UA")
+	if vis.id == 0 || vis.day != dayOf(midnight) || !v.FirstToday(vis, "path", "/") {
+		t.Fatalf("a hit read after midnight: %+v", vis)
 	}
 }

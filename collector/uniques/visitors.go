@@ -100,8 +100,11 @@ func newVisitorDay(day int64, salt []byte) *visitorDay {
 
 // current returns the day's memory, rotating it first at midnight UTC. A
 // clock that steps back never brings back an earlier day.
-func (v *Visitors) current() *visitorDay {
-	day := dayOf(v.now())
+func (v *Visitors) current() *visitorDay { return v.dayAt(dayOf(v.now())) }
+
+// dayAt returns the memory of day (rotating to it when it is newer than
+// today's), or today's when day is older: a caller must compare d.day.
+func (v *Visitors) dayAt(day int64) *visitorDay {
 	d := v.today.Load()
 	if day <= d.day {
 		return d
@@ -138,17 +141,29 @@ func (d *visitorDay) destroy() {
 // used here and nowhere else; only the 64-bit result leaves. It does not
 // allocate (apart from a site's first visitor of the day).
 func (v *Visitors) Visitor(site string, ip netip.Addr, userAgent string) Visitor {
-	vis, _ := v.VisitorUnder(site, -1, ip, userAgent)
+	return v.VisitorAt(v.now(), site, ip, userAgent)
+}
+
+// VisitorAt is Visitor for a hit read at now, so that the hour a hit is
+// counted in and the day of its visitor come from one clock read: a hit
+// just before midnight is never counted on one day and its visitor on the
+// next. A hit whose day has already passed gets no visitor.
+func (v *Visitors) VisitorAt(now time.Time, site string, ip netip.Addr, userAgent string) Visitor {
+	vis, _ := v.VisitorUnder(now, site, -1, ip, userAgent)
 	return vis
 }
 
-// VisitorUnder is Visitor for a site held to limit pairs a day: when the
+// VisitorUnder is VisitorAt for a site held to limit pairs a day: when the
 // site already remembers limit pairs today it computes nothing and
 // returns false. A negative limit is no limit. The check and the pairs
 // that follow are not one step: concurrent hits may take a site a few
 // pairs past its limit.
-func (v *Visitors) VisitorUnder(site string, limit int, ip netip.Addr, userAgent string) (Visitor, bool) {
-	d := v.current()
+func (v *Visitors) VisitorUnder(now time.Time, site string, limit int, ip netip.Addr, userAgent string) (Visitor, bool) {
+	day := dayOf(now)
+	d := v.dayAt(day)
+	if d.day != day {
+		return Visitor{}, true // the day ended while the hit was on its way
+	}
 	sc := d.site(site)
 	if limit >= 0 && sc.n.Load() >= int64(limit) {
 		return Visitor{}, false

@@ -15,6 +15,7 @@ type Dimension struct {
 var WebDimensions = []Dimension{
 	{Name: counter.DimPath, Title: "Top pages"},
 	{Name: counter.DimSource, Title: "Sources"},
+	{Name: counter.DimChannel, Title: "Channels"},
 	{Name: counter.DimUTMSource, Title: "UTM source"},
 	{Name: counter.DimUTMMedium, Title: "UTM medium"},
 	{Name: counter.DimUTMCampaign, Title: "UTM campaign"},
