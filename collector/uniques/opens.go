@@ -56,20 +56,45 @@ func (o *Opens) stamp(unix int64) uint32 {
 // time within the window, and remembers it. An empty token is never unique.
 // It does not allocate, apart from growing the table.
 func (o *Opens) FirstOpen(site, campaign, recipientToken string) bool {
+	return o.FirstKey(o.Key(site, campaign, recipientToken))
+}
+
+// Key is the remembered form of a recipient's open: a keyed 64-bit hash
+// of (site, campaign, token), never 0; 0 for an empty token. A caller that
+// must decide later (a click held for the scanner check) keeps the key,
+// not the token.
+func (o *Opens) Key(site, campaign, recipientToken string) uint64 {
+	return o.keyOf(site, campaign, "", recipientToken)
+}
+
+// keyOf is Key with one more field (a link label for clicks), empty for
+// opens, so that an open's key is what it always was.
+func (o *Opens) keyOf(site, campaign, extra, recipientToken string) uint64 {
 	if recipientToken == "" {
-		return false
+		return 0
 	}
 	h := start(&o.key)
 	h.write(site)
 	h.writeByte(0)
 	h.write(campaign)
 	h.writeByte(0)
+	if extra != "" {
+		h.write(extra)
+		h.writeByte(0)
+	}
 	h.write(recipientToken)
 	k := h.finish(&o.key)
 	if k == 0 {
 		k = 1
 	}
+	return k
+}
 
+// FirstKey is FirstOpen for a key made by Key; 0 is never first.
+func (o *Opens) FirstKey(k uint64) bool {
+	if k == 0 {
+		return false
+	}
 	now := o.now().Unix()
 	st := o.stamp(now)
 	o.mu.Lock()
