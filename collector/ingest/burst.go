@@ -38,8 +38,8 @@ type heldClick struct {
 // ends the group's clicks are committed, as a person's or a machine's.
 // Safe for concurrent use.
 type burst struct {
-	window time.Duration
-	commit func(items []heldClick, class string) // class "": a person's
+	window    time.Duration
+	commit    func(items []heldClick, class string) // class "": a person's
 	afterFunc func(time.Duration, func()) stopper
 
 	mu     sync.Mutex

@@ -308,8 +308,8 @@ func TestLinkTargetKeepsNoQueryOrIdentifier(t *testing.T) {
 		c := ingest.Client{IP: clientDE, UserAgent: chromeUA}
 		for dest, want := range map[string]string{
 			"https://Shop.Example:8443/reset/0f8a9c2e4b7d4e0c9a1b2c3d4e5f6a7b?email=alice%40example.com#x": "r shop.example/reset/:id",
-			"http://198.51.100.7/u/alice@example.com":                                                        "r :ip/u/:email",
-			"https://example.org?q=secret":                                                                   "r example.org/",
+			"http://198.51.100.7/u/alice@example.com":                                                      "r :ip/u/:email",
+			"https://example.org?q=secret":                                                                 "r example.org/",
 		} {
 			e.click(t, ingest.Click{Label: "r", Destination: dest}, c) // no token: counted at once
 			if got := e.row(t, "shop.example", counter.DimLink, want); got.Clicks != 1 {
