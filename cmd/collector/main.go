@@ -1,5 +1,6 @@
 // Command collector runs the privacy-aware analytics collector, and signs
-// email-open pixel URLs (collector sign-pixel).
+// email-open pixel URLs (collector sign-pixel) and click links (collector
+// sign-link).
 package main
 
 import (
@@ -55,6 +56,9 @@ func processEnv(name string) string {
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "sign-pixel" {
 		return signPixel(args[1:], getenv, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "sign-link" {
+		return signLink(args[1:], getenv, stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "healthcheck" {
 		return healthcheck(env(getenv).str("LISTEN_ADDR", defaultListenAddr), getenv("TLS_CERT_FILE") != "")
@@ -115,11 +119,12 @@ func newFlagSet() *flag.FlagSet { return flag.NewFlagSet("collector", flag.Conti
 // app is the running collector's parts. shutdown stops serving and flushes
 // the aggregator, then closes what build opened, last opened first.
 type app struct {
-	sink   *clickhouse.Sink
-	agg    *aggregator.Aggregator
-	fiber  *fiber.App
-	listen *listeners
-	opened closers
+	sink     *clickhouse.Sink
+	agg      *aggregator.Aggregator
+	pipeline *ingest.Pipeline
+	fiber    *fiber.App
+	listen   *listeners
+	opened   closers
 }
 
 // closers is what build opened, in order, with a name for errors.
@@ -286,6 +291,7 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 		Geo: locator, Agents: agents, Visitors: visitors, Opens: opens, Aggregator: agg,
 		MaxPendingRows: cfg.MaxPendingRows, MaxVisitorPairs: cfg.MaxVisitorPairs,
 		MaxOpenKeys: cfg.MaxOpenKeys, RetryAfter: cfg.ShedRetryAfter,
+		MaxHeldClicks: cfg.MaxHeldClicks, ClickBurstWindow: cfg.ClickBurst,
 	})
 	if err != nil {
 		return nil, err
@@ -328,7 +334,7 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 		return nil, err
 	}
 	f.Server().ConnState = listen.limiter.ConnState
-	return &app{sink: sink, agg: agg, fiber: f, listen: listen, opened: opened}, nil
+	return &app{sink: sink, agg: agg, pipeline: pipeline, fiber: f, listen: listen, opened: opened}, nil
 }
 
 func (a *app) shutdown(logger *slog.Logger) error {
@@ -341,6 +347,7 @@ func (a *app) shutdown(logger *slog.Logger) error {
 	if err := a.listen.stop(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("cannot stop the metrics listener: %w", err))
 	}
+	a.pipeline.Close() // clicks held for the scanner check, before the last flush
 	if err := a.agg.Stop(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("cannot flush on shutdown: %w", err))
 	} else {
