@@ -75,6 +75,10 @@ func valueLabel(dim, value string) string {
 		return regions.Country(value)
 	case dim == counter.DimRegion:
 		return regions.Subdivision(value)
+	case dim == counter.DimLink:
+		return linkLabel(value)
+	case dim == counter.DimMachine:
+		return machineLabel(value)
 	}
 	return value
 }
