@@ -38,8 +38,11 @@ type heldClick struct {
 // ends the group's clicks are committed, as a person's or a machine's.
 // Safe for concurrent use.
 type burst struct {
-	window    time.Duration
-	commit    func(items []heldClick, class string) // class "": a person's
+	window time.Duration
+	commit func(items []heldClick, class string) // class "": a person's
+	// maxGroups bounds the groups (each with a timer): machine requests
+	// start groups too, and are not shed.
+	maxGroups int
 	afterFunc func(time.Duration, func()) stopper
 
 	mu     sync.Mutex
@@ -59,8 +62,8 @@ type group struct {
 	timer  stopper
 }
 
-func newBurst(window time.Duration, commit func([]heldClick, string)) *burst {
-	return &burst{window: window, commit: commit, groups: map[uint64]*group{},
+func newBurst(window time.Duration, maxGroups int, commit func([]heldClick, string)) *burst {
+	return &burst{window: window, commit: commit, maxGroups: maxGroups, groups: map[uint64]*group{},
 		afterFunc: func(d time.Duration, f func()) stopper { return time.AfterFunc(d, f) }}
 }
 
@@ -124,8 +127,8 @@ func (b *burst) hold(key uint64, links int, c heldClick) bool {
 func (b *burst) machine(key uint64, links int, label, class string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed {
-		return
+	if b.closed || b.groups[key] == nil && len(b.groups) >= b.maxGroups {
+		return // counted all the same; only the burst check is skipped
 	}
 	g := b.group(key, links)
 	if class == counter.MachineHoneypot {
@@ -151,11 +154,12 @@ func (b *burst) fire(key uint64, g *group) {
 	}
 }
 
-// len is the number of clicks held.
+// len is the number of clicks held, or of groups where more: what the
+// memory bound compares.
 func (b *burst) len() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.held
+	return max(b.held, len(b.groups))
 }
 
 // close commits every group now, as decided so far, and holds nothing

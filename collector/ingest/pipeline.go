@@ -119,6 +119,6 @@ func New(opts Options) (*Pipeline, error) {
 		errClickKeys:  &OverloadError{Reason: ShedClickKeys, RetryAfter: opts.RetryAfter},
 		errHeldClicks: &OverloadError{Reason: ShedHeldClicks, RetryAfter: opts.ClickBurstWindow},
 	}
-	p.clicks = newBurst(opts.ClickBurstWindow, p.commitClicks)
+	p.clicks = newBurst(opts.ClickBurstWindow, opts.MaxHeldClicks, p.commitClicks)
 	return p, nil
 }
