@@ -21,6 +21,8 @@ const (
 	DimConsent     = "consent"  // granted / denied / unknown
 	DimFiltered    = "filtered" // reason a hit was not counted as traffic
 	DimClient      = "client"   // email client family (email counters only)
+	DimLink        = "link"     // a click link: see LinkValue (email counters only)
+	DimMachine     = "machine"  // class of machine opens and clicks: see machine.go (email counters only)
 )
 
 // WebKey identifies one web counter row.
@@ -58,9 +60,19 @@ type EmailKey struct {
 // EmailCounts are the additive email counters.
 type EmailCounts struct {
 	Sent         int64
-	Opens        int64 // opens by people (machine opens excluded)
+	Opens        int64 // opens by people (machine opens excluded), implied opens included
 	UniqueOpens  int64
 	MachineOpens int64 // privacy proxies and scanners that fetch every image
+	// Clicks are clicks by people on signed links; UniqueClicks the first
+	// of each recipient (of the campaign; of the link in link rows).
+	Clicks       int64
+	UniqueClicks int64
+	// MachineClicks are link scanners' clicks, counted apart.
+	MachineClicks int64
+	// ImpliedOpens are the unique opens known only from a click: the
+	// recipient clicked without the pixel being seen (images blocked).
+	// They are also in Opens and UniqueOpens.
+	ImpliedOpens int64
 }
 
 // Add adds d to c.
@@ -69,6 +81,10 @@ func (c *EmailCounts) Add(d EmailCounts) {
 	c.Opens += d.Opens
 	c.UniqueOpens += d.UniqueOpens
 	c.MachineOpens += d.MachineOpens
+	c.Clicks += d.Clicks
+	c.UniqueClicks += d.UniqueClicks
+	c.MachineClicks += d.MachineClicks
+	c.ImpliedOpens += d.ImpliedOpens
 }
 
 // HourOf truncates t to its UTC hour, as used in keys.

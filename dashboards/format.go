@@ -79,6 +79,10 @@ func valueLabel(dim, value string) string {
 		return filteredWords[value]
 	case dim == counter.DimChannel && channelWords[value] != "":
 		return channelWords[value]
+	case dim == counter.DimLink:
+		return linkLabel(value)
+	case dim == counter.DimMachine:
+		return machineLabel(value)
 	}
 	return value
 }

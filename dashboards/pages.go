@@ -162,10 +162,13 @@ func (d *Dashboards) campaignPage(c *fiber.Ctx) error {
 		return d.renderError(c, fiber.StatusNotFound, "This campaign has no sends or opens yet.")
 	}
 	iv := cp.Interval()
-	var series []stats.EmailPoint
+	var series, early []stats.EmailPoint
 	bds := make([]stats.EmailBreakdown, len(stats.EmailDimensions))
 	fs := []func() error{func() (err error) {
 		series, err = f.CampaignSeries(ctx, cp, iv)
+		return
+	}, func() (err error) {
+		early, err = f.CampaignFirstHours(ctx, cp)
 		return
 	}}
 	for i, dim := range stats.EmailDimensions {
@@ -183,9 +186,17 @@ func (d *Dashboards) campaignPage(c *fiber.Ctx) error {
 		pts[i] = seriesPoint{Start: p.Start, Bar: p.Opens, Line: p.UniqueOpens, Withheld: p.BelowK}
 	}
 	v.Chart = seriesChart(pts, iv, "Opens", "Unique opens")
+	csvBase := s.Base + "/email/" + url.PathEscape(name) + "/csv/"
 	for i, dim := range stats.EmailDimensions {
-		v.Cards = append(v.Cards, emailCard(dim, bds[i], s.Base+"/email/"+url.PathEscape(name)+"/csv/"+dim.Name))
+		v.Cards = append(v.Cards, emailCard(dim, bds[i], csvBase+dim.Name))
+		if dim.Name == counter.DimMachine {
+			v.Machines = machineExplained(bds[i])
+		}
 	}
+	if len(early) > 0 {
+		v.Rates, v.Hours = rateChart(firstHours(early, cp.Sent)), len(early)
+	}
+	v.HoursCSV, v.SummaryCSV = csvBase+"hours", csvBase+"summary"
 	return d.render(c, fiber.StatusOK, "campaign", v)
 }
 

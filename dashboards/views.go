@@ -94,7 +94,7 @@ func webCard(dim stats.Dimension, b stats.Breakdown, csv string) cardView[stats.
 func emailCard(dim stats.Dimension, b stats.EmailBreakdown, csv string) cardView[stats.EmailCounts] {
 	return newCard(dim, b.Rows, b.Other, b.Folded, csv,
 		func(r stats.EmailRow) (string, stats.EmailCounts) { return r.Value, r.EmailCounts },
-		func(c stats.EmailCounts) int64 { return c.UniqueOpens })
+		func(c stats.EmailCounts) int64 { return stats.EmailMeasure(dim.Name, c) })
 }
 
 // seriesPoint is one bucket of a chart: Bar is drawn as a bar, Line as the
@@ -163,6 +163,14 @@ type campaignView struct {
 	K        int
 	Exact    bool
 	Zone     string
+	// Rates is the chart of the first hours after sending (empty when no
+	// send was reported), Hours their number so far.
+	Rates template.HTML
+	Hours int
+	// Machines explains every machine class, with its counts when shown.
+	Machines []classView
+	// HoursCSV and SummaryCSV download the chart's points and the totals.
+	HoursCSV, SummaryCSV string
 }
 
 type shareView struct {

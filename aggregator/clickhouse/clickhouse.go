@@ -158,6 +158,8 @@ var Columns = map[string][]chmigrate.Column{
 		{Name: "site", Type: "String"}, {Name: "campaign", Type: "String"}, {Name: "hour", Type: "DateTime('UTC')"},
 		{Name: "dimension", Type: "String"}, {Name: "value", Type: "String"}, {Name: "sent", Type: "Int64"},
 		{Name: "opens", Type: "Int64"}, {Name: "unique_opens", Type: "Int64"}, {Name: "machine_opens", Type: "Int64"},
+		{Name: "clicks", Type: "Int64"}, {Name: "unique_clicks", Type: "Int64"}, {Name: "machine_clicks", Type: "Int64"},
+		{Name: "implied_opens", Type: "Int64"},
 	},
 	"schema_migrations": {{Name: "version", Type: "UInt32"}, {Name: "name", Type: "String"}, {Name: "applied_at", Type: "DateTime('UTC')"}},
 }
@@ -228,7 +230,7 @@ func (s *Sink) Write(ctx context.Context, b *aggregator.Batch, token string) err
 		}
 	}
 	if len(b.Email) > 0 {
-		if err := s.insert(ctx, "INSERT INTO email_counters (site, campaign, hour, dimension, value, sent, opens, unique_opens, machine_opens)",
+		if err := s.insert(ctx, "INSERT INTO email_counters (site, campaign, hour, dimension, value, sent, opens, unique_opens, machine_opens, clicks, unique_clicks, machine_clicks, implied_opens)",
 			emailColumns(b.Email)); err != nil {
 			return fmt.Errorf("cannot insert %d email counters: %w", len(b.Email), err)
 		}
@@ -273,12 +275,21 @@ func emailColumns(rows map[counter.EmailKey]counter.EmailCounts) []any {
 	n := len(rows)
 	site, campaign, dim, value := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 	hour := make([]time.Time, 0, n)
-	sent, opens, unique, machine := make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n)
+	var counts [8][]int64
+	for i := range counts {
+		counts[i] = make([]int64, 0, n)
+	}
 	for k, c := range rows {
 		site, campaign, hour, dim, value = append(site, k.Site), append(campaign, k.Campaign), append(hour, time.Unix(k.Hour, 0).UTC()), append(dim, k.Dimension), append(value, k.Value)
-		sent, opens, unique, machine = append(sent, c.Sent), append(opens, c.Opens), append(unique, c.UniqueOpens), append(machine, c.MachineOpens)
+		for i, v := range [8]int64{c.Sent, c.Opens, c.UniqueOpens, c.MachineOpens, c.Clicks, c.UniqueClicks, c.MachineClicks, c.ImpliedOpens} {
+			counts[i] = append(counts[i], v)
+		}
 	}
-	return []any{site, campaign, hour, dim, value, sent, opens, unique, machine}
+	out := []any{site, campaign, hour, dim, value}
+	for _, c := range counts {
+		out = append(out, c)
+	}
+	return out
 }
 
 // sendError classifies a failed Send. A server exception is definite: the

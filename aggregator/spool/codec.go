@@ -14,17 +14,23 @@ import (
 // one-core server that burst, at every sync and flush, held up requests for
 // tens of milliseconds (BENCHMARKS.md). This one appends to one buffer.
 //
-//	magic "TSP1"
+//	magic "TSP2"
 //	uvarint n, n × uvarint                    sources
 //	uvarint n, n × (str site, varint hour, str dimension, str value,
 //	                varint hits, pageviews, visitors)          web rows
 //	uvarint n, n × (str site, str campaign, varint hour, str dimension,
 //	                str value, varint sent, opens, unique_opens,
-//	                machine_opens)                             email rows
+//	                machine_opens, clicks, unique_clicks,
+//	                machine_clicks, implied_opens)             email rows
 //	uint32 little-endian CRC-32C of everything before it
 //
-// where str is a uvarint length and the bytes.
-const magic = "TSP1"
+// where str is a uvarint length and the bytes. "TSP1" segments, written
+// before clicks were counted, end each email row after machine_opens; they
+// are still read, so a spool left by an older collector is replayed.
+const (
+	magic   = "TSP2"
+	magicV1 = "TSP1"
+)
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
@@ -58,6 +64,10 @@ func encode(seg segment) []byte {
 		buf = binary.AppendVarint(buf, c.Opens)
 		buf = binary.AppendVarint(buf, c.UniqueOpens)
 		buf = binary.AppendVarint(buf, c.MachineOpens)
+		buf = binary.AppendVarint(buf, c.Clicks)
+		buf = binary.AppendVarint(buf, c.UniqueClicks)
+		buf = binary.AppendVarint(buf, c.MachineClicks)
+		buf = binary.AppendVarint(buf, c.ImpliedOpens)
 	}
 	return binary.LittleEndian.AppendUint32(buf, crc32.Checksum(buf, crcTable))
 }
@@ -72,9 +82,10 @@ var errCorrupt = aggregator.ErrJournalCorrupt
 // decode parses a segment. A file that does not end in the checksum of its
 // contents is refused: a bit flip on disk must not become wrong counters.
 func decode(data []byte) (segment, error) {
-	if len(data) < len(magic)+4 || string(data[:len(magic)]) != magic {
+	if len(data) < len(magic)+4 || string(data[:len(magic)]) != magic && string(data[:len(magic)]) != magicV1 {
 		return segment{}, fmt.Errorf("%w: not a spool segment", errCorrupt)
 	}
+	clicks := string(data[:len(magic)]) == magic
 	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
 	if crc32.Checksum(body, crcTable) != sum {
 		return segment{}, fmt.Errorf("%w: checksum mismatch", errCorrupt)
@@ -98,6 +109,9 @@ func decode(data []byte) (segment, error) {
 	for i := 0; i < n && d.err == nil; i++ {
 		k := counter.EmailKey{Site: d.string(), Campaign: d.string(), Hour: d.varint(), Dimension: d.string(), Value: d.string()}
 		c := counter.EmailCounts{Sent: d.varint(), Opens: d.varint(), UniqueOpens: d.varint(), MachineOpens: d.varint()}
+		if clicks {
+			c.Clicks, c.UniqueClicks, c.MachineClicks, c.ImpliedOpens = d.varint(), d.varint(), d.varint(), d.varint()
+		}
 		if _, dup := seg.Batch.Email[k]; dup {
 			d.fail("email rows: a key repeats")
 		}

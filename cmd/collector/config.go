@@ -39,6 +39,8 @@ type config struct {
 	MaxVisitorPairs  int
 	MaxOpenKeys      int
 	MaxValuesPerHour int
+	MaxHeldClicks    int
+	ClickBurst       time.Duration
 	ShedRetryAfter   time.Duration
 	BodyLimit        int
 	HeaderLimit      int
@@ -165,6 +167,8 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 	integer(&c.MaxVisitorPairs, "MAX_VISITOR_PAIRS", ingest.DefaultMaxVisitorPairs, "the day's (visitor, value) pairs, 10-15 bytes each, shared equally by the sites: a site's hits with uniques are shed once its share is full; negative: no bound")
 	integer(&c.MaxOpenKeys, "MAX_OPEN_KEYS", ingest.DefaultMaxOpenKeys, "remembered email opens, shared equally by the sites: a site's de-duplicated opens are shed once its share is full; negative: no bound")
 	integer(&c.MaxValuesPerHour, "MAX_VALUES_PER_HOUR", aggregator.DefaultMaxValuesPerHour, "distinct values of one free-text dimension (path, source, UTM tags, event) of one site counted per hour; further new values count as (other); negative: no cap")
+	integer(&c.MaxHeldClicks, "MAX_HELD_CLICKS", ingest.DefaultMaxHeldClicks, "email clicks held for the scanner check before clicks are shed (they still land); negative: no bound")
+	dur(&c.ClickBurst, "CLICK_BURST_WINDOW", ingest.DefaultClickBurstWindow, "how long a human-looking email click is held: three links of one message followed within it for one recipient are a scanner's")
 	dur(&c.ShedRetryAfter, "SHED_RETRY_AFTER", ingest.DefaultRetryAfter, "Retry-After of shed hits (visitor pairs: until midnight UTC)")
 	integer(&c.BodyLimit, "BODY_LIMIT", collector.DefaultBodyLimit, "largest request body in bytes (413 past it)")
 	integer(&c.HeaderLimit, "HEADER_LIMIT", collector.DefaultHeaderLimit, "largest request line and headers in bytes (431 past it)")

@@ -142,6 +142,7 @@ func TestCountsExactly(t *testing.T) {
 		"example.com|spring-sale|region|GB-ENG":                     {0, 2, 1, 0},
 		"example.com|spring-sale|client|Webmail (Chrome)":           {0, 2, 1, 0},
 		"example.com|spring-sale|client|Apple Mail (privacy proxy)": {0, 0, 0, 1},
+		"example.com|spring-sale|machine|apple_mpp":                 {0, 0, 0, 1},
 	}
 	for k, w := range wantEmail {
 		if got := email[k]; got != w {

@@ -1,6 +1,6 @@
 // Command collector runs the privacy-aware analytics collector, signs
-// email-open pixel URLs (collector sign-pixel) and prints a site's privacy
-// statement (collector statement).
+// email-open pixel URLs (collector sign-pixel) and click links (collector
+// sign-link), and prints a site's privacy statement (collector statement).
 package main
 
 import (
@@ -59,6 +59,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	}
 	if len(args) > 0 && args[0] == "statement" {
 		return printStatement(args[1:], getenv, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "sign-link" {
+		return signLink(args[1:], getenv, stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "healthcheck" {
 		return healthcheck(env(getenv).str("LISTEN_ADDR", defaultListenAddr), getenv("TLS_CERT_FILE") != "")
@@ -119,12 +122,13 @@ func newFlagSet() *flag.FlagSet { return flag.NewFlagSet("collector", flag.Conti
 // app is the running collector's parts. shutdown stops serving and flushes
 // the aggregator, then closes what build opened, last opened first.
 type app struct {
-	sink   *clickhouse.Sink
-	agg    *aggregator.Aggregator
-	fiber  *fiber.App
-	listen *listeners
-	opened closers
-	layers layers // reloaded on SIGHUP
+	sink     *clickhouse.Sink
+	agg      *aggregator.Aggregator
+	pipeline *ingest.Pipeline
+	fiber    *fiber.App
+	listen   *listeners
+	opened   closers
+	layers   layers // reloaded on SIGHUP
 }
 
 // closers is what build opened, in order, with a name for errors.
@@ -301,6 +305,7 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 		MaxPendingRows: cfg.MaxPendingRows, MaxVisitorPairs: cfg.MaxVisitorPairs,
 		MaxOpenKeys: cfg.MaxOpenKeys, RetryAfter: cfg.ShedRetryAfter, Sites: len(registry.All()),
 		DataCentres: lists.dataCentres, Spam: lists.spam,
+		MaxHeldClicks: cfg.MaxHeldClicks, ClickBurstWindow: cfg.ClickBurst,
 	})
 	if err != nil {
 		return nil, err
@@ -343,7 +348,7 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 		return nil, err
 	}
 	f.Server().ConnState = listen.limiter.ConnState
-	return &app{sink: sink, agg: agg, fiber: f, listen: listen, opened: opened, layers: lists}, nil
+	return &app{sink: sink, agg: agg, pipeline: pipeline, fiber: f, listen: listen, opened: opened, layers: lists}, nil
 }
 
 func (a *app) shutdown(logger *slog.Logger) error {
@@ -356,6 +361,7 @@ func (a *app) shutdown(logger *slog.Logger) error {
 	if err := a.listen.stop(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("cannot stop the metrics listener: %w", err))
 	}
+	a.pipeline.Close() // clicks held for the scanner check, before the last flush
 	if err := a.agg.Stop(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("cannot flush on shutdown: %w", err))
 	} else {

@@ -65,9 +65,14 @@ func (p *Pipeline) EmailOpen(o Open, c Client) (Outcome, error) {
 		return ConsentOnly, nil
 	}
 	if mc.Machine {
+		class := mc.Class // see counter.MachineClasses
+		if class == "" {
+			class = counter.MachineScannerAgent // a bot the general classifier knows
+		}
 		p.opts.Aggregator.AddEmail(o.Site.Domain, o.Campaign, hour, []aggregator.EmailUpdate{
 			{Dimension: counter.DimTotal, Counts: counter.EmailCounts{MachineOpens: 1}},
 			{Dimension: counter.DimClient, Value: mc.Name, Counts: counter.EmailCounts{MachineOpens: 1}},
+			{Dimension: counter.DimMachine, Value: class, Counts: counter.EmailCounts{MachineOpens: 1}},
 		})
 		return Filtered, nil
 	}

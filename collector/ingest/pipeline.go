@@ -75,6 +75,16 @@ type Options struct {
 	// Sites is how many sites share the memory bounds (the registry's
 	// size); 0 counts as 1.
 	Sites int
+	// Clicks remembers first clicks of email links; made with the opens'
+	// window when nil.
+	Clicks *uniques.Clicks
+	// ClickBurstWindow is how long a human-looking click is held for the
+	// scanner check (0: DefaultClickBurstWindow).
+	ClickBurstWindow time.Duration
+	// MaxHeldClicks sheds clicks that would be held once this many are
+	// (0: DefaultMaxHeldClicks; negative: no bound). The remembered first
+	// clicks share MaxOpenKeys' bound.
+	MaxHeldClicks int
 	// RetryAfter is the wait suggested when counter rows or open keys are
 	// over their bound (0: DefaultRetryAfter). Shed
 	// visitor pairs are told to retry at midnight UTC, when the day's
@@ -87,9 +97,11 @@ type Pipeline struct {
 	opts    Options
 	sources referrer.Sources // referrer hosts to source names, cached
 	webmail webmailNames     // see webmail.go
+	clicks  *burst           // clicks held for the scanner check (click.go)
 	// Made once: shedding must not allocate under the load that causes it
 	// (see bounds.go).
-	errRows, errOpens error
+	errRows, errOpens           error
+	errClickKeys, errHeldClicks error
 	// Each site's share of MaxVisitorPairs and MaxOpenKeys; -1: no bound.
 	pairShare, openShare int
 }
@@ -99,8 +111,8 @@ func New(opts Options) (*Pipeline, error) {
 	if opts.Geo == nil || opts.Agents == nil || opts.Visitors == nil || opts.Opens == nil || opts.Aggregator == nil {
 		return nil, errors.New("ingest: every step is required")
 	}
-	if opts.RetryAfter < 0 || opts.Sites < 0 {
-		return nil, errors.New("ingest: negative retry-after or site count")
+	if opts.RetryAfter < 0 || opts.Sites < 0 || opts.ClickBurstWindow < 0 {
+		return nil, errors.New("ingest: negative retry-after, site count or click burst window")
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -114,11 +126,22 @@ func New(opts Options) (*Pipeline, error) {
 	if opts.RetryAfter == 0 {
 		opts.RetryAfter = DefaultRetryAfter
 	}
-	return &Pipeline{
-		opts:      opts,
-		errRows:   &OverloadError{Reason: ShedCounterRows, RetryAfter: opts.RetryAfter},
-		errOpens:  &OverloadError{Reason: ShedOpenKeys, RetryAfter: opts.RetryAfter},
-		pairShare: share(opts.MaxVisitorPairs, opts.Sites),
-		openShare: share(opts.MaxOpenKeys, opts.Sites),
-	}, nil
+	if opts.Clicks == nil {
+		opts.Clicks = uniques.NewClicks(opts.Opens.Window(), opts.Now)
+	}
+	if opts.ClickBurstWindow == 0 {
+		opts.ClickBurstWindow = DefaultClickBurstWindow
+	}
+	opts.MaxHeldClicks = bound(opts.MaxHeldClicks, DefaultMaxHeldClicks)
+	p := &Pipeline{
+		opts:          opts,
+		errRows:       &OverloadError{Reason: ShedCounterRows, RetryAfter: opts.RetryAfter},
+		errOpens:      &OverloadError{Reason: ShedOpenKeys, RetryAfter: opts.RetryAfter},
+		errClickKeys:  &OverloadError{Reason: ShedClickKeys, RetryAfter: opts.RetryAfter},
+		errHeldClicks: &OverloadError{Reason: ShedHeldClicks, RetryAfter: opts.ClickBurstWindow},
+		pairShare:     share(opts.MaxVisitorPairs, opts.Sites),
+		openShare:     share(opts.MaxOpenKeys, opts.Sites),
+	}
+	p.clicks = newBurst(opts.ClickBurstWindow, opts.MaxHeldClicks, p.commitClicks)
+	return p, nil
 }

@@ -47,14 +47,14 @@ func New(g Gauges) *Metrics {
 	m := &Metrics{
 		registry: reg,
 		hits: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tally_hits_total", Help: "Hits accepted, by kind (event, web_pixel, email_pixel, sent) and outcome.",
+			Name: "tally_hits_total", Help: "Hits accepted, by kind (event, web_pixel, email_pixel, email_click, sent) and outcome (email clicks: held while the scanner check waits, then counted as a person's or a machine's).",
 		}, []string{"kind", "outcome"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tally_hits_rejected_total", Help: "Hits refused as bad input, by kind and reason.",
 		}, []string{"kind", "reason"}),
 		shed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tally_shed_total",
-			Help: "Hits not counted to protect the collector, by kind and reason (counter_rows, visitor_pairs, open_keys: a memory bound; rate_limited: one client over its limit).",
+			Help: "Hits not counted to protect the collector, by kind and reason (counter_rows, visitor_pairs, open_keys, click_keys, held_clicks: a memory bound; rate_limited: one client over its limit).",
 		}, []string{"kind", "reason"}),
 		flushDur: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "tally_flush_duration_seconds", Help: "Time to write one batch to ClickHouse.",

@@ -27,4 +27,9 @@
 // site, campaign, token) in memory and forgotten when the counting window
 // ends. Restarting the collector forgets every open, so a reopen after a
 // restart counts as a new unique open: the price of storing nothing.
+//
+// Email clicks (Clicks) are remembered the same way, per campaign and per
+// link, each with its own key. A click held for the scanner check keeps
+// its keys (Opens.Key, Clicks.Keys), never the token, and a Group hash
+// under a third key ties one recipient's clicks together for seconds.
 package uniques

@@ -69,20 +69,52 @@ func (o *Opens) FirstOpen(site, campaign, recipientToken string) bool {
 // false; a repeated open is still recognised. The check and the insert
 // are one step.
 func (o *Opens) FirstOpenUnder(site, campaign, recipientToken string, limit int) (first, ok bool) {
+	return o.FirstKeyUnder(site, o.Key(site, campaign, recipientToken), limit)
+}
+
+// Key is the remembered form of a recipient's open: a keyed 64-bit hash
+// of (site, campaign, token), never 0; 0 for an empty token. A caller that
+// must decide later (a click held for the scanner check) keeps the key,
+// not the token.
+func (o *Opens) Key(site, campaign, recipientToken string) uint64 {
+	return o.keyOf(site, campaign, "", recipientToken)
+}
+
+// keyOf is Key with one more field (a link label for clicks), empty for
+// opens, so that an open's key is what it always was.
+func (o *Opens) keyOf(site, campaign, extra, recipientToken string) uint64 {
 	if recipientToken == "" {
-		return false, true
+		return 0
 	}
 	h := start(&o.key)
 	h.write(site)
 	h.writeByte(0)
 	h.write(campaign)
 	h.writeByte(0)
+	if extra != "" {
+		h.write(extra)
+		h.writeByte(0)
+	}
 	h.write(recipientToken)
 	k := h.finish(&o.key)
 	if k == 0 {
 		k = 1
 	}
+	return k
+}
 
+// FirstKey is FirstOpen for a key of site made by Key, with no limit; 0 is
+// never first.
+func (o *Opens) FirstKey(site string, k uint64) bool {
+	first, _ := o.FirstKeyUnder(site, k, -1)
+	return first
+}
+
+// FirstKeyUnder is FirstOpenUnder for a key made by Key.
+func (o *Opens) FirstKeyUnder(site string, k uint64, limit int) (first, ok bool) {
+	if k == 0 {
+		return false, true
+	}
 	now := o.now().Unix()
 	st := o.stamp(now)
 	o.mu.Lock()

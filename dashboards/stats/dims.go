@@ -34,6 +34,8 @@ var EmailDimensions = []Dimension{
 	{Name: counter.DimCountry, Title: "Countries"},
 	{Name: counter.DimRegion, Title: "Regions"},
 	{Name: counter.DimClient, Title: "Email clients"},
+	{Name: counter.DimLink, Title: "Top links"},
+	{Name: counter.DimMachine, Title: "Machine activity"},
 }
 
 // LookupWeb finds a web dimension by name.

@@ -132,22 +132,49 @@ func Apply(ctx context.Context, conn driver.Conn, table string, all []Migration)
 	return nil
 }
 
-// ClickHouse error codes of a CREATE that lost a race with another.
+// ClickHouse error codes of a CREATE that lost a race with another, and
+// of an ADD COLUMN whose column is there already (44 on 18.16, 15 on
+// later servers).
 const (
-	codeTableExists    = 57
-	codeDatabaseExists = 82
+	codeTableExists     = 57
+	codeDatabaseExists  = 82
+	codeColumnExists    = 44
+	codeDuplicateColumn = 15
 )
 
 // Exec runs one DDL statement, taking "already exists" for success: two
 // processes running the same CREATE … IF NOT EXISTS at once can both pass
-// the check, and then one of them gets that error.
+// the check, and then one of them gets that error. The same holds for an
+// ALTER … ADD COLUMN, which 18.16 cannot write with IF NOT EXISTS: one
+// that finds its column there (applied by another process, or by a start
+// that stopped before recording the migration) is done. CheckColumns
+// then checks the column's type.
 func Exec(ctx context.Context, conn driver.Conn, stmt string) error {
 	err := conn.Exec(ctx, stmt)
 	var exc *ch.Exception
 	if errors.As(err, &exc) && (exc.Code == codeTableExists || exc.Code == codeDatabaseExists) {
 		return nil
 	}
+	if errors.As(err, &exc) && (exc.Code == codeColumnExists || exc.Code == codeDuplicateColumn) && addsColumns(stmt) &&
+		strings.Contains(exc.Message, "already exists") {
+		return nil
+	}
 	return err
+}
+
+// addsColumns reports whether stmt is an ALTER TABLE that only adds columns.
+func addsColumns(stmt string) bool {
+	s := strings.ToUpper(strings.Join(strings.Fields(stmt), " "))
+	if !strings.HasPrefix(s, "ALTER TABLE ") {
+		return false
+	}
+	_, rest, _ := strings.Cut(s[len("ALTER TABLE "):], " ")
+	for _, part := range strings.Split(rest, ",") {
+		if !strings.HasPrefix(strings.TrimSpace(part), "ADD COLUMN ") {
+			return false
+		}
+	}
+	return true
 }
 
 // Column is one column a table must have.
