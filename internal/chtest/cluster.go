@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +26,7 @@ type Cluster struct {
 	Name   string
 	Nodes  []Node
 	script string
+	dir    string
 }
 
 // Node is one server of the cluster.
@@ -54,7 +57,7 @@ func ClusterOrSkip(t testing.TB) *Cluster {
 		miss("no ClickHouse cluster (%v): run scripts/cluster.sh start first", err)
 	}
 	defer f.Close()
-	c := &Cluster{}
+	c := &Cluster{dir: dir}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		k, v, _ := strings.Cut(sc.Text(), "=")
@@ -145,6 +148,35 @@ func (c *Cluster) Stop(t testing.TB, node string) { c.run(t, "stop", node) }
 
 // Start starts a node that Kill or Stop ended, and waits until it answers.
 func (c *Cluster) Start(t testing.TB, node string) { c.run(t, "start", node) }
+
+// KillDuringInsert kills node -9 as soon as it runs an INSERT into table
+// (seen in system.processes), or after limit; it says whether it caught
+// one. The signal is sent from here, not through the script: the insert
+// lasts milliseconds.
+func (c *Cluster) KillDuringInsert(t testing.TB, node, table string, limit time.Duration) bool {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(c.dir, node, "pid"))
+	if err != nil {
+		t.Fatalf("no pid of %s: %v", node, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil {
+		t.Fatalf("bad pid of %s: %q", node, raw)
+	}
+	conn := c.Conn(t, node)
+	caught := false
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); {
+		var n uint64
+		if conn.QueryRow(context.Background(), "SELECT count() FROM system.processes WHERE query LIKE 'INSERT INTO "+table+"%'").Scan(&n) == nil && n > 0 {
+			caught = true
+			break
+		}
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	conn.Close()
+	c.Kill(t, node) // waits for it to be gone, restarts it at the end
+	return caught
+}
 
 func (c *Cluster) run(t testing.TB, cmd, node string) {
 	t.Helper()
