@@ -116,6 +116,9 @@ func (s *Sink) Ready(ctx context.Context) error {
 	if err := createDatabase(ctx, s.admin, s.database, s.cluster); err != nil {
 		return err
 	}
+	if err := s.checkLayout(ctx); err != nil {
+		return err
+	}
 	all, err := chmigrate.Load(migrationFiles, "migrations")
 	if err != nil {
 		return err

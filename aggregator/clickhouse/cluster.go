@@ -64,6 +64,34 @@ import (
 // write's block unique (see above). No query reads it.
 const MarkerDimension = "_write"
 
+// checkLayout refuses a database made in the other mode: one-server
+// tables under cluster mode (or the reverse) would be skipped by every
+// CREATE … IF NOT EXISTS and fail later, less clearly.
+func (s *Sink) checkLayout(ctx context.Context) error {
+	var engine string
+	// The database is a checked identifier; bound arguments hang on 18.16.
+	rows, err := s.conn.Query(ctx, "SELECT engine FROM system.tables WHERE database = '"+s.database+"' AND name = 'web_counters'")
+	if err != nil {
+		return fmt.Errorf("cannot read the tables of %s: %w", s.database, err)
+	}
+	for rows.Next() {
+		if err := rows.Scan(&engine); err != nil {
+			rows.Close()
+			return fmt.Errorf("cannot read the tables of %s: %w", s.database, err)
+		}
+	}
+	rows.Close()
+	switch {
+	case engine == "":
+		return nil // a new database
+	case s.cluster.On() && engine != "Distributed":
+		return fmt.Errorf("%w: database %s holds one-server tables (web_counters is %s); cluster mode needs a database of its own, into which the old one can be copied (README, Scale out)", ErrSchema, s.database, engine)
+	case !s.cluster.On() && engine == "Distributed":
+		return fmt.Errorf("%w: database %s is a cluster's (web_counters is Distributed); set CLICKHOUSE_CLUSTER", ErrSchema, s.database)
+	}
+	return nil
+}
+
 // openShards reads the cluster's shards from system.clusters and opens one
 // connection pool per shard, over its replicas in their configured order.
 func (s *Sink) openShards(ctx context.Context) error {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -321,5 +322,38 @@ func TestClusterSchema(t *testing.T) {
 	}
 	if n != 1 {
 		t.Fatalf("schema_migrations holds %d versions on s2r1, want 1", n)
+	}
+}
+
+// A database made in one mode is refused in the other, saying why.
+func TestClusterRefusesAOneServerDatabase(t *testing.T) {
+	c := chtest.ClusterOrSkip(t)
+	url, _ := c.Database(t, "s1r1")
+	ctx := context.Background()
+	one, err := clickhouse.Open(ctx, clickhouse.Options{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer one.Close()
+	if err := one.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s, err := clickhouse.Open(ctx, clickhouse.Options{URL: url, Cluster: c.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.Ready(ctx)
+	if !errors.Is(err, clickhouse.ErrSchema) || !strings.Contains(err.Error(), "one-server tables") {
+		t.Fatalf("cluster mode on a one-server database: %v, want ErrSchema naming the one-server tables", err)
+	}
+	_, db := openCluster(t, c, nil)
+	back, err := clickhouse.Open(ctx, clickhouse.Options{URL: "clickhouse://" + c.Node(t, "s1r1").Addr + "/" + db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Close()
+	if err := back.Ready(ctx); !errors.Is(err, clickhouse.ErrSchema) {
+		t.Fatalf("one-server mode on a cluster's database: %v, want ErrSchema", err)
 	}
 }
