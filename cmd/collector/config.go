@@ -20,19 +20,22 @@ import (
 // config is every setting of the serve command. Each is a flag with an
 // environment fallback; flags win. The README's table lists them.
 type config struct {
-	ListenAddr     string
-	ClickHouseURL  string
-	GeoIPDB        string
-	SitesFile      string
-	FlushInterval  time.Duration
-	TrustedProxies string
-	LogLevel       slog.Level
-	EmailWindow    time.Duration
-	UACacheSize    int
-	SpoolDir       string
-	SpoolMaxBytes  int64
-	SyncInterval   time.Duration
-	InsertTimeout  time.Duration
+	ListenAddr    string
+	ClickHouseURL string
+	// ClickHouseCluster names the cluster of the servers' remote_servers
+	// to run on; "" is one server.
+	ClickHouseCluster string
+	GeoIPDB           string
+	SitesFile         string
+	FlushInterval     time.Duration
+	TrustedProxies    string
+	LogLevel          slog.Level
+	EmailWindow       time.Duration
+	UACacheSize       int
+	SpoolDir          string
+	SpoolMaxBytes     int64
+	SyncInterval      time.Duration
+	InsertTimeout     time.Duration
 
 	// Load and abuse.
 	MaxPendingRows   int
@@ -144,6 +147,7 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 	c.ClickHouseURL = getenv.str("CLICKHOUSE_URL", defaultClickHouseURL)
 	fs.Func(flagName("CLICKHOUSE_URL"), "ClickHouse native URL; the path names the database (env CLICKHOUSE_URL; a password in it is never shown) (default "+defaultClickHouseURL+")",
 		func(v string) error { c.ClickHouseURL = v; return nil })
+	str(&c.ClickHouseCluster, "CLICKHOUSE_CLUSTER", "", "ClickHouse cluster (remote_servers name) to run on: replicated tables on every shard, Distributed tables for reads, writes to one shard per chunk; empty: one server")
 	str(&c.GeoIPDB, "GEOIP_DB", "", "GeoIP2/GeoLite2 City or Country .mmdb; empty: regions unknown")
 	str(&c.SitesFile, "SITES_FILE", defaultSitesFile, "sites file (JSON)")
 	dur(&c.FlushInterval, "FLUSH_INTERVAL", aggregator.DefaultFlushInterval, "time between writes to ClickHouse")

@@ -169,7 +169,7 @@ func serve(ctx context.Context, cfg *config, ln net.Listener, logger *slog.Logge
 	go a.agg.Run()
 	defer reloadOnSIGHUP(ctx, logger, a.listen.reloadCert, a.layers.reload)()
 	logger.Info("collector listening", "addr", ln.Addr().String(), "tls", cfg.TLSCertFile != "",
-		"clickhouse_db", a.sink.Database(), "geoip", cfg.GeoIPDB != "", "flush_interval", cfg.FlushInterval.String())
+		"clickhouse_db", a.sink.Database(), "clickhouse_cluster", cfg.ClickHouseCluster, "geoip", cfg.GeoIPDB != "", "flush_interval", cfg.FlushInterval.String())
 
 	served := make(chan error, 1)
 	go func() { served <- a.fiber.Listener(a.listen.wrap(ln)) }()
@@ -215,7 +215,9 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 	}
 	// A connection's handshake is bounded by the dial timeout, not by the
 	// insert's deadline: no longer than an insert may take.
-	sink, err := clickhouse.Open(ctx, clickhouse.Options{URL: cfg.ClickHouseURL, DialTimeout: min(5*time.Second, cfg.InsertTimeout)})
+	sink, err := clickhouse.Open(ctx, clickhouse.Options{
+		URL: cfg.ClickHouseURL, Cluster: cfg.ClickHouseCluster, DialTimeout: min(5*time.Second, cfg.InsertTimeout),
+	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot start ClickHouse sink: %w", err)
 	}
@@ -311,7 +313,7 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 		return nil, err
 	}
 	dash, err := dashboards.New(dashboards.Options{
-		Conn: sink.Conn(), Sites: registry, Logger: logger,
+		Conn: sink.Conn(), Cluster: sink.Cluster(), Sites: registry, Logger: logger,
 		AdminUser: cfg.AdminUser, AdminPassword: cfg.AdminPassword, Dev: cfg.Dev,
 		SessionKey: []byte(cfg.SessionKey), TLS: cfg.TLSCertFile != "",
 		SecureCookies: cfg.SecureCookies != nil && *cfg.SecureCookies, InsecureCookies: cfg.SecureCookies != nil && !*cfg.SecureCookies,

@@ -43,8 +43,9 @@ func (l Link) Live(now time.Time) bool {
 
 // Store reads and writes share links.
 type Store struct {
-	conn driver.Conn
-	now  func() time.Time
+	conn    driver.Conn
+	cluster chmigrate.Cluster
+	now     func() time.Time
 
 	mu    sync.Mutex
 	ready bool
@@ -54,10 +55,16 @@ type Store struct {
 // be nil (time.Now). The table is created on first use, not here: the
 // collector starts while ClickHouse is down.
 func New(conn driver.Conn, now func() time.Time) *Store {
+	return NewOn(conn, chmigrate.Cluster{}, now)
+}
+
+// NewOn is New on a cluster (the zero Cluster: one server), where the
+// table is replicated whole to every host.
+func NewOn(conn driver.Conn, c chmigrate.Cluster, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{conn: conn, now: now}
+	return &Store{conn: conn, cluster: c, now: now}
 }
 
 // migrate creates the table once; safe to call again after a failure.
@@ -71,7 +78,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := chmigrate.Apply(ctx, s.conn, "share_migrations", all); err != nil {
+	if err := s.cluster.Apply(ctx, s.conn, "share_migrations", all); err != nil {
 		return fmt.Errorf("cannot migrate share links: %w", err)
 	}
 	s.ready = true

@@ -1,7 +1,8 @@
 // Package chmigrate applies versioned SQL migrations to a ClickHouse
-// database. Each owner of tables (the counter sink, the dashboards' share
-// links) embeds its own files and records them in its own table, so no
-// package carries another's schema.
+// database, on one server or on every host of a cluster (cluster.go). Each
+// owner of tables (the counter sink, the dashboards' share links) embeds
+// its own files and records them in its own table, so no package carries
+// another's schema.
 package chmigrate
 
 import (
@@ -74,22 +75,41 @@ func splitStatements(sql string) []string {
 var tableRe = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,63}$`)
 
 // Apply applies every migration not yet recorded in table (created if
-// missing). Statements are written to be idempotent (IF NOT EXISTS), so a
-// migration interrupted half way is safe to run again, and so is one that
-// several collectors starting at once apply together: a statement that
-// loses that race ("already exists") counts as done, and a version
-// recorded twice is read as one (the table is a ReplacingMergeTree, which
-// also folds the duplicates away in time).
+// missing) on one server. Statements are written to be idempotent (IF NOT
+// EXISTS), so a migration interrupted half way is safe to run again, and
+// so is one that several collectors starting at once apply together: a
+// statement that loses that race ("already exists") counts as done, and a
+// version recorded twice is read as one (the table is a
+// ReplacingMergeTree, which also folds the duplicates away in time).
 func Apply(ctx context.Context, conn driver.Conn, table string, all []Migration) error {
+	return Cluster{}.Apply(ctx, conn, table, all)
+}
+
+// Apply is the package's Apply on c: on a cluster, every statement (the
+// migrations table's too) is rewritten by Rewrite and runs on every host;
+// the record of what was applied is a replicated table that every host
+// holds whole.
+func (c Cluster) Apply(ctx context.Context, conn driver.Conn, table string, all []Migration) error {
 	if !tableRe.MatchString(table) {
 		return fmt.Errorf("migrations table %q is not a plain identifier", table)
 	}
-	if err := Exec(ctx, conn, `CREATE TABLE IF NOT EXISTS `+table+` (
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if err := c.run(ctx, conn, `CREATE TABLE IF NOT EXISTS `+table+` (
     version    UInt32,
     name       String,
     applied_at DateTime('UTC')
 ) ENGINE = ReplacingMergeTree ORDER BY version`); err != nil {
 		return fmt.Errorf("cannot create %s: %w", table, err)
+	}
+	if c.On() {
+		// What another host recorded may not have reached this one yet:
+		// without the wait, a migration would be run twice, and an ALTER
+		// that adds a column fails the second time.
+		if err := conn.Exec(ctx, "SYSTEM SYNC REPLICA "+c.Database+"."+table); err != nil {
+			return fmt.Errorf("cannot sync %s: %w", table, err)
+		}
 	}
 	applied := map[uint32]bool{}
 	rows, err := conn.Query(ctx, "SELECT DISTINCT version FROM "+table)
@@ -114,7 +134,7 @@ func Apply(ctx context.Context, conn driver.Conn, table string, all []Migration)
 			continue
 		}
 		for _, stmt := range m.Statements {
-			if err := Exec(ctx, conn, stmt); err != nil {
+			if err := c.run(ctx, conn, stmt); err != nil {
 				return fmt.Errorf("migration %s: %w", m.Name, err)
 			}
 		}
@@ -127,6 +147,20 @@ func Apply(ctx context.Context, conn driver.Conn, table string, all []Migration)
 		}
 		if err := batch.Send(); err != nil {
 			return fmt.Errorf("migration %s: cannot record it: %w", m.Name, err)
+		}
+	}
+	return nil
+}
+
+// run rewrites stmt for c and runs what it becomes, in order.
+func (c Cluster) run(ctx context.Context, conn driver.Conn, stmt string) error {
+	stmts, err := c.Rewrite(stmt)
+	if err != nil {
+		return err
+	}
+	for _, s := range stmts {
+		if err := Exec(ctx, conn, s); err != nil {
+			return err
 		}
 	}
 	return nil
