@@ -203,6 +203,9 @@ func addsColumns(stmt string) bool {
 		return false
 	}
 	_, rest, _ := strings.Cut(s[len("ALTER TABLE "):], " ")
+	if r, ok := strings.CutPrefix(rest, "ON CLUSTER "); ok { // as Cluster.Rewrite writes it
+		_, rest, _ = strings.Cut(r, " ")
+	}
 	for _, part := range strings.Split(rest, ",") {
 		if !strings.HasPrefix(strings.TrimSpace(part), "ADD COLUMN ") {
 			return false

@@ -111,8 +111,9 @@ var (
 //   - the same for any other table: t on every host, ReplicatedXMergeTree
 //     over /clickhouse/tables/<cluster>/all/<db>/t, one replica per host:
 //     every host holds the whole table, so reads of it stay local.
-//   - ALTER TABLE t …: ON CLUSTER, on t_local, and on t as well when it
-//     changes columns (for a sharded table), else on t.
+//   - ALTER TABLE t …: ON CLUSTER, on t_local, and for a sharded table
+//     whose columns change, t is made again over the altered t_local;
+//     else on t.
 //
 // Anything else is refused rather than run on one host only. On one
 // server, Rewrite returns the statement unchanged.
@@ -163,9 +164,17 @@ func (c Cluster) Rewrite(stmt string) ([]string, error) {
 		if !slices.Contains(c.Sharded, name) {
 			return []string{alter(name)}, nil
 		}
-		out := []string{alter(name + LocalSuffix)}
+		local := name + LocalSuffix
+		out := []string{alter(local)}
 		if columnAlterRe.MatchString(rest) {
-			out = append(out, alter(name))
+			// The Distributed table holds no data: it is made again from
+			// the altered local table. (An ALTER … ON CLUSTER of it is
+			// refused by 18.16, which sees a table that is not replicated
+			// on shards that are.)
+			out = append(out,
+				fmt.Sprintf("DROP TABLE IF EXISTS %s.%s ON CLUSTER %s", c.Database, name, c.Name),
+				fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s ON CLUSTER %s AS %s.%s ENGINE = Distributed(%s, %s, %s, rand())",
+					c.Database, name, c.Name, c.Database, local, c.Name, c.Database, local))
 		}
 		return out, nil
 	}

@@ -37,10 +37,12 @@ ORDER BY (site, hour)`,
 	// A small table: whole on every host, engine arguments kept.
 	f(`CREATE TABLE IF NOT EXISTS share_links (id String, version UInt64) ENGINE = ReplacingMergeTree(version) ORDER BY id`,
 		`CREATE TABLE IF NOT EXISTS analytics.share_links ON CLUSTER tally (id String, version UInt64) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/tally/all/analytics/share_links', '{shard}-{replica}', version) ORDER BY id`)
-	// Column changes reach the Distributed table; data changes do not.
+	// Column changes reach the Distributed table, made again over the
+	// altered local table; data changes do not.
 	f(`ALTER TABLE web_counters ADD COLUMN x Int64`,
 		`ALTER TABLE analytics.web_counters_local ON CLUSTER tally ADD COLUMN x Int64`,
-		`ALTER TABLE analytics.web_counters ON CLUSTER tally ADD COLUMN x Int64`)
+		`DROP TABLE IF EXISTS analytics.web_counters ON CLUSTER tally`,
+		`CREATE TABLE IF NOT EXISTS analytics.web_counters ON CLUSTER tally AS analytics.web_counters_local ENGINE = Distributed(tally, analytics, web_counters_local, rand())`)
 	f(`ALTER TABLE web_counters DROP PARTITION 202401`,
 		`ALTER TABLE analytics.web_counters_local ON CLUSTER tally DROP PARTITION 202401`)
 	f(`ALTER TABLE share_links ADD COLUMN expires_at DateTime('UTC') DEFAULT toDateTime(0)`,
