@@ -164,6 +164,7 @@ func (r *lbRun) round(path string) {
 				body := `{"name":"pageview","url":"https://example.com` + path + `","domain":"example.com","consent":{"analytics":"granted"}}`
 				req, _ := http.NewRequest(http.MethodPost, "http://"+r.lb.addr+"/api/event", strings.NewReader(body))
 				req.Header.Set("User-Agent", uaFirefox)
+				req.Header.Set("Accept-Language", "en") // as every browser: else filtered as request_shape
 				if v.header != "" {
 					req.Header.Set("X-Forwarded-For", v.header)
 				}
