@@ -263,3 +263,45 @@ func (r *running) emailCounters(t *testing.T) map[string][4]int64 {
 	}
 	return out
 }
+
+// scanColumns reads every column of every table of the collector's
+// database as text and fails t for each value holding one of the needles.
+// It returns how many values and columns it read, for the caller to refuse
+// a scan that would prove nothing.
+func (r *running) scanColumns(t *testing.T, needles []string) (scanned, columns int) {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := r.conn.Query(ctx, "SELECT table, name FROM system.columns WHERE database = '"+r.db+"'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cols [][2]string
+	for rows.Next() {
+		var table, col string
+		if err := rows.Scan(&table, &col); err != nil {
+			t.Fatal(err)
+		}
+		cols = append(cols, [2]string{table, col})
+	}
+	rows.Close()
+	for _, tc := range cols {
+		vals, err := r.conn.Query(ctx, "SELECT toString("+tc[1]+") FROM "+r.db+"."+tc[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for vals.Next() {
+			var v string
+			if err := vals.Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			scanned++
+			for _, n := range needles {
+				if strings.Contains(v, n) {
+					t.Errorf("%s.%s holds %q", tc[0], tc[1], v)
+				}
+			}
+		}
+		vals.Close()
+	}
+	return scanned, len(cols)
+}

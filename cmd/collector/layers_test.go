@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"os"
@@ -115,42 +114,9 @@ func reload(t *testing.T, r *running, want string) {
 // needles, and refuses to pass when there was little to scan.
 func assertNowhere(t *testing.T, r *running, needles []string) {
 	t.Helper()
-	ctx := context.Background()
-	rows, err := r.conn.Query(ctx, "SELECT table, name FROM system.columns WHERE database = '"+r.db+"'")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var columns [][2]string
-	for rows.Next() {
-		var table, col string
-		if err := rows.Scan(&table, &col); err != nil {
-			t.Fatal(err)
-		}
-		columns = append(columns, [2]string{table, col})
-	}
-	rows.Close()
-	scanned := 0
-	for _, tc := range columns {
-		vals, err := r.conn.Query(ctx, "SELECT toString("+tc[1]+") FROM "+r.db+"."+tc[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		for vals.Next() {
-			var v string
-			if err := vals.Scan(&v); err != nil {
-				t.Fatal(err)
-			}
-			scanned++
-			for _, n := range needles {
-				if strings.Contains(v, n) {
-					t.Errorf("%s.%s holds %q", tc[0], tc[1], v)
-				}
-			}
-		}
-		vals.Close()
-	}
-	if len(columns) < 10 || scanned < 50 {
-		t.Fatalf("scanned %d values in %d columns: the scan would prove nothing", scanned, len(columns))
+	scanned, columns := r.scanColumns(t, needles)
+	if columns < 10 || scanned < 50 {
+		t.Fatalf("scanned %d values in %d columns: the scan would prove nothing", scanned, columns)
 	}
 	logs := r.logs.String()
 	if !strings.Contains(logs, `"route":"/api/event"`) {

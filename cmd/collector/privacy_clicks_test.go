@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -74,42 +73,9 @@ func TestClicksKeepNothingPersonal(t *testing.T) {
 
 	needles := []string{ipv4, ipv6, "81.2.69.", "2001:db8:1:", "cafe:f00d", uaMark, recipient, queryMark,
 		address, "alice", "mail.example", "session=", "email="}
-	ctx := context.Background()
-	rows, err := r.conn.Query(ctx, "SELECT table, name FROM system.columns WHERE database = '"+r.db+"'")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var columns [][2]string
-	for rows.Next() {
-		var table, col string
-		if err := rows.Scan(&table, &col); err != nil {
-			t.Fatal(err)
-		}
-		columns = append(columns, [2]string{table, col})
-	}
-	rows.Close()
-	if len(columns) < 14 {
-		t.Fatalf("found only %d columns: the scan would prove nothing", len(columns))
-	}
-	scanned := 0
-	for _, tc := range columns {
-		vals, err := r.conn.Query(ctx, "SELECT toString("+tc[1]+") FROM "+r.db+"."+tc[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		for vals.Next() {
-			var v string
-			if err := vals.Scan(&v); err != nil {
-				t.Fatal(err)
-			}
-			scanned++
-			for _, n := range needles {
-				if strings.Contains(v, n) {
-					t.Errorf("%s.%s holds %q", tc[0], tc[1], v)
-				}
-			}
-		}
-		vals.Close()
+	scanned, columns := r.scanColumns(t, needles)
+	if columns < 14 {
+		t.Fatalf("found only %d columns: the scan would prove nothing", columns)
 	}
 	counts := r.clickCounters(t)
 	total := counts["c1|total|"]
