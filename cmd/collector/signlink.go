@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"tally/collector/ingest"
 	"tally/pixel"
-	"tally/sites"
 )
 
 // signedLinks is sign-link's output: each link's URL in the order given,
@@ -73,23 +71,7 @@ func signLink(args []string, getenv func(string) string, stdout, stderr io.Write
 	if !ingest.ValidCampaign(*campaign) {
 		return ingest.ErrBadCampaign
 	}
-	registry, err := sites.Load(*sitesFile)
-	if err != nil {
-		return err
-	}
-	s, ok := registry.Lookup(*site)
-	if !ok {
-		return fmt.Errorf("site %q is not declared in %s", *site, *sitesFile)
-	}
-	key, ok := s.SigningKey()
-	if *keyID != "" {
-		secret, found := s.VerifyingKey(*keyID)
-		key, ok = sites.EmailKey{ID: *keyID, Secret: secret}, found
-	}
-	if !ok {
-		return fmt.Errorf("site %q has no email key %q in %s (email_keys or email_secret)", *site, *keyID, *sitesFile)
-	}
-	exp, err := parseExpiry(*expires, time.Now())
+	s, key, exp, err := signingKey(*sitesFile, *site, *keyID, *expires)
 	if err != nil {
 		return err
 	}
