@@ -101,7 +101,13 @@ type Options struct {
 	FlushRows int
 	// InsertTimeout bounds one write to the sink (default 10s).
 	InsertTimeout time.Duration
-	Logger        *slog.Logger
+	// MaxValuesPerHour is how many distinct values one free-text
+	// dimension (counter.FreeText) of one site may count in an hour;
+	// further new values are counted under counter.Overflow, "(other)".
+	// Totals and closed-set dimensions are never capped. 0:
+	// DefaultMaxValuesPerHour; negative: no cap.
+	MaxValuesPerHour int
+	Logger           *slog.Logger
 	// OnFlush, if set, is told the outcome of every write (for metrics).
 	OnFlush func(rows int, took time.Duration, err error)
 }
@@ -112,6 +118,15 @@ const (
 	DefaultFlushInterval = 10 * time.Second
 	DefaultFlushRows     = 50_000
 	DefaultInsertTimeout = 10 * time.Second
+	// DefaultMaxValuesPerHour: the dashboards list at most 1,000 values of
+	// a dimension (stats.MaxLimit) and show the top 10 to 100, so more
+	// distinct values in one hour is a long tail no one reads, or a client
+	// making up values. It keeps the worst one site can do to the tables
+	// and to memory at 1,000 rows per dimension and hour: 6 dimensions
+	// take free text (path, source, three UTM tags, event), so 6,000 new
+	// rows an hour, 0.6% of the default bound on pending rows, where a
+	// flood of random values would add up to 6 rows per hit.
+	DefaultMaxValuesPerHour = 1000
 )
 
 func (o *Options) validate() error {
@@ -136,6 +151,9 @@ func (o *Options) validate() error {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.MaxValuesPerHour == 0 {
+		o.MaxValuesPerHour = DefaultMaxValuesPerHour
+	}
 	return nil
 }
 
@@ -153,6 +171,9 @@ type Stats struct {
 	// reports) in writes dropped because their outcome is unknown (see
 	// ErrAmbiguous).
 	AmbiguousHits uint64
+	// OverflowValues counts updates counted under counter.Overflow
+	// because their dimension had its quota of values for the hour.
+	OverflowValues uint64
 }
 
 // Aggregator holds the counters between flushes. Add methods are safe for
@@ -165,7 +186,8 @@ type Aggregator struct {
 	memSeq atomic.Uint64
 
 	mu      sync.Mutex
-	current *Batch // since the last sync
+	current *Batch    // since the last sync
+	cap     *valueCap // nil: no cap
 	// held are rows only in memory, not yet given to a write: with no
 	// journal, everything not yet stored; with a journal, rows it refused.
 	held *Batch
@@ -245,6 +267,9 @@ func New(opts Options) (*Aggregator, error) {
 		done:      make(chan struct{}),
 		syncDone:  make(chan struct{}),
 	}
+	if opts.MaxValuesPerHour > 0 {
+		a.cap = newValueCap(opts.MaxValuesPerHour)
+	}
 	a.runCtx, a.cancelRun = context.WithCancel(context.Background())
 	if opts.Journal != nil {
 		if a.journaledSeqs = opts.Journal.Unsealed(); len(a.journaledSeqs) > 0 {
@@ -257,11 +282,21 @@ func New(opts Options) (*Aggregator, error) {
 // Stats returns the counts for metrics.
 func (a *Aggregator) Stats() Stats {
 	return Stats{
-		JournalFull:   a.journalFull.Load(),
-		JournalErrors: a.journalErrors.Load(),
-		Corrupt:       a.corrupt.Load(),
-		AmbiguousHits: a.ambiguousHits.Load(),
+		JournalFull:    a.journalFull.Load(),
+		JournalErrors:  a.journalErrors.Load(),
+		Corrupt:        a.corrupt.Load(),
+		AmbiguousHits:  a.ambiguousHits.Load(),
+		OverflowValues: a.overflowValues(),
 	}
+}
+
+func (a *Aggregator) overflowValues() uint64 {
+	if a.cap == nil {
+		return 0
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cap.folded
 }
 
 // Health is nil unless the last two writes to the sink failed (and none

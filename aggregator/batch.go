@@ -47,7 +47,7 @@ func (b *Batch) Hits() int64 {
 	}
 	for k, c := range b.Email {
 		if k.Dimension == counter.DimTotal {
-			n += c.Opens + c.MachineOpens
+			n += c.Opens - c.ImpliedOpens + c.MachineOpens + c.Clicks + c.MachineClicks
 			if c.Sent != 0 {
 				n++
 			}

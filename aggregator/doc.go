@@ -3,9 +3,11 @@
 // Stop. Only aggregates ever leave it: keys are (site, hour, dimension,
 // value), never a person. It knows nothing of HTTP or of ClickHouse.
 //
-// One file per role: intake.go adds hits to the counters, journal.go syncs
-// them to the Journal and seals journal segments, flush.go writes to the
-// Sink; aggregator.go holds the contracts, the timers and the health.
+// One file per role: intake.go adds hits to the counters, cap.go bounds
+// the distinct values of a free-text dimension per site and hour (the
+// rest count as "(other)"), journal.go syncs them to the Journal and seals journal
+// segments, flush.go writes to the Sink; aggregator.go holds the
+// contracts, the timers and the health.
 //
 // # Where a counter row can be
 //

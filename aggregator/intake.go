@@ -10,12 +10,21 @@ type WebUpdate struct {
 }
 
 // AddWeb adds deltas for one site and hour under one lock, so a hit is
-// counted in all its dimensions or in none.
+// counted in all its dimensions or in none. A new value of a free-text
+// dimension past its quota for the hour is counted under counter.Overflow
+// (see valueCap).
 func (a *Aggregator) AddWeb(site string, hour int64, updates []WebUpdate) {
 	a.mu.Lock()
 	for _, u := range updates {
 		k := counter.WebKey{Site: site, Hour: hour, Dimension: u.Dimension, Value: u.Value}
-		c := a.current.Web[k]
+		c, ok := a.current.Web[k]
+		if !ok && a.cap != nil {
+			// A row in memory was admitted already: only a new row asks
+			// the cap, so a steady hit costs no more than it did.
+			if k = a.cap.web(k); k.Value == counter.Overflow {
+				c = a.current.Web[k]
+			}
+		}
 		c.Add(u.Counts)
 		a.current.Web[k] = c
 	}

@@ -251,7 +251,8 @@ func TestStopBoundedWhenSinkHangs(t *testing.T) {
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
 		sink := &memsink.Sink{}
-		sink.HangUntil(make(chan struct{}))
+		release := make(chan struct{})
+		sink.HangUntil(release)
 		sp := openSpool(t, dir, 1<<20)
 		a, _ := aggregator.New(aggregator.Options{Sink: sink, Journal: sp, FlushInterval: time.Second, InsertTimeout: time.Minute})
 		go a.Run()
@@ -268,6 +269,12 @@ func TestStopBoundedWhenSinkHangs(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "only in memory") {
 			t.Fatalf("rows left in memory: the last sync must come before the flush: %v", err)
 		}
+		// The hung write is still running; let it end (as the process
+		// exiting would) before the bubble closes, so no goroutine is
+		// left blocked in it.
+		sink.FailWith(func(*aggregator.Batch, string) error { return errors.New("process exited") })
+		close(release)
+		synctest.Wait()
 		sp.Close()
 	})
 	sink := &memsink.Sink{}

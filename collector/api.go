@@ -41,10 +41,12 @@ func (s *server) countEvent(c *fiber.Ctx) (ingest.Outcome, error) {
 	if ev.Name == ingest.EngagementName {
 		return s.opts.Pipeline.Engagement(ingest.Engagement{
 			Site: site, URL: ev.URL, Referrer: ev.Referrer, Consent: ev.Consent, Report: ev.Report,
+			Automated: ev.Automated,
 		}, client)
 	}
 	return s.opts.Pipeline.Event(ingest.Event{
 		Site: site, Name: ev.Name, URL: ev.URL, Referrer: ev.Referrer, Consent: ev.Consent, Visit: ev.Visit,
+		Automated: ev.Automated,
 	}, client)
 }
 

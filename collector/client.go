@@ -32,8 +32,10 @@ func (s *server) client(c *fiber.Ctx) (ingest.Client, error) {
 		GPC:       c.Get("Sec-GPC") == "1",
 		DNT:       c.Get("DNT") == "1",
 		Prefetch:  isPrefetch(c),
+		// Presence only, for the request-shape layer.
+		AcceptLanguage: c.Get(fiber.HeaderAcceptLanguage) != "",
 	}
-	// A constant of language's table: nothing of the header is kept.
+	// A constant of language's table: nothing else of the header is kept.
 	cl.Language = language.Primary(c.Get(fiber.HeaderAcceptLanguage))
 	return cl, nil
 }

@@ -38,6 +38,9 @@ type eventBody struct {
 	V        jsonInt     `json:"v"`
 	TF       jsonInt     `json:"tf"`
 	SP       jsonInt     `json:"sp"`
+	// WD is true when our tracker saw navigator.webdriver (automation).
+	// Plausible's tracker sends nothing at all from such a browser.
+	WD bool `json:"wd"`
 }
 
 // jsonInt is an integer member as Plausible reads one: a JSON integer or
@@ -69,6 +72,7 @@ type parsedEvent struct {
 	Consent                     consent.Signals
 	Visit                       visits.Hit    // page views
 	Report                      visits.Report // engagement reports
+	Automated                   bool          // the tracker reported navigator.webdriver
 }
 
 var errEmptyBody = errors.New("empty body: send a JSON event")
@@ -96,10 +100,11 @@ func (p *eventParser) parse(body []byte) (parsedEvent, error) {
 		return parsedEvent{}, fmt.Errorf("malformed JSON: %s", jsonProblem(err))
 	}
 	ev := parsedEvent{
-		Name:     first(b.Name, b.N),
-		URL:      first(b.URL, b.U),
-		Domain:   strings.ToLower(strings.TrimSpace(first(b.Domain, b.D))),
-		Referrer: first(b.Referrer, b.R),
+		Name:      first(b.Name, b.N),
+		URL:       first(b.URL, b.U),
+		Domain:    strings.ToLower(strings.TrimSpace(first(b.Domain, b.D))),
+		Referrer:  first(b.Referrer, b.R),
+		Automated: b.WD,
 	}
 	switch {
 	case ev.Name == "":

@@ -114,11 +114,12 @@ func (s *server) rateLimit(limit int, window time.Duration) fiber.Handler {
 }
 
 // limited answers a client over its limit, uncounted: the API with 429
-// (the limiter has set Retry-After), a pixel with the image.
+// (the limiter has set Retry-After), a pixel with the image, a click link
+// with its redirect.
 func (s *server) limited(c *fiber.Ctx) error {
 	k, _ := kindOf(c) // the event API or a pixel: the limiter guards only those
-	if k.pixel() {
-		c.Response().Header.Del(fiber.HeaderRetryAfter) // an image is not retried
+	if k.pixel() || k == kindEmailClick {
+		c.Response().Header.Del(fiber.HeaderRetryAfter) // an image or a redirect is not retried
 	}
 	return s.respond(c, k, "", errRateLimited, nil)
 }

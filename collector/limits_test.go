@@ -135,6 +135,7 @@ func TestRateLimitPerClient(t *testing.T) {
 	rows := agg.Pending()
 	req := httptest.NewRequest(http.MethodGet, "/p.gif?d=example.com&u=https://example.com/limited", nil)
 	req.Header.Set("User-Agent", chrome)
+	req.Header.Set("Accept-Language", "en-GB,en;q=0.9")
 	req.Header.Set("X-Forwarded-For", a.String())
 	resp, body = do(t, app, req)
 	assertGIF(t, "limited pixel", resp, body)
@@ -144,12 +145,21 @@ func TestRateLimitPerClient(t *testing.T) {
 	if agg.Pending() != rows {
 		t.Error("a rate-limited pixel was counted")
 	}
+	// Send reports share the budget: a guessed token is tried at the
+	// same rate as anything else, and refused without a look at it.
+	sent := httptest.NewRequest(http.MethodPost, "/api/campaigns/spring/sent", strings.NewReader(`{"site":"example.com","count":1}`))
+	sent.Header.Set("Authorization", "Bearer guess")
+	sent.Header.Set("X-Forwarded-For", a.String())
+	if resp, _ := do(t, app, sent); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("/sent over the limit: status %d", resp.StatusCode)
+	}
 	// Another client has its own budget.
 	if resp := event(b); resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("another client: status %d", resp.StatusCode)
 	}
 	m := metricsBody(t, app)
-	for _, want := range []string{`tally_shed_total{kind="event",reason="rate_limited"} 1`, `tally_shed_total{kind="web_pixel",reason="rate_limited"} 1`} {
+	for _, want := range []string{`tally_shed_total{kind="event",reason="rate_limited"} 1`, `tally_shed_total{kind="web_pixel",reason="rate_limited"} 1`,
+		`tally_shed_total{kind="sent",reason="rate_limited"} 1`} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %s", want)
 		}
@@ -192,6 +202,7 @@ func TestOverloadAnswers503AndPixelsStillGIF(t *testing.T) {
 	}
 	req := httptest.NewRequest(http.MethodGet, "/p.gif?d=example.com&u=https://example.com/x", nil)
 	req.Header.Set("User-Agent", chrome)
+	req.Header.Set("Accept-Language", "en-GB,en;q=0.9")
 	resp, body = do(t, app, req)
 	assertGIF(t, "pixel over the bound", resp, body)
 	sent := httptest.NewRequest(http.MethodPost, "/api/campaigns/spring/sent", strings.NewReader(`{"site":"example.com","count":10}`))
@@ -322,20 +333,32 @@ func TestMaxConns(t *testing.T) {
 // TestMalformedRequestErrorsQuoteNothing: fasthttp's parse errors quote
 // the request, headers included; the answer must not.
 func TestMalformedRequestErrorsQuoteNothing(t *testing.T) {
-	app, _ := newTestAppWith(t, nil, nil)
-	conn, err := net.Dial("tcp", serve(t, app))
-	if err != nil {
-		t.Fatal(err)
+	app, agg := newTestAppWith(t, nil, nil)
+	addr := serve(t, app)
+	for _, raw := range []string{
+		"GET /p.gif HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.99\r\nContent-Length: x203.0.113.99\r\n\r\n",
+		// Control bytes in a header value (request smuggling's raw
+		// material): refused before any handler, the address unquoted.
+		"GET /p.gif?d=example.com HTTP/1.1\r\nHost: x\r\nUser-Agent: 203.0.113.99\x00\x01\r\n\r\n",
+		"POST /api/event HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.99\x01\x02\r\nContent-Length: 2\r\n\r\n{}",
+	} {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Write([]byte(raw))
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		conn.Close()
+		if resp.StatusCode != http.StatusBadRequest || bytes.Contains(body, []byte("203.0.113.99")) {
+			t.Fatalf("%q: status %d, body %q", raw, resp.StatusCode, body)
+		}
 	}
-	defer conn.Close()
-	conn.Write([]byte("GET /p.gif HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.99\r\nContent-Length: x203.0.113.99\r\n\r\n"))
-	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusBadRequest || bytes.Contains(body, []byte("203.0.113.99")) {
-		t.Fatalf("status %d, body %q", resp.StatusCode, body)
+	if n := agg.Pending(); n != 0 {
+		t.Fatalf("malformed requests left %d counter rows", n)
 	}
 }

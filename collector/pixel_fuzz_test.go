@@ -20,6 +20,7 @@ func serveFast(h fasthttp.RequestHandler, uri string) (*fasthttp.RequestCtx, []b
 	var req fasthttp.Request
 	req.SetRequestURI(uri)
 	req.Header.Set("User-Agent", chrome)
+	req.Header.Set("Accept-Language", "en-GB,en;q=0.9")
 	ctx := &fasthttp.RequestCtx{}
 	ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1)}, nil)
 	h(ctx)

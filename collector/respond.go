@@ -26,6 +26,7 @@ const (
 	kindWebPixel
 	kindEmailPixel
 	kindSent
+	kindEmailClick
 )
 
 // String is the kind's metric label: constant strings, where a label built
@@ -38,6 +39,8 @@ func (k kind) String() string {
 		return "email_pixel"
 	case kindSent:
 		return "sent"
+	case kindEmailClick:
+		return "email_click"
 	}
 	return "event"
 }
@@ -56,12 +59,15 @@ func kindOf(c *fiber.Ctx) (kind, bool) {
 		return kindEmailPixel, true
 	case sentRoute:
 		return kindSent, true
+	case emailClickRoute:
+		return kindEmailClick, true
 	}
 	return 0, false
 }
 
 // respond ends every counting route. It records the hit (see record), then
-// answers: a pixel always with the image; the API with accepted when the
+// answers: a pixel always with the image; a click link always with
+// accepted (its redirect, see click.go; followLink when nil); the API with accepted when the
 // hit went through, 503 with Retry-After when the pipeline shed it over a
 // memory bound, and otherwise the refusal's status (400 unless the error
 // is a *refusal that says otherwise) with the error's text, which never
@@ -71,7 +77,9 @@ func (s *server) respond(c *fiber.Ctx, k kind, o ingest.Outcome, err error, acce
 	switch {
 	case k.pixel():
 		return s.sendPixel(c)
-	case err == nil:
+	case k == kindEmailClick && accepted == nil:
+		return s.followLink(c)
+	case k == kindEmailClick, err == nil:
 		return accepted(c)
 	}
 	if oe, ok := overload(err); ok {

@@ -164,6 +164,7 @@ func New(opts Options) (*fiber.App, error) {
 	}
 	app.Get(webPixelRoute, limit, s.webPixel)
 	app.Get(emailPixelRoute, limit, s.emailPixel)
+	app.Get(emailClickRoute, limit, s.emailClick) // and HEAD, which scanners send
 
 	// The tracker posts from every site's origin; answers carry no data.
 	api := cors.New(cors.Config{AllowOrigins: "*", AllowMethods: "POST", AllowHeaders: "Content-Type"})
@@ -215,6 +216,9 @@ func (s *server) recoverer(c *fiber.Ctx) (err error) {
 			s.opts.Logger.Error("handler panicked", "route", c.Route().Path)
 			if k, ok := kindOf(c); ok && k.pixel() {
 				err = s.sendPixel(c) // a pixel is always an image
+				return
+			} else if ok && k == kindEmailClick {
+				err = s.followSafe(c) // a link always leads somewhere safe
 				return
 			}
 			err = c.Status(fiber.StatusInternalServerError).JSON(errorBody{Error: "internal error"})

@@ -51,6 +51,7 @@ func BenchmarkAppPixel(b *testing.B) {
 			benchApp(b, limit, func(i int, req *fasthttp.Request) {
 				req.SetRequestURI("/p.gif?d=example.com")
 				req.Header.Set("User-Agent", chrome)
+				req.Header.Set("Accept-Language", "en-GB,en;q=0.9")
 				req.Header.Set("Referer", "https://example.com"+benchPaths[i%len(benchPaths)])
 			})
 		})
@@ -65,6 +66,7 @@ func BenchmarkAppEvent(b *testing.B) {
 				req.Header.SetMethod("POST")
 				req.SetRequestURI("/api/event")
 				req.Header.Set("User-Agent", chrome)
+				req.Header.Set("Accept-Language", "en-GB,en;q=0.9")
 				req.Header.SetContentType("application/json")
 				req.SetBodyString(`{"n":"pageview","u":"https://example.com` + benchPaths[i%len(benchPaths)] +
 					`","d":"example.com","r":"https://www.google.com/","consent":{"analytics":"granted"}}`)

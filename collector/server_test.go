@@ -80,6 +80,7 @@ func do(t *testing.T, app *fiber.App, req *http.Request) (*http.Response, []byte
 func eventReq(body string, header ...string) *http.Request {
 	req := httptest.NewRequest(http.MethodPost, "/api/event", strings.NewReader(body))
 	req.Header.Set("User-Agent", chrome)
+	req.Header.Set("Accept-Language", "en-GB,en;q=0.9") // every browser sends it: useragent.Shape
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
@@ -115,7 +116,9 @@ func TestEventRejectsBadInputAndCountsNothing(t *testing.T) {
 	f("control chars in name", eventReq(`{"name":"a\u0000b","url":"https://example.com/","domain":"example.com"}`), 400)
 	f("bad consent", eventReq(`{"name":"pageview","url":"https://example.com/","domain":"example.com","consent":{"analytics":"perhaps"}}`), 400)
 	f("invalid X-Forwarded-For", eventReq(ok, "X-Forwarded-For", "999.1.1.1"), 400)
-	f("binary X-Forwarded-For", eventReq(ok, "X-Forwarded-For", "\x01\x02"), 400)
+	f("non-ASCII X-Forwarded-For", eventReq(ok, "X-Forwarded-For", "\xff\xfe"), 400)
+	// Control bytes in a header never reach a handler: fasthttp refuses the
+	// request (TestMalformedRequestErrorsQuoteNothing).
 	if n := agg.Pending(); n != 0 {
 		t.Fatalf("rejected events left %d counter rows", n)
 	}
@@ -138,7 +141,7 @@ func TestEventFromOtherOrigins(t *testing.T) {
 
 func TestOddUserAgentsAreFilteredNotFatal(t *testing.T) {
 	app, agg := newTestApp(t)
-	for _, ua := range []string{"", "\x00\x01\x02\xff", strings.Repeat("Mozilla/5.0 ", 300), "curl/8.5.0"} {
+	for _, ua := range []string{"", "\xff\xfe\x80", strings.Repeat("Mozilla/5.0 ", 300), "curl/8.5.0"} {
 		req := eventReq(`{"name":"pageview","url":"https://example.com/","domain":"example.com"}`)
 		req.Header.Set("User-Agent", ua)
 		resp, body := do(t, app, req)
@@ -177,6 +180,7 @@ func TestPixelsAlwaysAnswerTheGIF(t *testing.T) {
 	get := func(target string, header ...string) (*http.Response, []byte) {
 		req := httptest.NewRequest(http.MethodGet, target, nil)
 		req.Header.Set("User-Agent", chrome)
+		req.Header.Set("Accept-Language", "en-GB,en;q=0.9")
 		for i := 0; i+1 < len(header); i += 2 {
 			req.Header.Set(header[i], header[i+1])
 		}
@@ -318,6 +322,7 @@ func TestRefusalsAreCountedByReason(t *testing.T) {
 	pixelReq := func(target string, header ...string) *http.Request {
 		req := httptest.NewRequest(http.MethodGet, target, nil)
 		req.Header.Set("User-Agent", chrome)
+		req.Header.Set("Accept-Language", "en-GB,en;q=0.9")
 		for i := 0; i+1 < len(header); i += 2 {
 			req.Header.Set(header[i], header[i+1])
 		}

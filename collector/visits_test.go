@@ -147,6 +147,7 @@ func TestPixelReferrer(t *testing.T) {
 	} {
 		req := httptest.NewRequest(http.MethodGet, "/p.gif?"+q, nil)
 		req.Header.Set("User-Agent", chrome)
+		req.Header.Set("Accept-Language", "en-GB,en;q=0.9")
 		if resp, _ := do(t, app, req); resp.StatusCode != http.StatusOK {
 			t.Fatalf("%s: %d", q, resp.StatusCode)
 		}

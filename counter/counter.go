@@ -8,6 +8,7 @@ const (
 	DimTotal       = "total" // value ""
 	DimPath        = "path"
 	DimSource      = "source"
+	DimChannel     = "channel" // the source's group: collector/channel
 	DimUTMSource   = "utm_source"
 	DimUTMMedium   = "utm_medium"
 	DimUTMCampaign = "utm_campaign"
@@ -21,6 +22,8 @@ const (
 	DimFiltered    = "filtered" // reason a hit was not counted as traffic
 	DimClient      = "client"   // email client family (email counters only)
 	DimLanguage    = "language" // ISO 639-1 primary subtag of Accept-Language
+	DimLink        = "link"     // a click link: see LinkValue (email counters only)
+	DimMachine     = "machine"  // class of machine opens and clicks: see machine.go (email counters only)
 )
 
 // WebKey identifies one web counter row.
@@ -79,9 +82,19 @@ type EmailKey struct {
 // EmailCounts are the additive email counters.
 type EmailCounts struct {
 	Sent         int64
-	Opens        int64 // opens by people (machine opens excluded)
+	Opens        int64 // opens by people (machine opens excluded), implied opens included
 	UniqueOpens  int64
 	MachineOpens int64 // privacy proxies and scanners that fetch every image
+	// Clicks are clicks by people on signed links; UniqueClicks the first
+	// of each recipient (of the campaign; of the link in link rows).
+	Clicks       int64
+	UniqueClicks int64
+	// MachineClicks are link scanners' clicks, counted apart.
+	MachineClicks int64
+	// ImpliedOpens are the unique opens known only from a click: the
+	// recipient clicked without the pixel being seen (images blocked).
+	// They are also in Opens and UniqueOpens.
+	ImpliedOpens int64
 }
 
 // Add adds d to c.
@@ -90,10 +103,32 @@ func (c *EmailCounts) Add(d EmailCounts) {
 	c.Opens += d.Opens
 	c.UniqueOpens += d.UniqueOpens
 	c.MachineOpens += d.MachineOpens
+	c.Clicks += d.Clicks
+	c.UniqueClicks += d.UniqueClicks
+	c.MachineClicks += d.MachineClicks
+	c.ImpliedOpens += d.ImpliedOpens
 }
 
 // HourOf truncates t to its UTC hour, as used in keys.
 func HourOf(t time.Time) int64 {
 	u := t.Unix()
 	return u - u%3600
+}
+
+// Overflow is the value under which a dimension's new values are counted
+// once the site has its quota of distinct values for the hour (see
+// aggregator.Options.MaxValuesPerHour): counted, never dropped.
+const Overflow = "(other)"
+
+// FreeText reports whether a web dimension's values come from what a
+// client sends (a path, a referrer, a UTM tag, an event name), so that one
+// client could make up any number of them. The others take their values
+// from closed sets: classifier tables, ISO codes, consent states, bot
+// names; so do all email dimensions (mail client, country, region).
+func FreeText(dimension string) bool {
+	switch dimension {
+	case DimPath, DimSource, DimUTMSource, DimUTMMedium, DimUTMCampaign, DimEvent:
+		return true
+	}
+	return false
 }

@@ -276,7 +276,19 @@ func (d *Dashboards) apiCampaign(c *fiber.Ctx) error {
 	if err != nil {
 		return d.apiFailed(c, err)
 	}
-	return c.JSON(fiber.Map{"site": s.Site.Domain, "campaign": cp.Campaign, "interval": iv, "points": pts, "privacy": exactness(f)})
+	early, err := f.CampaignFirstHours(c.UserContext(), cp)
+	if err != nil {
+		return d.apiFailed(c, err)
+	}
+	hours := firstHours(early, cp.Sent)
+	switch c.Query("format") {
+	case "csv":
+		return sendCSV(c, s.Site.Domain+"-"+safeFile(name)+"-summary.csv", summaryCSV(cp.Campaign))
+	case "hours.csv":
+		return sendCSV(c, s.Site.Domain+"-"+safeFile(name)+"-hours.csv", hoursCSV(hours))
+	}
+	return c.JSON(fiber.Map{"site": s.Site.Domain, "campaign": cp.Campaign, "interval": iv, "points": pts,
+		"first_hours": hours, "privacy": exactness(f)})
 }
 
 func (d *Dashboards) apiCampaignBreakdown(c *fiber.Ctx) error {

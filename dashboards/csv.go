@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"tally/counter"
 	"tally/dashboards/regions"
 	"tally/dashboards/stats"
 )
@@ -29,6 +30,11 @@ func name(dim, value string) string {
 		return regions.Subdivision(value)
 	case "language":
 		return languageNames[value]
+	case counter.DimLink:
+		_, target := counter.SplitLink(value)
+		return target
+	case counter.DimMachine:
+		return machineLabel(value)
 	}
 	return ""
 }
@@ -61,9 +67,10 @@ func webCSV(b stats.Breakdown) [][]string {
 }
 
 func emailCSV(b stats.EmailBreakdown) [][]string {
-	rows := [][]string{{"value", "name", "sent", "opens", "unique_opens", "machine_opens"}}
+	rows := [][]string{{"value", "name", "sent", "opens", "unique_opens", "machine_opens", "clicks", "unique_clicks", "machine_clicks", "implied_opens"}}
 	add := func(r stats.EmailRow) {
-		rows = append(rows, []string{cell(r.Value), cell(name(b.Dimension, r.Value)), i64(r.Sent), i64(r.Opens), i64(r.UniqueOpens), i64(r.MachineOpens)})
+		rows = append(rows, []string{cell(r.Value), cell(name(b.Dimension, r.Value)), i64(r.Sent), i64(r.Opens), i64(r.UniqueOpens), i64(r.MachineOpens),
+			i64(r.Clicks), i64(r.UniqueClicks), i64(r.MachineClicks), i64(r.ImpliedOpens)})
 	}
 	for _, r := range b.Rows {
 		add(r)
@@ -111,11 +118,22 @@ func (d *Dashboards) campaignCSV(c *fiber.Ctx) error {
 		return d.renderError(c, fiber.StatusNotFound, "This campaign has no sends or opens yet.")
 	}
 	dim := strings.Clone(c.Params("dim"))
+	file := fmt.Sprintf("%s-%s-%s.csv", s.Site.Domain, safeFile(campaign), dim)
+	switch dim {
+	case "summary": // the totals and rates
+		return sendCSV(c, file, summaryCSV(cp.Campaign))
+	case "hours": // the first hours after sending
+		pts, err := f.CampaignFirstHours(c.UserContext(), cp)
+		if err != nil {
+			return d.failed(c, err)
+		}
+		return sendCSV(c, file, hoursCSV(firstHours(pts, cp.Sent)))
+	}
 	b, err := f.CampaignBreakdown(c.UserContext(), cp, dim, d.since(), stats.MaxLimit)
 	if err != nil {
 		return d.failed(c, err)
 	}
-	return sendCSV(c, fmt.Sprintf("%s-%s-%s.csv", s.Site.Domain, safeFile(campaign), dim), emailCSV(b))
+	return sendCSV(c, file, emailCSV(b))
 }
 
 func safeFile(s string) string {

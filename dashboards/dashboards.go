@@ -21,6 +21,7 @@ import (
 	"tally/dashboards/privacy"
 	"tally/dashboards/share"
 	"tally/dashboards/stats"
+	"tally/internal/chmigrate"
 	"tally/sites"
 )
 
@@ -41,6 +42,10 @@ const MinPasswordLen = 12
 type Options struct {
 	// Conn reads the counter tables (the sink's connection); required.
 	Conn driver.Conn
+	// Cluster is where the sink's tables live (Sink.Cluster; the zero
+	// value on one server): the dashboards' own tables are replicated to
+	// every host of it.
+	Cluster chmigrate.Cluster
 	// Sites are the declared sites; required.
 	Sites *sites.Registry
 	// AdminUser and AdminPassword sign in to every site's dashboard.
@@ -147,7 +152,7 @@ func New(opts Options) (*Dashboards, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dashboards: cannot open embedded assets: %w", err)
 	}
-	var keys noiseSource = privacy.NewKeys(opts.Conn)
+	var keys noiseSource = privacy.NewKeysOn(opts.Conn, opts.Cluster)
 	if len(opts.NoiseKey) > 0 {
 		n, err := privacy.NewNoise(opts.NoiseKey)
 		if err != nil {
@@ -158,10 +163,10 @@ func New(opts Options) (*Dashboards, error) {
 	return &Dashboards{
 		opts:   opts,
 		stats:  stats.New(opts.Conn),
-		shares: share.New(opts.Conn, opts.Now),
+		shares: share.NewOn(opts.Conn, opts.Cluster, opts.Now),
 		keys:   keys,
 		auth: newAuth(opts.SessionKey, opts.AdminUser, opts.AdminPassword, opts.SessionTTL,
-			secureCookies(opts), opts.Now, newRevocations(opts.Conn, opts.Now)),
+			secureCookies(opts), opts.Now, newRevocations(opts.Conn, opts.Cluster, opts.Now)),
 		pages:  pages,
 		assets: assets,
 	}, nil
@@ -203,7 +208,11 @@ func (d *Dashboards) Prepare(ctx context.Context) error {
 	for _, s := range d.opts.Sites.All() {
 		gs = append(gs, grafana.Site{Domain: s.Domain, K: s.SharedK(), CountHits: privacy.MeasureOf(s) == stats.MeasureHits})
 	}
-	if err := grafana.Prepare(ctx, d.opts.Conn, gs); err != nil {
+	if err := grafana.PrepareOn(ctx, d.opts.Conn, d.opts.Cluster, gs); errors.Is(err, chmigrate.ErrQueued) {
+		// A host is down: it creates the views from the queue when it
+		// is back, and nothing here would do it sooner.
+		d.opts.Logger.Warn("Grafana views queued for a ClickHouse host that is down", "err", err)
+	} else if err != nil {
 		return err
 	}
 	d.prepared = true

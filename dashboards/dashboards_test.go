@@ -356,7 +356,7 @@ func TestCSV(t *testing.T) {
 		t.Fatalf("country CSV: %q", r.body)
 	}
 	r = s.get("/sites/example.com/email/spring/csv/client", cookie)
-	if want := "value,name,sent,opens,unique_opens,machine_opens\nGmail,,0,200,128,0\nApple Mail,,0,190,120,0\n"; r.body != want {
+	if want := "value,name,sent,opens,unique_opens,machine_opens,clicks,unique_clicks,machine_clicks,implied_opens\nGmail,,0,200,128,0,0,0,0,0\nApple Mail,,0,190,120,0,0,0,0,0\n"; r.body != want {
 		t.Fatalf("client CSV: %q", r.body)
 	}
 	r = s.adminAPI("/api/stats/example.com/breakdown/device?format=csv&"+rangeQ, cookie)

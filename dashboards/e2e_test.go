@@ -97,6 +97,7 @@ func TestEndToEndInChromium(t *testing.T) {
 		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
 		req.Header.Set("X-Forwarded-For", ip)
 		req.Header.Set("User-Agent", ua)
+		req.Header.Set("Accept-Language", "en") // as a browser: else filtered as request_shape
 		if body != "" {
 			req.Header.Set("Content-Type", "application/json")
 		}

@@ -128,6 +128,9 @@ func (f figures) window(exact stats.Campaign) stats.Range {
 type campaign struct {
 	stats.Campaign
 	Window stats.Range
+	// sent is the hour of the first reported send (zero when none was):
+	// the sender's own report, where the first hours are counted from.
+	sent time.Time
 }
 
 // Interval is the chart interval of the campaign's window.
@@ -171,7 +174,7 @@ func (f figures) Campaign(ctx context.Context, name string, since time.Time) (ca
 	if unlisted(r, c) {
 		return campaign{}, false, nil
 	}
-	return campaign{Campaign: r, Window: w}, true, nil
+	return campaign{Campaign: r, Window: w, sent: c.FirstSend}, true, nil
 }
 
 func (f figures) CampaignSeries(ctx context.Context, c campaign, iv stats.Interval) ([]stats.EmailPoint, error) {

@@ -80,6 +80,14 @@ func valueLabel(dim, value string) string {
 		if n, ok := languageNames[value]; ok {
 			return n
 		}
+	case dim == counter.DimFiltered && filteredWords[value] != "":
+		return filteredWords[value]
+	case dim == counter.DimChannel && channelWords[value] != "":
+		return channelWords[value]
+	case dim == counter.DimLink:
+		return linkLabel(value)
+	case dim == counter.DimMachine:
+		return machineLabel(value)
 	}
 	return value
 }
@@ -108,6 +116,34 @@ func compareRate(cur, prev *float64) *change {
 	}
 	c := compare(int64(math.Round(*cur*1e6)), int64(math.Round(*prev*1e6)))
 	return &c
+}
+
+// filteredWords say why hits were filtered, by the "filtered" counter's
+// value (the reasons of collector/useragent, netclass and spam, and
+// prefetch). The stored value stays in the row's tooltip.
+var filteredWords = map[string]string{
+	"no_user_agent":      "No User-Agent header",
+	"invalid_user_agent": "Unreadable User-Agent (too long, binary, control characters)",
+	"ai_agent":           "AI crawlers, agents and assistants",
+	"automation":         "Headless or automated browsers",
+	"crawler":            "Listed crawlers",
+	"not_browser":        "HTTP libraries, apps' HTTP clients, agents no browser sends",
+	"request_shape":      "Browser agent without the headers every browser sends",
+	"datacenter":         "From a cloud or hosting network",
+	"referrer_spam":      "Known spam referrer",
+	"prefetch":           "Prefetches: pages loaded ahead, not (yet) viewed",
+}
+
+// channelWords name the channels of collector/channel; the README's
+// channel table says what each holds.
+var channelWords = map[string]string{
+	"direct":   "Direct",
+	"search":   "Search",
+	"social":   "Social",
+	"ai":       "AI assistants",
+	"email":    "Email",
+	"paid":     "Paid",
+	"referral": "Referral",
 }
 
 var funcs = template.FuncMap{

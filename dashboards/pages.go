@@ -113,7 +113,11 @@ func (d *Dashboards) sitePage(c *fiber.Ctx) error {
 	v.Chart = seriesChart(pts, p.Interval, "Page views", "Visitors")
 	path, _ := stats.LookupWeb(counter.DimPath)
 	for i, dim := range stats.WebDimensions {
-		v.Cards = append(v.Cards, webCard(dim, breakdowns[i], s.Base+"/csv/"+dim.Name+"?"+rangeQuery(p)))
+		cv := webCard(dim, breakdowns[i], s.Base+"/csv/"+dim.Name+"?"+rangeQuery(p))
+		if dim.Name == counter.DimFiltered {
+			shareOfAllHits(&cv, totals.Current.Hits)
+		}
+		v.Cards = append(v.Cards, cv)
 		if dim.Name == counter.DimPath {
 			v.Cards = append(v.Cards,
 				webCardBy(path, entries, s.Base+"/csv/path?by=visits&"+rangeQuery(p), byVisits),
@@ -174,10 +178,13 @@ func (d *Dashboards) campaignPage(c *fiber.Ctx) error {
 		return d.renderError(c, fiber.StatusNotFound, "This campaign has no sends or opens yet.")
 	}
 	iv := cp.Interval()
-	var series []stats.EmailPoint
+	var series, early []stats.EmailPoint
 	bds := make([]stats.EmailBreakdown, len(stats.EmailDimensions))
 	fs := []func() error{func() (err error) {
 		series, err = f.CampaignSeries(ctx, cp, iv)
+		return
+	}, func() (err error) {
+		early, err = f.CampaignFirstHours(ctx, cp)
 		return
 	}}
 	for i, dim := range stats.EmailDimensions {
@@ -195,9 +202,17 @@ func (d *Dashboards) campaignPage(c *fiber.Ctx) error {
 		pts[i] = seriesPoint{Start: p.Start, Bar: p.Opens, Line: p.UniqueOpens, Withheld: p.BelowK}
 	}
 	v.Chart = seriesChart(pts, iv, "Opens", "Unique opens")
+	csvBase := s.Base + "/email/" + url.PathEscape(name) + "/csv/"
 	for i, dim := range stats.EmailDimensions {
-		v.Cards = append(v.Cards, emailCard(dim, bds[i], s.Base+"/email/"+url.PathEscape(name)+"/csv/"+dim.Name))
+		v.Cards = append(v.Cards, emailCard(dim, bds[i], csvBase+dim.Name))
+		if dim.Name == counter.DimMachine {
+			v.Machines = machineExplained(bds[i])
+		}
 	}
+	if len(early) > 0 {
+		v.Rates, v.Hours = rateChart(firstHours(early, cp.Sent)), len(early)
+	}
+	v.HoursCSV, v.SummaryCSV = csvBase+"hours", csvBase+"summary"
 	return d.render(c, fiber.StatusOK, "campaign", v)
 }
 
@@ -211,7 +226,7 @@ func (d *Dashboards) renderShares(c *fiber.Ctx, newURL string) error {
 	if err != nil {
 		return d.failed(c, err)
 	}
-	return d.render(c, fiber.StatusOK, "share", shareView{page: d.newPage(c, s.Site.Domain+" · Sharing"), Links: links, NewURL: newURL})
+	return d.render(c, fiber.StatusOK, "share", shareView{page: d.newPage(c, s.Site.Domain+" · Sharing"), Links: links, NewURL: newURL, Now: d.opts.Now()})
 }
 
 func (d *Dashboards) shareCreate(c *fiber.Ctx) error {
@@ -220,13 +235,21 @@ func (d *Dashboards) shareCreate(c *fiber.Ctx) error {
 	if len(label) > 100 {
 		return d.renderError(c, fiber.StatusBadRequest, "The label is too long (100 characters at most).")
 	}
-	token, _, err := d.shares.Create(c.UserContext(), s.Site.Domain, strings.Clone(label))
+	ttl, ok := shareTTLs[c.FormValue("expires")]
+	if !ok {
+		return d.renderError(c, fiber.StatusBadRequest, "Choose when the link expires from the list.")
+	}
+	token, _, err := d.shares.Create(c.UserContext(), s.Site.Domain, strings.Clone(label), ttl)
 	if err != nil {
 		return d.failed(c, err)
 	}
 	// The token is shown this once; only its hash is stored.
 	return d.renderShares(c, c.BaseURL()+"/share/"+token)
 }
+
+// shareTTLs are the expiries the share form offers ("": never).
+var shareTTLs = map[string]time.Duration{"": 0, "1d": 24 * time.Hour, "7d": 7 * 24 * time.Hour,
+	"30d": 30 * 24 * time.Hour, "90d": 90 * 24 * time.Hour}
 
 func (d *Dashboards) shareRevoke(c *fiber.Ctx) error {
 	s := scopeOf(c)
@@ -238,4 +261,29 @@ func (d *Dashboards) shareRevoke(c *fiber.Ctx) error {
 		return d.renderError(c, fiber.StatusNotFound, "There is no such share link for this site.")
 	}
 	return c.Redirect(s.Base+"/share", fiber.StatusSeeOther)
+}
+
+// shareOfAllHits makes the filtered card's shares shares of every hit
+// (counted and filtered), so that each reason says how much of the traffic
+// it dropped. Values folded below k are missing from that total.
+func shareOfAllHits(cv *cardView[stats.WebCounts], counted int64) {
+	all := counted
+	for _, r := range cv.Rows {
+		all += r.Measure
+	}
+	if cv.Other != nil {
+		all += cv.Other.Measure
+	}
+	set := func(r *rowView[stats.WebCounts]) {
+		if all > 0 {
+			r.Pct = float64(r.Measure) / float64(all)
+		}
+	}
+	for i := range cv.Rows {
+		set(&cv.Rows[i])
+	}
+	if cv.Other != nil {
+		set(cv.Other)
+	}
+	cv.Note = "Share: of all hits, counted and filtered."
 }

@@ -23,8 +23,9 @@ var migrationFiles embed.FS
 // them, and are cached here: a revocation made by this process counts at
 // once, one made by another replica within refreshEvery.
 type revocations struct {
-	conn driver.Conn
-	now  func() time.Time
+	conn    driver.Conn
+	cluster chmigrate.Cluster
+	now     func() time.Time
 
 	mu       sync.Mutex
 	ready    bool
@@ -36,8 +37,8 @@ type revocations struct {
 // here.
 const refreshEvery = 5 * time.Second
 
-func newRevocations(conn driver.Conn, now func() time.Time) *revocations {
-	return &revocations{conn: conn, now: now, ids: map[string]int64{}}
+func newRevocations(conn driver.Conn, c chmigrate.Cluster, now func() time.Time) *revocations {
+	return &revocations{conn: conn, cluster: c, now: now, ids: map[string]int64{}}
 }
 
 // migrate creates the table once; called with mu held.
@@ -49,7 +50,7 @@ func (r *revocations) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := chmigrate.Apply(ctx, r.conn, "dashboards_migrations", all); err != nil {
+	if err := r.cluster.Apply(ctx, r.conn, "dashboards_migrations", all); err != nil {
 		return fmt.Errorf("cannot migrate the dashboards' tables: %w", err)
 	}
 	r.ready = true

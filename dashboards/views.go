@@ -53,7 +53,8 @@ type cardView[C any] struct {
 	Unit string
 	// Columns besides the ranking one.
 	Views, Visits, Engagement, ExitRate bool
-	// Note is shown under the table (an estimate says so).
+	// Note is shown under the table: an estimate says so, a Share column
+	// what it is a share of where not obvious.
 	Note string
 }
 
@@ -142,7 +143,7 @@ func webCardBy(dim stats.Dimension, b stats.Breakdown, csv, by string) cardView[
 func emailCard(dim stats.Dimension, b stats.EmailBreakdown, csv string) cardView[stats.EmailCounts] {
 	return newCard(dim, b.Rows, b.Other, b.Folded, csv,
 		func(r stats.EmailRow) (string, stats.EmailCounts) { return r.Value, r.EmailCounts },
-		func(c stats.EmailCounts) int64 { return c.UniqueOpens })
+		func(c stats.EmailCounts) int64 { return stats.EmailMeasure(dim.Name, c) })
 }
 
 // seriesPoint is one bucket of a chart: Bar is drawn as a bar, Line as the
@@ -268,10 +269,19 @@ type campaignView struct {
 	K        int
 	Exact    bool
 	Zone     string
+	// Rates is the chart of the first hours after sending (empty when no
+	// send was reported), Hours their number so far.
+	Rates template.HTML
+	Hours int
+	// Machines explains every machine class, with its counts when shown.
+	Machines []classView
+	// HoursCSV and SummaryCSV download the chart's points and the totals.
+	HoursCSV, SummaryCSV string
 }
 
 type shareView struct {
 	page
 	Links  []share.Link
 	NewURL string
+	Now    time.Time
 }

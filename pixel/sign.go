@@ -152,13 +152,19 @@ func (k *Key) mac(c Claims) *macState {
 		b = append(b, c.Recipient...)
 		b = append(b, '\n', consent)
 	}
+	m.sum(b)
+	return m
+}
+
+// sum computes the MAC of b, the encoded claims in the state's buffer,
+// into out.
+func (m *macState) sum(b []byte) {
 	m.h.Reset()
 	m.h.Write(b)
 	m.h.Sum(m.out[:0])
 	// The claims hold a recipient token: do not keep it in the pool.
 	clear(b)
 	m.buf = b[:0]
-	return m
 }
 
 // EmailURL builds a signed email-open pixel URL under base (the collector's

@@ -10,5 +10,6 @@ ensure_clickhouse
 ensure_chromium
 ensure_chdb
 apt_install strace   # the fault tests slow the spool down with it
+apt_install nginx    # the load-balancer test puts it in front of three collectors
 if [ $# -eq 0 ]; then set -- ./...; fi
 go test -race -count=1 "$@"

@@ -116,10 +116,11 @@ func (s *sqlSink) Write(_ context.Context, b *aggregator.Batch, token string) er
 	}
 	rows = rows[:0]
 	for k, c := range b.Email {
-		rows = append(rows, fmt.Sprintf("(%s, %s, %s, %s, %s, %d, %d, %d, %d)", quote(k.Site), quote(k.Campaign), hourLiteral(k.Hour), quote(k.Dimension), quote(k.Value), c.Sent, c.Opens, c.UniqueOpens, c.MachineOpens))
+		rows = append(rows, fmt.Sprintf("(%s, %s, %s, %s, %s, %d, %d, %d, %d, %d, %d, %d, %d)", quote(k.Site), quote(k.Campaign), hourLiteral(k.Hour), quote(k.Dimension), quote(k.Value),
+			c.Sent, c.Opens, c.UniqueOpens, c.MachineOpens, c.Clicks, c.UniqueClicks, c.MachineClicks, c.ImpliedOpens))
 	}
 	if len(rows) > 0 {
-		s.statements = append(s.statements, "INSERT INTO email_counters (site, campaign, hour, dimension, value, sent, opens, unique_opens, machine_opens)"+settings+" VALUES "+strings.Join(rows, ", "))
+		s.statements = append(s.statements, "INSERT INTO email_counters (site, campaign, hour, dimension, value, sent, opens, unique_opens, machine_opens, clicks, unique_clicks, machine_clicks, implied_opens)"+settings+" VALUES "+strings.Join(rows, ", "))
 	}
 	if s.loseAck {
 		s.loseAck = false
@@ -157,7 +158,7 @@ func TestTokensOnCurrentClickHouse(t *testing.T) {
 	sink := &sqlSink{}
 	pageview := func(a *aggregator.Aggregator) {
 		a.AddWeb("example.com", 3600, []aggregator.WebUpdate{{Dimension: counter.DimTotal, Counts: counter.WebCounts{Hits: 1, Pageviews: 1}}})
-		a.AddEmail("example.com", "c", 3600, []aggregator.EmailUpdate{{Dimension: counter.DimTotal, Counts: counter.EmailCounts{Opens: 1}}})
+		a.AddEmail("example.com", "c", 3600, []aggregator.EmailUpdate{{Dimension: counter.DimTotal, Counts: counter.EmailCounts{Opens: 1, Clicks: 1}}})
 	}
 	acked := 0
 
@@ -218,7 +219,7 @@ func TestTokensOnCurrentClickHouse(t *testing.T) {
 	stmts = append(stmts, sink.statements...)
 	stmts = append(stmts,
 		"SELECT sum(pageviews) AS n FROM web_counters",
-		"SELECT sum(opens) AS n FROM email_counters",
+		"SELECT sum(opens) + sum(clicks) * 1000000 AS n FROM email_counters",
 		// The control: the same table, inserts without tokens.
 		"CREATE TABLE control AS web_counters",
 		"INSERT INTO control (site, hour, dimension, value, pageviews) VALUES ('example.com', '1970-01-01 01:00:00', 'total', '', 1)",
@@ -236,10 +237,70 @@ func TestTokensOnCurrentClickHouse(t *testing.T) {
 	pv, opens, control, version := num(out[len(out)-8]), num(out[len(out)-7]), num(out[len(out)-2]), num(out[len(out)-1])
 	t.Logf("ClickHouse %s (chDB): %d inserts sent, %d hits acknowledged; stored %s page views, %s opens; control (3 equal inserts without a token) stored %s",
 		version, n, acked, pv, opens, control)
-	if pv != fmt.Sprint(acked) || opens != fmt.Sprint(acked) {
-		t.Fatalf("stored %s page views and %s opens, want %d each: every write once, no more, no less", pv, opens, acked)
+	if pv != fmt.Sprint(acked) || opens != fmt.Sprint(acked*1000000+acked) {
+		t.Fatalf("stored %s page views and %s (clicks x 10^6 + opens), want %d each: every write once, no more, no less", pv, opens, acked)
 	}
 	if control != "1" {
 		t.Fatalf("the control stored %s: this ClickHouse no longer deduplicates token-less inserts, update the test's reasoning", control)
+	}
+}
+
+// TestRetentionOnCurrentClickHouse runs DropBefore's statements on current
+// ClickHouse: the partition listing reads as months, the DROP PARTITION
+// statements are accepted and drop exactly the old months.
+func TestRetentionOnCurrentClickHouse(t *testing.T) {
+	chdb(t) // skip early
+	all, err := chmigrate.Load(migrationFiles, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stmts []string
+	for _, m := range all {
+		stmts = append(stmts, m.Statements...)
+	}
+	for _, h := range []string{"2025-11-30 23:00:00", "2025-12-01 00:00:00", "2026-01-10 12:00:00"} {
+		stmts = append(stmts,
+			"INSERT INTO web_counters (site, hour, dimension, value, hits) VALUES ('example.com', '"+h+"', 'total', '', 1)",
+			"INSERT INTO email_counters (site, campaign, hour, dimension, value, opens) VALUES ('example.com', 'c', '"+h+"', 'total', '', 1)")
+	}
+	cutoff := time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC)
+	// The months to drop, as DropBefore would pick them from the listing
+	// below (checked against it after the run).
+	drop, err := expired([][2]string{{"web_counters", "202511"}, {"email_counters", "202511"},
+		{"web_counters", "202512"}, {"email_counters", "202512"}, {"web_counters", "202601"}}, cutoff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listing := len(stmts)
+	stmts = append(stmts, partitionsQuery("default"))
+	for _, p := range drop {
+		stmts = append(stmts, p.dropStatement("default"))
+	}
+	stmts = append(stmts,
+		"SELECT groupArray(toString(hour)) AS n FROM (SELECT hour FROM web_counters ORDER BY hour)",
+		"SELECT groupArray(toString(hour)) AS n FROM (SELECT hour FROM email_counters ORDER BY hour)",
+		"SELECT version() AS n")
+	out := runChDB(t, stmts)
+
+	var parts [][2]string
+	for _, line := range strings.Split(out[listing], "\n") {
+		var r struct{ Table, Partition string }
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("listing %q: %v", line, err)
+		}
+		parts = append(parts, [2]string{r.Table, r.Partition})
+	}
+	fromListing, err := expired(parts, cutoff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(fromListing) != fmt.Sprint(drop) || len(drop) != 4 {
+		t.Fatalf("the listing %v picks %v, the test dropped %v", parts, fromListing, drop)
+	}
+	t.Logf("ClickHouse %s (chDB): dropped %v", out[len(out)-1], drop)
+	for _, kept := range out[len(out)-3 : len(out)-1] {
+		if !strings.Contains(kept, `["2026-01-10 12:00:00"]`) {
+			t.Errorf("after the drop a table keeps %s, want only 2026-01-10 12:00:00", kept)
+		}
 	}
 }

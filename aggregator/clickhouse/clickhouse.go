@@ -1,7 +1,8 @@
 // Package clickhouse is the aggregator's ClickHouse sink: it creates the
 // database and tables (embedded, versioned migrations) and writes counter
 // batches with explicit column lists, in SQL that runs both on current
-// ClickHouse and on the 18.16 server Debian ships.
+// ClickHouse and on the 18.16 server Debian ships, on one server or on a
+// cluster (cluster.go).
 package clickhouse
 
 import (
@@ -9,6 +10,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
 	"sync"
 	"time"
@@ -28,6 +30,11 @@ type Options struct {
 	URL string
 	// DialTimeout bounds connecting (default 5s).
 	DialTimeout time.Duration
+	// Cluster names the ClickHouse cluster (the servers' remote_servers)
+	// to run on; empty: one server. See cluster.go.
+	Cluster string
+	// DialContext, if set, makes every connection (the tests cut them).
+	DialContext func(ctx context.Context, addr string) (net.Conn, error)
 }
 
 // Sink writes aggregator batches to ClickHouse and serves queries.
@@ -35,6 +42,11 @@ type Sink struct {
 	conn     driver.Conn
 	admin    *ch.Options
 	database string
+	// cluster is the zero Cluster on one server.
+	cluster chmigrate.Cluster
+	// shards are the connections to each shard's replicas, made by Ready
+	// in cluster mode: writes go to one shard's local tables.
+	shards []driver.Conn
 
 	mu    sync.Mutex
 	ready bool
@@ -75,6 +87,13 @@ func Open(ctx context.Context, opts Options) (*Sink, error) {
 		opts.DialTimeout = 5 * time.Second
 	}
 	chOpts.DialTimeout = opts.DialTimeout
+	if opts.DialContext != nil {
+		chOpts.DialContext = opts.DialContext
+	}
+	cluster := chmigrate.Cluster{Name: opts.Cluster, Database: chOpts.Auth.Database, Sharded: counterTables, DedupWindow: dedupWindow}
+	if err := cluster.Validate(); err != nil {
+		return nil, err
+	}
 	// The database may not exist yet, and a connection naming it would be
 	// refused: it is created through the default database.
 	admin := *chOpts
@@ -83,7 +102,7 @@ func Open(ctx context.Context, opts Options) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot open ClickHouse connection: %w", err)
 	}
-	return &Sink{conn: conn, admin: &admin, database: chOpts.Auth.Database}, nil
+	return &Sink{conn: conn, admin: &admin, database: chOpts.Auth.Database, cluster: cluster}, nil
 }
 
 // Ready creates the database and tables and applies migrations, once. It
@@ -94,21 +113,33 @@ func (s *Sink) Ready(ctx context.Context) error {
 	if s.ready {
 		return nil
 	}
-	if err := createDatabase(ctx, s.admin, s.database); err != nil {
+	if err := createDatabase(ctx, s.admin, s.database, s.cluster); err != nil {
+		return err
+	}
+	if err := s.checkLayout(ctx); err != nil {
 		return err
 	}
 	all, err := chmigrate.Load(migrationFiles, "migrations")
 	if err != nil {
 		return err
 	}
-	if err := chmigrate.Apply(ctx, s.conn, "schema_migrations", all); err != nil {
+	if err := s.cluster.Apply(ctx, s.conn, "schema_migrations", all); err != nil {
 		return err
 	}
 	// schema_migrations says what was applied, not what the tables are:
 	// a database made by another version, or changed by hand, must fail
 	// here with the difference named, not at every flush.
-	if err := chmigrate.CheckColumns(ctx, s.conn, s.database, Columns); err != nil {
+	if err := chmigrate.CheckColumns(ctx, s.conn, s.database, s.cluster.Columns(Columns)); err != nil {
 		return err
+	}
+	if s.cluster.On() {
+		// Replicated tables drop a block they stored before: retries are
+		// safe (see cluster.go), on every version.
+		if err := s.openShards(ctx); err != nil {
+			return err
+		}
+		s.dedup, s.ready = true, true
+		return nil
 	}
 	dedup, err := s.enableDedup(ctx)
 	if err != nil {
@@ -137,10 +168,13 @@ func (s *Sink) enableDedup(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
+// counterTables are the tables Write inserts into: sharded in a cluster.
+var counterTables = []string{"web_counters", "email_counters"}
+
 // dedupStatements turn on insert deduplication for the counter tables.
 func dedupStatements() []string {
 	var out []string
-	for _, t := range []string{"web_counters", "email_counters"} {
+	for _, t := range counterTables {
 		out = append(out, fmt.Sprintf("ALTER TABLE %s MODIFY SETTING non_replicated_deduplication_window = %d", t, dedupWindow))
 	}
 	return out
@@ -160,6 +194,8 @@ var Columns = map[string][]chmigrate.Column{
 		{Name: "site", Type: "String"}, {Name: "campaign", Type: "String"}, {Name: "hour", Type: "DateTime('UTC')"},
 		{Name: "dimension", Type: "String"}, {Name: "value", Type: "String"}, {Name: "sent", Type: "Int64"},
 		{Name: "opens", Type: "Int64"}, {Name: "unique_opens", Type: "Int64"}, {Name: "machine_opens", Type: "Int64"},
+		{Name: "clicks", Type: "Int64"}, {Name: "unique_clicks", Type: "Int64"}, {Name: "machine_clicks", Type: "Int64"},
+		{Name: "implied_opens", Type: "Int64"},
 	},
 	"schema_migrations": {{Name: "version", Type: "UInt32"}, {Name: "name", Type: "String"}, {Name: "applied_at", Type: "DateTime('UTC')"}},
 }
@@ -182,7 +218,7 @@ func (s *Sink) Deduplicates(ctx context.Context) (bool, error) {
 // Ready).
 func (s *Sink) Dedup() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.dedup }
 
-func createDatabase(ctx context.Context, opts *ch.Options, name string) error {
+func createDatabase(ctx context.Context, opts *ch.Options, name string, c chmigrate.Cluster) error {
 	conn, err := ch.Open(opts)
 	if err != nil {
 		return fmt.Errorf("cannot open ClickHouse connection: %w", err)
@@ -192,7 +228,7 @@ func createDatabase(ctx context.Context, opts *ch.Options, name string) error {
 		return fmt.Errorf("cannot reach ClickHouse: %w", err)
 	}
 	// name is a checked identifier; Exec with bound arguments hangs on 18.16.
-	if err := chmigrate.Exec(ctx, conn, "CREATE DATABASE IF NOT EXISTS "+name); err != nil {
+	if err := chmigrate.Exec(ctx, conn, "CREATE DATABASE IF NOT EXISTS "+name+c.OnCluster()); err != nil {
 		return fmt.Errorf("cannot create database %s: %w", name, err)
 	}
 	return nil
@@ -207,8 +243,23 @@ func (s *Sink) Database() string { return s.database }
 // Ping checks the server is reachable.
 func (s *Sink) Ping(ctx context.Context) error { return s.conn.Ping(ctx) }
 
-// Close closes the connection.
-func (s *Sink) Close() error { return s.conn.Close() }
+// Cluster is where the sink's tables live (the zero value on one server),
+// for the dashboards, whose tables go to the same place.
+func (s *Sink) Cluster() chmigrate.Cluster {
+	return chmigrate.Cluster{Name: s.cluster.Name, Database: s.cluster.Database}
+}
+
+// Close closes the connections.
+func (s *Sink) Close() error {
+	s.mu.Lock()
+	shards := s.shards
+	s.mu.Unlock()
+	errs := []error{s.conn.Close()}
+	for _, c := range shards {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
 
 // Write stores a batch, web rows then email rows, each in one insert. The
 // aggregator sends one table per call, so a failure never leaves it unsure
@@ -220,19 +271,22 @@ func (s *Sink) Write(ctx context.Context, b *aggregator.Batch, token string) err
 	if err := s.Ready(ctx); err != nil {
 		return err
 	}
-	if s.Dedup() && token != "" {
+	conn, marker := s.conn, ""
+	if s.cluster.On() {
+		conn, marker = s.shardFor(token), token
+	} else if s.Dedup() && token != "" {
 		ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{"insert_deduplication_token": token}))
 	}
 	if len(b.Web) > 0 {
-		if err := s.insert(ctx, "INSERT INTO web_counters (site, hour, dimension, value, hits, pageviews, visitors, "+
+		if err := s.insert(ctx, conn, "INSERT INTO "+s.cluster.Local("web_counters")+" (site, hour, dimension, value, hits, pageviews, visitors, "+
 			"visits, tracked_visits, bounces, exits, engaged_ms, engaged_views, scroll_sum, scroll_views)",
-			webColumns(b.Web)); err != nil {
+			webColumns(b.Web, marker)); err != nil {
 			return fmt.Errorf("cannot insert %d web counters: %w", len(b.Web), err)
 		}
 	}
 	if len(b.Email) > 0 {
-		if err := s.insert(ctx, "INSERT INTO email_counters (site, campaign, hour, dimension, value, sent, opens, unique_opens, machine_opens)",
-			emailColumns(b.Email)); err != nil {
+		if err := s.insert(ctx, conn, "INSERT INTO "+s.cluster.Local("email_counters")+" (site, campaign, hour, dimension, value, sent, opens, unique_opens, machine_opens, clicks, unique_clicks, machine_clicks, implied_opens)",
+			emailColumns(b.Email, marker)); err != nil {
 			return fmt.Errorf("cannot insert %d email counters: %w", len(b.Email), err)
 		}
 	}
@@ -246,8 +300,8 @@ func (s *Sink) Write(ctx context.Context, b *aggregator.Batch, token string) err
 //
 // Only a failed Send can be ambiguous (see sendError): before it, nothing
 // was sent.
-func (s *Sink) insert(ctx context.Context, query string, columns []any) error {
-	batch, err := s.conn.PrepareBatch(ctx, query)
+func (s *Sink) insert(ctx context.Context, conn driver.Conn, query string, columns []any) error {
+	batch, err := conn.PrepareBatch(ctx, query)
 	if err != nil {
 		return fmt.Errorf("cannot prepare: %w", err)
 	}
@@ -264,8 +318,10 @@ func (s *Sink) insert(ctx context.Context, query string, columns []any) error {
 // of the insert.
 const webCounts = 11
 
-func webColumns(rows map[counter.WebKey]counter.WebCounts) []any {
-	n := len(rows)
+// webColumns lays rows out by column; a marker (cluster mode) adds the
+// rows that make the block unique (see markerMonths).
+func webColumns(rows map[counter.WebKey]counter.WebCounts, marker string) []any {
+	n := len(rows) + 1
 	site, dim, value := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 	hour := make([]time.Time, 0, n)
 	// One backing array for the counter columns.
@@ -281,6 +337,12 @@ func webColumns(rows map[counter.WebKey]counter.WebCounts) []any {
 			cols[i] = append(cols[i], v)
 		}
 	}
+	for _, m := range markerMonths(marker, hour) {
+		site, hour, dim, value = append(site, ""), append(hour, m), append(dim, MarkerDimension), append(value, marker)
+		for i := range cols {
+			cols[i] = append(cols[i], 0)
+		}
+	}
 	out := []any{site, hour, dim, value}
 	for _, c := range cols {
 		out = append(out, c)
@@ -288,16 +350,31 @@ func webColumns(rows map[counter.WebKey]counter.WebCounts) []any {
 	return out
 }
 
-func emailColumns(rows map[counter.EmailKey]counter.EmailCounts) []any {
-	n := len(rows)
+func emailColumns(rows map[counter.EmailKey]counter.EmailCounts, marker string) []any {
+	n := len(rows) + 1
 	site, campaign, dim, value := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 	hour := make([]time.Time, 0, n)
-	sent, opens, unique, machine := make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n)
+	var counts [8][]int64
+	for i := range counts {
+		counts[i] = make([]int64, 0, n)
+	}
 	for k, c := range rows {
 		site, campaign, hour, dim, value = append(site, k.Site), append(campaign, k.Campaign), append(hour, time.Unix(k.Hour, 0).UTC()), append(dim, k.Dimension), append(value, k.Value)
-		sent, opens, unique, machine = append(sent, c.Sent), append(opens, c.Opens), append(unique, c.UniqueOpens), append(machine, c.MachineOpens)
+		for i, v := range [8]int64{c.Sent, c.Opens, c.UniqueOpens, c.MachineOpens, c.Clicks, c.UniqueClicks, c.MachineClicks, c.ImpliedOpens} {
+			counts[i] = append(counts[i], v)
+		}
 	}
-	return []any{site, campaign, hour, dim, value, sent, opens, unique, machine}
+	for _, m := range markerMonths(marker, hour) {
+		site, campaign, hour, dim, value = append(site, ""), append(campaign, ""), append(hour, m), append(dim, MarkerDimension), append(value, marker)
+		for i := range counts {
+			counts[i] = append(counts[i], 0)
+		}
+	}
+	out := []any{site, campaign, hour, dim, value}
+	for _, c := range counts {
+		out = append(out, c)
+	}
+	return out
 }
 
 // sendError classifies a failed Send. A server exception is definite: the

@@ -14,7 +14,7 @@ import (
 // one-core server that burst, at every sync and flush, held up requests for
 // tens of milliseconds (BENCHMARKS.md). This one appends to one buffer.
 //
-//	magic "TSP2"
+//	magic "TSP3"
 //	uvarint n, n × uvarint                    sources
 //	uvarint n, n × (str site, varint hour, str dimension, str value,
 //	                varint hits, pageviews, visitors, visits,
@@ -22,14 +22,17 @@ import (
 //	                engaged_views, scroll_sum, scroll_views)   web rows
 //	uvarint n, n × (str site, str campaign, varint hour, str dimension,
 //	                str value, varint sent, opens, unique_opens,
-//	                machine_opens)                             email rows
+//	                machine_opens, clicks, unique_clicks,
+//	                machine_clicks, implied_opens)             email rows
 //	uint32 little-endian CRC-32C of everything before it
 //
-// where str is a uvarint length and the bytes. Segments written before the
-// visit counters ("TSP1": web rows end at visitors) are still read, so an
-// upgrade replays what the previous version spooled.
+// where str is a uvarint length and the bytes. Older segments are still
+// read, so a spool left by an older collector is replayed: "TSP1" ends each
+// web row after visitors and each email row after machine_opens; "TSP2"
+// (clicks counted) ends each web row after visitors.
 const (
-	magic   = "TSP2"
+	magic   = "TSP3"
+	magicV2 = "TSP2"
 	magicV1 = "TSP1"
 )
 
@@ -74,6 +77,10 @@ func encode(seg segment) []byte {
 		buf = binary.AppendVarint(buf, c.Opens)
 		buf = binary.AppendVarint(buf, c.UniqueOpens)
 		buf = binary.AppendVarint(buf, c.MachineOpens)
+		buf = binary.AppendVarint(buf, c.Clicks)
+		buf = binary.AppendVarint(buf, c.UniqueClicks)
+		buf = binary.AppendVarint(buf, c.MachineClicks)
+		buf = binary.AppendVarint(buf, c.ImpliedOpens)
 	}
 	return binary.LittleEndian.AppendUint32(buf, crc32.Checksum(buf, crcTable))
 }
@@ -91,10 +98,11 @@ func decode(data []byte) (segment, error) {
 	if len(data) < len(magic)+4 {
 		return segment{}, fmt.Errorf("%w: not a spool segment", errCorrupt)
 	}
-	v1 := string(data[:len(magicV1)]) == magicV1
-	if !v1 && string(data[:len(magic)]) != magic {
+	version := string(data[:len(magic)])
+	if version != magic && version != magicV2 && version != magicV1 {
 		return segment{}, fmt.Errorf("%w: not a spool segment", errCorrupt)
 	}
+	visits, clicks := version == magic, version != magicV1
 	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
 	if crc32.Checksum(body, crcTable) != sum {
 		return segment{}, fmt.Errorf("%w: checksum mismatch", errCorrupt)
@@ -109,7 +117,7 @@ func decode(data []byte) (segment, error) {
 	for i := 0; i < n && d.err == nil; i++ {
 		k := counter.WebKey{Site: d.string(), Hour: d.varint(), Dimension: d.string(), Value: d.string()}
 		c := counter.WebCounts{Hits: d.varint(), Pageviews: d.varint(), Visitors: d.varint()}
-		if !v1 {
+		if visits {
 			c.Visits, c.TrackedVisits, c.Bounces, c.Exits = d.varint(), d.varint(), d.varint(), d.varint()
 			c.EngagedMS, c.EngagedViews, c.ScrollSum, c.ScrollViews = d.varint(), d.varint(), d.varint(), d.varint()
 		}
@@ -122,6 +130,9 @@ func decode(data []byte) (segment, error) {
 	for i := 0; i < n && d.err == nil; i++ {
 		k := counter.EmailKey{Site: d.string(), Campaign: d.string(), Hour: d.varint(), Dimension: d.string(), Value: d.string()}
 		c := counter.EmailCounts{Sent: d.varint(), Opens: d.varint(), UniqueOpens: d.varint(), MachineOpens: d.varint()}
+		if clicks {
+			c.Clicks, c.UniqueClicks, c.MachineClicks, c.ImpliedOpens = d.varint(), d.varint(), d.varint(), d.varint()
+		}
 		if _, dup := seg.Batch.Email[k]; dup {
 			d.fail("email rows: a key repeats")
 		}

@@ -249,7 +249,7 @@ func TestCodecReadsVersion1(t *testing.T) {
 	if !reflect.DeepEqual(seg.Batch.Web, want) || len(seg.Batch.Email) != 0 {
 		t.Fatalf("version 1 segment read as %+v", seg.Batch)
 	}
-	// A version 1 body under the new magic is 8 numbers short: refused.
+	// A version 1 body under the new magic is 8 numbers short a row: refused.
 	bad := append([]byte(magic), v1[len(magicV1):len(v1)-4]...)
 	bad = binary.LittleEndian.AppendUint32(bad, crc32.Checksum(bad, crcTable))
 	if _, err := decode(bad); err == nil {

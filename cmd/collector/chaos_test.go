@@ -203,6 +203,7 @@ func send(base string, d time.Duration, workers int, got *acks) {
 			for time.Now().Before(end) {
 				req, _ := http.NewRequest(http.MethodPost, base+"/api/event", strings.NewReader(body))
 				req.Header.Set("User-Agent", uaFirefox)
+				req.Header.Set("Accept-Language", "en") // as every browser: else filtered as request_shape
 				resp, err := client.Do(req)
 				if err != nil {
 					continue // the collector is being killed: not acknowledged

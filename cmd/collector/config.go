@@ -20,34 +20,40 @@ import (
 // config is every setting of the serve command. Each is a flag with an
 // environment fallback; flags win. The README's table lists them.
 type config struct {
-	ListenAddr     string
-	ClickHouseURL  string
-	GeoIPDB        string
-	SitesFile      string
-	FlushInterval  time.Duration
-	TrustedProxies string
-	LogLevel       slog.Level
-	EmailWindow    time.Duration
-	UACacheSize    int
-	SpoolDir       string
-	SpoolMaxBytes  int64
-	SyncInterval   time.Duration
-	InsertTimeout  time.Duration
+	ListenAddr    string
+	ClickHouseURL string
+	// ClickHouseCluster names the cluster of the servers' remote_servers
+	// to run on; "" is one server.
+	ClickHouseCluster string
+	GeoIPDB           string
+	SitesFile         string
+	FlushInterval     time.Duration
+	TrustedProxies    string
+	LogLevel          slog.Level
+	EmailWindow       time.Duration
+	UACacheSize       int
+	SpoolDir          string
+	SpoolMaxBytes     int64
+	SyncInterval      time.Duration
+	InsertTimeout     time.Duration
 
 	// Load and abuse.
-	MaxPendingRows  int
-	MaxVisitorPairs int
-	MaxOpenKeys     int
-	ShedRetryAfter  time.Duration
-	BodyLimit       int
-	HeaderLimit     int
-	ReadTimeout     time.Duration
-	WriteTimeout    time.Duration
-	IdleTimeout     time.Duration
-	MaxConns        int
-	MaxConnsPerIP   int
-	RateLimit       int
-	RateWindow      time.Duration
+	MaxPendingRows   int
+	MaxVisitorPairs  int
+	MaxOpenKeys      int
+	MaxValuesPerHour int
+	MaxHeldClicks    int
+	ClickBurst       time.Duration
+	ShedRetryAfter   time.Duration
+	BodyLimit        int
+	HeaderLimit      int
+	ReadTimeout      time.Duration
+	WriteTimeout     time.Duration
+	IdleTimeout      time.Duration
+	MaxConns         int
+	MaxConnsPerIP    int
+	RateLimit        int
+	RateWindow       time.Duration
 
 	// Operators.
 	MetricsAddr  string // "" when off
@@ -64,7 +70,12 @@ type config struct {
 	// else what SECURE_COOKIES says.
 	SecureCookies *bool
 	Retention     time.Duration
+	// RetentionDrop: drop the counter tables' months older than Retention.
+	RetentionDrop bool
 	PublicURL     string
+
+	// Bot filtering lists: layers.go.
+	layersConfig
 }
 
 // Defaults that belong to the command itself. Every other default is the
@@ -136,6 +147,7 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 	c.ClickHouseURL = getenv.str("CLICKHOUSE_URL", defaultClickHouseURL)
 	fs.Func(flagName("CLICKHOUSE_URL"), "ClickHouse native URL; the path names the database (env CLICKHOUSE_URL; a password in it is never shown) (default "+defaultClickHouseURL+")",
 		func(v string) error { c.ClickHouseURL = v; return nil })
+	str(&c.ClickHouseCluster, "CLICKHOUSE_CLUSTER", "", "ClickHouse cluster (remote_servers name) to run on: replicated tables on every shard, Distributed tables for reads, writes to one shard per chunk; empty: one server")
 	str(&c.GeoIPDB, "GEOIP_DB", "", "GeoIP2/GeoLite2 City or Country .mmdb; empty: regions unknown")
 	str(&c.SitesFile, "SITES_FILE", defaultSitesFile, "sites file (JSON)")
 	dur(&c.FlushInterval, "FLUSH_INTERVAL", aggregator.DefaultFlushInterval, "time between writes to ClickHouse")
@@ -156,8 +168,11 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 	dur(&c.InsertTimeout, "INSERT_TIMEOUT", aggregator.DefaultInsertTimeout, "bound on one insert into ClickHouse (a chunk of at most FLUSH_ROWS rows)")
 
 	integer(&c.MaxPendingRows, "MAX_PENDING_ROWS", ingest.DefaultMaxPendingRows, "counter rows held in memory before hits are shed with 503; negative: no bound")
-	integer(&c.MaxVisitorPairs, "MAX_VISITOR_PAIRS", ingest.DefaultMaxVisitorPairs, "the day's (visitor, value) pairs, 10-15 bytes each, before hits with uniques are shed; negative: no bound")
-	integer(&c.MaxOpenKeys, "MAX_OPEN_KEYS", ingest.DefaultMaxOpenKeys, "remembered email opens before de-duplicated opens are shed; negative: no bound")
+	integer(&c.MaxVisitorPairs, "MAX_VISITOR_PAIRS", ingest.DefaultMaxVisitorPairs, "the day's (visitor, value) pairs, 10-15 bytes each, shared equally by the sites: a site's hits with uniques are shed once its share is full; negative: no bound")
+	integer(&c.MaxOpenKeys, "MAX_OPEN_KEYS", ingest.DefaultMaxOpenKeys, "remembered email opens, shared equally by the sites: a site's de-duplicated opens are shed once its share is full; negative: no bound")
+	integer(&c.MaxValuesPerHour, "MAX_VALUES_PER_HOUR", aggregator.DefaultMaxValuesPerHour, "distinct values of one free-text dimension (path, source, UTM tags, event) of one site counted per hour; further new values count as (other); negative: no cap")
+	integer(&c.MaxHeldClicks, "MAX_HELD_CLICKS", ingest.DefaultMaxHeldClicks, "email clicks held for the scanner check before clicks are shed (they still land); negative: no bound")
+	dur(&c.ClickBurst, "CLICK_BURST_WINDOW", ingest.DefaultClickBurstWindow, "how long a human-looking email click is held: three links of one message followed within it for one recipient are a scanner's")
 	dur(&c.ShedRetryAfter, "SHED_RETRY_AFTER", ingest.DefaultRetryAfter, "Retry-After of shed hits (visitor pairs: until midnight UTC)")
 	integer(&c.BodyLimit, "BODY_LIMIT", collector.DefaultBodyLimit, "largest request body in bytes (413 past it)")
 	integer(&c.HeaderLimit, "HEADER_LIMIT", collector.DefaultHeaderLimit, "largest request line and headers in bytes (431 past it)")
@@ -185,13 +200,15 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 		c.SecureCookies = &b
 		return err
 	})
-	dur(&c.Retention, "RETENTION", dashboards.DefaultRetention, "how far back dashboard queries may reach (400 days)")
+	dur(&c.Retention, "RETENTION", dashboards.DefaultRetention, "how far back dashboard queries may reach (400 days); with RETENTION_DROP, how long counters are kept")
+	boolean(&c.RetentionDrop, "RETENTION_DROP", "delete the counters' whole months older than RETENTION, at start and daily (ALTER TABLE ... DROP PARTITION); off: kept until deleted by hand")
 	str(&c.PublicURL, "PUBLIC_URL", "", "the collector's public origin, shown in embed snippets; empty: the request's host")
 
 	str(&c.MetricsAddr, "METRICS_ADDR", defaultMetricsAddr, "address of the Prometheus /metrics listener, loopback by default; - : none")
 	secret(&c.MetricsToken, "METRICS_TOKEN", "bearer token that also serves /metrics on the main listener; empty: not there")
 	str(&c.TLSCertFile, "TLS_CERT_FILE", "", "PEM certificate (chain) to serve HTTPS with TLS_KEY_FILE; reloaded on SIGHUP; empty: plain HTTP")
 	str(&c.TLSKeyFile, "TLS_KEY_FILE", "", "PEM private key of TLS_CERT_FILE")
+	errs = append(errs, bindLayers(fs, getenv, &c.layersConfig)...)
 
 	check := func() error {
 		if len(errs) > 0 {
@@ -209,6 +226,9 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 		c.SpoolMaxBytes = int64(spoolMB) << 20
 		if c.MetricsAddr == "-" {
 			c.MetricsAddr = ""
+		}
+		if c.RetentionDrop && c.Retention <= 0 {
+			return fmt.Errorf("RETENTION_DROP needs a positive RETENTION")
 		}
 		if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 			return fmt.Errorf("TLS_CERT_FILE and TLS_KEY_FILE go together")

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"tally/aggregator"
 	"tally/pixel"
 )
 
@@ -133,5 +134,22 @@ func TestClosersCloseLastOpenedFirst(t *testing.T) {
 	}
 	if err := (closers{}).close(); err != nil {
 		t.Fatalf("nothing to close: %v", err)
+	}
+}
+
+func TestConfigRetentionDropAndValueCap(t *testing.T) {
+	cfg, err := parse(t, nil)
+	if err != nil || cfg.RetentionDrop || cfg.MaxValuesPerHour != aggregator.DefaultMaxValuesPerHour {
+		t.Fatalf("defaults: drop %v, values per hour %d, %v", cfg.RetentionDrop, cfg.MaxValuesPerHour, err)
+	}
+	cfg, err = parse(t, map[string]string{"RETENTION_DROP": "true", "RETENTION": "2160h", "MAX_VALUES_PER_HOUR": "50"})
+	if err != nil || !cfg.RetentionDrop || cfg.Retention != 90*24*time.Hour || cfg.MaxValuesPerHour != 50 {
+		t.Fatalf("from the environment: %+v %v", cfg, err)
+	}
+	if _, err := parse(t, map[string]string{"RETENTION_DROP": "true", "RETENTION": "0s"}); err == nil {
+		t.Error("RETENTION_DROP without a positive RETENTION was accepted")
+	}
+	if _, err := parse(t, map[string]string{"RETENTION_DROP": "sometimes"}); err == nil || !strings.Contains(err.Error(), "RETENTION_DROP") {
+		t.Errorf("an invalid RETENTION_DROP: %v", err)
 	}
 }

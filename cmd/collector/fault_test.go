@@ -106,6 +106,7 @@ func (f *fault) traffic(d time.Duration, varied bool) {
 				body := fmt.Sprintf(`{"name":"pageview","url":"https://example.com/p/%d","domain":"example.com"}`, rand.IntN(1_000_000))
 				req, _ := http.NewRequest(http.MethodPost, "http://"+f.addr+"/api/event", strings.NewReader(body))
 				req.Header.Set("User-Agent", uaFirefox)
+				req.Header.Set("Accept-Language", "en") // as every browser: else filtered as request_shape
 				resp, err := client.Do(req)
 				if err != nil {
 					continue
@@ -396,7 +397,9 @@ func TestFaultReadOnlySpool(t *testing.T) {
 // ClickHouse is down: rows the disk refuses stay in memory and are written
 // from there once ClickHouse is back; the backlog drains too.
 func TestFaultFullSpool(t *testing.T) {
-	f := newFault(t, "SPOOL_MAX_MB=1")
+	// Without the cap on values per hour, so that the traffic's random
+	// paths keep adding rows until the spool's filesystem is full.
+	f := newFault(t, "SPOOL_MAX_MB=1", "MAX_VALUES_PER_HOUR=-1")
 	mountTmpfs(t, f.spool, "64k")
 	c := f.start()
 	f.traffic(500*time.Millisecond, true)

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -80,6 +81,9 @@ type harness struct {
 	sites string            // the sites file's JSON; the two test sites when ""
 	env   map[string]string // settings added to (or replacing) the defaults
 	tls   bool              // the settings turn TLS on: talk HTTPS
+	// prepare, if set, runs on the fresh database's URL before the
+	// collector starts (rows that must be there at its start).
+	prepare func(t *testing.T, url string)
 }
 
 func startCollectorWith(t *testing.T, h harness) *running {
@@ -102,6 +106,9 @@ func startCollectorWith(t *testing.T, h harness) *running {
 		t.Fatal(err)
 	}
 	url, conn := chtest.Database(t)
+	if h.prepare != nil {
+		h.prepare(t, url)
+	}
 	env := map[string]string{
 		"CLICKHOUSE_URL":  url,
 		"GEOIP_DB":        geoPath,
@@ -115,9 +122,7 @@ func startCollectorWith(t *testing.T, h harness) *running {
 		"METRICS_ADDR":    "-",  // tests in parallel would share its port
 		"METRICS_TOKEN":   testMetricsToken,
 	}
-	for k, v := range h.env {
-		env[k] = v
-	}
+	maps.Copy(env, h.env)
 	fs := newFlagSet()
 	cfg, check := bindConfig(fs, func(k string) string { return env[k] })
 	if err := fs.Parse(nil); err != nil {
@@ -200,6 +205,9 @@ func (r *running) send(t *testing.T, h hit) (int, []byte) {
 	}
 	if h.ua != "" {
 		req.Header.Set("User-Agent", h.ua)
+		// Every browser sends it (useragent.Shape); a hit that should
+		// not sets it to "" in header.
+		req.Header.Set("Accept-Language", "en-GB,en;q=0.9")
 	}
 	for k, v := range h.header {
 		req.Header.Set(k, v)
@@ -254,4 +262,46 @@ func (r *running) emailCounters(t *testing.T) map[string][4]int64 {
 		out[fmt.Sprintf("%s|%s|%s|%s", site, campaign, dim, val)] = c
 	}
 	return out
+}
+
+// scanColumns reads every column of every table of the collector's
+// database as text and fails t for each value holding one of the needles.
+// It returns how many values and columns it read, for the caller to refuse
+// a scan that would prove nothing.
+func (r *running) scanColumns(t *testing.T, needles []string) (scanned, columns int) {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := r.conn.Query(ctx, "SELECT table, name FROM system.columns WHERE database = '"+r.db+"'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cols [][2]string
+	for rows.Next() {
+		var table, col string
+		if err := rows.Scan(&table, &col); err != nil {
+			t.Fatal(err)
+		}
+		cols = append(cols, [2]string{table, col})
+	}
+	rows.Close()
+	for _, tc := range cols {
+		vals, err := r.conn.Query(ctx, "SELECT toString("+tc[1]+") FROM "+r.db+"."+tc[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for vals.Next() {
+			var v string
+			if err := vals.Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			scanned++
+			for _, n := range needles {
+				if strings.Contains(v, n) {
+					t.Errorf("%s.%s holds %q", tc[0], tc[1], v)
+				}
+			}
+		}
+		vals.Close()
+	}
+	return scanned, len(cols)
 }

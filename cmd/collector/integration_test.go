@@ -94,6 +94,10 @@ func TestCountsExactly(t *testing.T) {
 		"example.com|source|Hacker News":  {1, 1, 0},
 		"example.com|source|DuckDuckGo":   {1, 1, 0},
 		"example.com|source|":             {2, 2, 1},
+		"example.com|channel|email":       {3, 3, 1}, // utm_medium=email
+		"example.com|channel|social":      {1, 1, 0},
+		"example.com|channel|search":      {1, 1, 0},
+		"example.com|channel|direct":      {2, 2, 1},
 		"example.com|utm_source|news":     {3, 3, 1},
 		"example.com|utm_medium|email":    {3, 3, 1},
 		"example.com|utm_campaign|spring": {3, 3, 1},
@@ -139,6 +143,7 @@ func TestCountsExactly(t *testing.T) {
 		"example.com|spring-sale|region|GB-ENG":                     {0, 2, 1, 0},
 		"example.com|spring-sale|client|Webmail (Chrome)":           {0, 2, 1, 0},
 		"example.com|spring-sale|client|Apple Mail (privacy proxy)": {0, 0, 0, 1},
+		"example.com|spring-sale|machine|apple_mpp":                 {0, 0, 0, 1},
 	}
 	for k, w := range wantEmail {
 		if got := email[k]; got != w {

@@ -8,9 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"tally/collector/clientip"
@@ -25,7 +22,6 @@ type listeners struct {
 	certs   *certs.Reloader // nil: plain HTTP
 	limiter *connlimit.Limiter
 	metrics *http.Server // nil: no metrics listener
-	reload  []func() error
 }
 
 // connReserve is how far fasthttp's own cap sits above the limiter's: a
@@ -41,7 +37,6 @@ func newListeners(cfg *config, proxies *clientip.Resolver, m *metrics.Metrics) (
 			return nil, err
 		}
 		l.certs = r
-		l.reload = append(l.reload, r.Reload)
 	}
 	lim, err := connlimit.New(connlimit.Options{
 		Max: cfg.MaxConns, PerClient: cfg.MaxConnsPerIP, Exempt: proxies.Trusted,
@@ -95,26 +90,15 @@ func (l *listeners) stop(ctx context.Context) error {
 	return l.metrics.Shutdown(ctx)
 }
 
-// reloadOnHUP runs every reload (the TLS certificate, ...) on SIGHUP until
-// ctx ends. A reload that fails keeps what was loaded and is logged; its
-// error never carries request data.
-func (l *listeners) reloadOnHUP(ctx context.Context, logger *slog.Logger) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	go func() {
-		defer signal.Stop(hup)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				for _, r := range l.reload {
-					if err := r(); err != nil {
-						logger.Error("reload failed; the previous one is kept", "err", err)
-					}
-				}
-				logger.Info("reloaded on SIGHUP")
-			}
-		}
-	}()
+// reloadCert reads the TLS certificate again, when TLS is on; a pair
+// that fails to load keeps the one in use.
+func (l *listeners) reloadCert(logger *slog.Logger) {
+	if l.certs == nil {
+		return
+	}
+	if err := l.certs.Reload(); err != nil {
+		logger.Error("cannot reload the TLS certificate; the previous one is kept", "err", err)
+		return
+	}
+	logger.Info("reloaded the TLS certificate")
 }

@@ -1,5 +1,6 @@
-// Command collector runs the privacy-aware analytics collector, and signs
-// email-open pixel URLs (collector sign-pixel).
+// Command collector runs the privacy-aware analytics collector, signs
+// email-open pixel URLs (collector sign-pixel) and click links (collector
+// sign-link), and prints a site's privacy statement (collector statement).
 package main
 
 import (
@@ -56,6 +57,12 @@ func processEnv(name string) string {
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "sign-pixel" {
 		return signPixel(args[1:], getenv, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "statement" {
+		return printStatement(args[1:], getenv, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "sign-link" {
+		return signLink(args[1:], getenv, stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "healthcheck" {
 		return healthcheck(env(getenv).str("LISTEN_ADDR", defaultListenAddr), getenv("TLS_CERT_FILE") != "")
@@ -116,21 +123,17 @@ func newFlagSet() *flag.FlagSet { return flag.NewFlagSet("collector", flag.Conti
 // app is the running collector's parts. shutdown stops serving and flushes
 // the aggregator, then closes what build opened, last opened first.
 type app struct {
-	sink   *clickhouse.Sink
-	agg    *aggregator.Aggregator
-	fiber  *fiber.App
-	listen *listeners
-	opened closers
-	// day is the handover of the day's uniques across a graceful restart
-	// (uniques.SaveDay); nil without a spool directory.
-	day *dayHandover
-}
-
-// dayHandover is where and what the day's memory is saved at shutdown.
-type dayHandover struct {
-	path     string
-	visitors *uniques.Visitors
-	opens    *uniques.Opens
+	sink     *clickhouse.Sink
+	agg      *aggregator.Aggregator
+	pipeline *ingest.Pipeline
+	fiber    *fiber.App
+	listen   *listeners
+	opened   closers
+	layers   layers // reloaded on SIGHUP
+	// handover is where the day's uniques are saved at shutdown, to cross
+	// a graceful restart (uniques.SaveDay); "" without a spool directory.
+	handover string
+	day      uniques.Day
 }
 
 // closers is what build opened, in order, with a name for errors.
@@ -169,9 +172,9 @@ func serve(ctx context.Context, cfg *config, ln net.Listener, logger *slog.Logge
 		return errors.Join(err, a.opened.close())
 	}
 	go a.agg.Run()
-	a.listen.reloadOnHUP(ctx, logger)
+	defer reloadOnSIGHUP(ctx, logger, a.listen.reloadCert, a.layers.reload)()
 	logger.Info("collector listening", "addr", ln.Addr().String(), "tls", cfg.TLSCertFile != "",
-		"clickhouse_db", a.sink.Database(), "geoip", cfg.GeoIPDB != "", "flush_interval", cfg.FlushInterval.String())
+		"clickhouse_db", a.sink.Database(), "clickhouse_cluster", cfg.ClickHouseCluster, "geoip", cfg.GeoIPDB != "", "flush_interval", cfg.FlushInterval.String())
 
 	served := make(chan error, 1)
 	go func() { served <- a.fiber.Listener(a.listen.wrap(ln)) }()
@@ -211,13 +214,22 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 	if err != nil {
 		return nil, fmt.Errorf("cannot build user-agent classifier: %w", err)
 	}
+	lists, err := buildLayers(cfg.layersConfig)
+	if err != nil {
+		return nil, err
+	}
 	// A connection's handshake is bounded by the dial timeout, not by the
 	// insert's deadline: no longer than an insert may take.
-	sink, err := clickhouse.Open(ctx, clickhouse.Options{URL: cfg.ClickHouseURL, DialTimeout: min(5*time.Second, cfg.InsertTimeout)})
+	sink, err := clickhouse.Open(ctx, clickhouse.Options{
+		URL: cfg.ClickHouseURL, Cluster: cfg.ClickHouseCluster, DialTimeout: min(5*time.Second, cfg.InsertTimeout),
+	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot start ClickHouse sink: %w", err)
 	}
 	opened.push("ClickHouse", sink.Close)
+	if cfg.RetentionDrop {
+		opened.push("retention", startRetention(sink, cfg.Retention, retentionEvery, retentionRetry, time.Now, logger))
+	}
 	readyCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	sinkErr := sink.Ready(readyCtx)
@@ -251,15 +263,17 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 
 	visitors := uniques.NewVisitors(nil)
 	opens := uniques.NewOpens(cfg.EmailWindow, nil)
-	var day *dayHandover
+	day := uniques.Day{Visitors: visitors, Opens: opens, Clicks: uniques.NewClicks(cfg.EmailWindow, nil)}
+	var handover string
 	if cfg.SpoolDir != "" {
-		// Before the first hit: the day's visitors and opens from a
-		// graceful restart today, if any. The file is deleted whatever it
-		// holds.
-		day = &dayHandover{path: filepath.Join(cfg.SpoolDir, uniques.HandoverFile), visitors: visitors, opens: opens}
-		switch ok, err := uniques.RestoreDay(day.path, visitors, opens); {
+		// Before the first hit: the day's visitors, opens and clicks from
+		// a graceful restart today, if any. The file is deleted whatever
+		// it holds.
+		handover = filepath.Join(cfg.SpoolDir, uniques.HandoverFile)
+		switch ok, err := uniques.RestoreDay(handover, day); {
 		case ok:
-			logger.Info("restored the day's unique visitors and opens", "pairs", visitors.Len(), "opens", opens.Len())
+			logger.Info("restored the day's unique visitors, opens and clicks",
+				"pairs", visitors.Len(), "opens", opens.Len(), "clicks", day.Clicks.Len())
 		case errors.Is(err, uniques.ErrHandoverStale):
 			logger.Info("the day's uniques handover is from another day: deleted unread")
 		case err != nil:
@@ -293,7 +307,8 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 			}
 			return float64(len(sp.Quarantined())) // at start and since
 		},
-		AmbiguousHits: func() float64 { return float64(agg.Stats().AmbiguousHits) },
+		AmbiguousHits:  func() float64 { return float64(agg.Stats().AmbiguousHits) },
+		OverflowValues: func() float64 { return float64(agg.Stats().OverflowValues) },
 		SpoolFault: func() float64 {
 			if agg.Degraded() != nil {
 				return 1
@@ -304,20 +319,23 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 	agg, err = aggregator.New(aggregator.Options{
 		Sink: sink, Journal: journal, SyncInterval: cfg.SyncInterval,
 		FlushInterval: cfg.FlushInterval, InsertTimeout: cfg.InsertTimeout, Logger: logger, OnFlush: m.Flushed,
+		MaxValuesPerHour: cfg.MaxValuesPerHour,
 	})
 	if err != nil {
 		return nil, err
 	}
 	pipeline, err := ingest.New(ingest.Options{
-		Geo: locator, Agents: agents, Visitors: visitors, Opens: opens, Aggregator: agg,
+		Geo: locator, Agents: agents, Visitors: visitors, Opens: opens, Clicks: day.Clicks, Aggregator: agg,
 		MaxPendingRows: cfg.MaxPendingRows, MaxVisitorPairs: cfg.MaxVisitorPairs,
-		MaxOpenKeys: cfg.MaxOpenKeys, RetryAfter: cfg.ShedRetryAfter,
+		MaxOpenKeys: cfg.MaxOpenKeys, RetryAfter: cfg.ShedRetryAfter, Sites: len(registry.All()),
+		DataCentres: lists.dataCentres, Spam: lists.spam,
+		MaxHeldClicks: cfg.MaxHeldClicks, ClickBurstWindow: cfg.ClickBurst,
 	})
 	if err != nil {
 		return nil, err
 	}
 	dash, err := dashboards.New(dashboards.Options{
-		Conn: sink.Conn(), Sites: registry, Logger: logger,
+		Conn: sink.Conn(), Cluster: sink.Cluster(), Sites: registry, Logger: logger,
 		AdminUser: cfg.AdminUser, AdminPassword: cfg.AdminPassword, Dev: cfg.Dev,
 		SessionKey: []byte(cfg.SessionKey), TLS: cfg.TLSCertFile != "",
 		SecureCookies: cfg.SecureCookies != nil && *cfg.SecureCookies, InsecureCookies: cfg.SecureCookies != nil && !*cfg.SecureCookies,
@@ -354,7 +372,8 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 		return nil, err
 	}
 	f.Server().ConnState = listen.limiter.ConnState
-	return &app{sink: sink, agg: agg, fiber: f, listen: listen, opened: opened, day: day}, nil
+	return &app{sink: sink, agg: agg, pipeline: pipeline, fiber: f, listen: listen, opened: opened, layers: lists,
+		handover: handover, day: day}, nil
 }
 
 func (a *app) shutdown(logger *slog.Logger) error {
@@ -367,12 +386,14 @@ func (a *app) shutdown(logger *slog.Logger) error {
 	if err := a.listen.stop(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("cannot stop the metrics listener: %w", err))
 	}
+	a.pipeline.Close() // clicks held for the scanner check, before the save and the last flush
 	// No hit arrives any more: the day's uniques may cross the restart.
-	if a.day != nil {
-		if err := uniques.SaveDay(a.day.path, a.day.visitors, a.day.opens); err != nil {
+	if a.handover != "" {
+		if err := uniques.SaveDay(a.handover, a.day); err != nil {
 			errs = append(errs, err)
 		} else {
-			logger.Info("saved the day's unique visitors and opens for the next start", "pairs", a.day.visitors.Len(), "opens", a.day.opens.Len())
+			logger.Info("saved the day's unique visitors, opens and clicks for the next start",
+				"pairs", a.day.Visitors.Len(), "opens", a.day.Opens.Len(), "clicks", a.day.Clicks.Len())
 		}
 	}
 	if err := a.agg.Stop(ctx); err != nil {

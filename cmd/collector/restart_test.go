@@ -20,7 +20,7 @@ import (
 
 // TestRestartKeepsTheDay runs the collector as a child process, stops it
 // with SIGTERM and starts it again: the same visitor and the same
-// recipient, seen before and after, count once. The handover file exists
+// recipient (an open and a click), seen before and after, count once. The handover file exists
 // between the two runs only (mode 0600), and one from yesterday is deleted
 // unread: with it in place, the visitor counts again.
 func TestRestartKeepsTheDay(t *testing.T) {
@@ -72,24 +72,39 @@ func TestRestartKeepsTheDay(t *testing.T) {
 		}
 	}
 	open := pixel.EmailURL("", []byte(secret), pixel.Claims{Site: "example.com", Campaign: "spring", Recipient: "r-1"})
+	click, err := pixel.ClickURL("", []byte(secret), pixel.Link{Site: "example.com", Campaign: "spring", Label: "cta",
+		Destination: "https://example.com/offer", Recipient: "r-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	hits := func() {
 		t.Helper()
 		for _, req := range []*http.Request{
 			mustRequest(t, http.MethodPost, "http://"+addr+"/api/event",
 				`{"name":"pageview","url":"https://example.com/","domain":"example.com","consent":{"analytics":"granted"}}`),
 			mustRequest(t, http.MethodGet, "http://"+addr+open, ""),
+			mustRequest(t, http.MethodGet, "http://"+addr+click, ""),
 		} {
 			req.Header.Set("X-Forwarded-For", ipDE)
 			req.Header.Set("User-Agent", uaFirefox)
-			resp, err := http.DefaultClient.Do(req)
+			req.Header.Set("Accept-Language", "de-DE,de;q=0.9")
+			resp, err := noRedirect.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
-			if resp.StatusCode >= 300 {
+			if resp.StatusCode >= 400 {
 				t.Fatalf("%s: %d", req.URL.Path, resp.StatusCode)
 			}
 		}
+	}
+	uniqueClicks := func() (clicks, unique int64) {
+		t.Helper()
+		if err := conn.QueryRow(context.Background(), "SELECT sum(clicks), sum(unique_clicks) FROM "+chtest.DB(conn)+".email_counters WHERE dimension = 'total'").Scan(&clicks, &unique); err != nil {
+			t.Fatal(err)
+		}
+		return
 	}
 	counts := func() (pageviews, visitors, opens, unique int64) {
 		t.Helper()
@@ -125,16 +140,20 @@ func TestRestartKeepsTheDay(t *testing.T) {
 	if pv != 2 || vis != 1 || opens != 2 || unique != 1 {
 		t.Fatalf("across a restart: %d page views, %d visitors, %d opens, %d unique opens; want 2, 1, 2, 1\n%s", pv, vis, opens, unique, logs())
 	}
-	if !strings.Contains(logs(), "restored the day's unique visitors and opens") {
+	if cl, uc := uniqueClicks(); cl != 2 || uc != 1 {
+		t.Fatalf("across a restart: %d clicks, %d unique clicks; want 2, 1\n%s", cl, uc, logs())
+	}
+	if !strings.Contains(logs(), "restored the day's unique visitors, opens and clicks") {
 		t.Errorf("the start did not log the restore:\n%s", logs())
 	}
 
 	// A handover from yesterday, with today's file replaced by it: deleted
 	// unread, so the same visitor and recipient count again.
 	yesterday := func() time.Time { return time.Now().Add(-24 * time.Hour) }
-	v, o := uniques.NewVisitors(yesterday), uniques.NewOpens(0, yesterday)
+	v := uniques.NewVisitors(yesterday)
 	v.FirstToday(v.Visitor("example.com", netip.MustParseAddr(ipDE), uaFirefox), "total", "")
-	if err := uniques.SaveDay(handover, v, o); err != nil {
+	day := uniques.Day{Visitors: v, Opens: uniques.NewOpens(0, yesterday), Clicks: uniques.NewClicks(0, yesterday)}
+	if err := uniques.SaveDay(handover, day); err != nil {
 		t.Fatal(err)
 	}
 	c = start()
@@ -146,6 +165,9 @@ func TestRestartKeepsTheDay(t *testing.T) {
 	pv, vis, opens, unique = counts()
 	if pv != 3 || vis != 2 || opens != 3 || unique != 2 {
 		t.Fatalf("after a start with yesterday's file: %d page views, %d visitors, %d opens, %d unique opens; want 3, 2, 3, 2", pv, vis, opens, unique)
+	}
+	if cl, uc := uniqueClicks(); cl != 3 || uc != 2 {
+		t.Fatalf("after a start with yesterday's file: %d clicks, %d unique clicks; want 3, 2", cl, uc)
 	}
 	if !strings.Contains(logs(), "from another day: deleted unread") {
 		t.Errorf("the start did not log the stale file:\n%s", logs())

@@ -287,7 +287,7 @@ func TestTLS(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if !strings.Contains(r.logs.String(), "reloaded on SIGHUP") {
+	if !strings.Contains(r.logs.String(), "reloaded the TLS certificate") {
 		t.Error("the reload is not logged")
 	}
 }

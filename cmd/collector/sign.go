@@ -38,23 +38,7 @@ func signPixel(args []string, getenv func(string) string, stdout, stderr io.Writ
 	if !ingest.ValidCampaign(*campaign) {
 		return ingest.ErrBadCampaign
 	}
-	registry, err := sites.Load(*sitesFile)
-	if err != nil {
-		return err
-	}
-	s, ok := registry.Lookup(*site)
-	if !ok {
-		return fmt.Errorf("site %q is not declared in %s", *site, *sitesFile)
-	}
-	key, ok := s.SigningKey()
-	if *keyID != "" {
-		secret, found := s.VerifyingKey(*keyID)
-		key, ok = sites.EmailKey{ID: *keyID, Secret: secret}, found
-	}
-	if !ok {
-		return fmt.Errorf("site %q has no email key %q in %s (email_keys or email_secret)", *site, *keyID, *sitesFile)
-	}
-	exp, err := parseExpiry(*expires, time.Now())
+	s, key, exp, err := signingKey(*sitesFile, *site, *keyID, *expires)
 	if err != nil {
 		return err
 	}
@@ -63,6 +47,33 @@ func signPixel(args []string, getenv func(string) string, stdout, stderr io.Writ
 		KeyID: key.ID, Expires: exp,
 	}))
 	return nil
+}
+
+// signingKey finds what sign-pixel and sign-link sign with: the declared
+// site, its key (the newest, or the one -key names) and the expiry of
+// -expires, in unix seconds (0: never).
+func signingKey(sitesFile, site, keyID, expires string) (*sites.Site, sites.EmailKey, int64, error) {
+	registry, err := sites.Load(sitesFile)
+	if err != nil {
+		return nil, sites.EmailKey{}, 0, err
+	}
+	s, ok := registry.Lookup(site)
+	if !ok {
+		return nil, sites.EmailKey{}, 0, fmt.Errorf("site %q is not declared in %s", site, sitesFile)
+	}
+	key, ok := s.SigningKey()
+	if keyID != "" {
+		secret, found := s.VerifyingKey(keyID)
+		key, ok = sites.EmailKey{ID: keyID, Secret: secret}, found
+	}
+	if !ok {
+		return nil, sites.EmailKey{}, 0, fmt.Errorf("site %q has no email key %q in %s (email_keys or email_secret)", site, keyID, sitesFile)
+	}
+	exp, err := parseExpiry(expires, time.Now())
+	if err != nil {
+		return nil, sites.EmailKey{}, 0, err
+	}
+	return s, key, exp, nil
 }
 
 // parseExpiry reads -expires: "" (never), a duration from now, or an RFC

@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"bytes"
 	"maps"
 	"slices"
 	"strings"
@@ -54,7 +55,7 @@ var sources = map[string]Channel{
 	// Search engines.
 	"google": Search, "bing": Search, "duckduckgo": Search, "yahoo!": Search, "yahoo": Search,
 	"baidu": Search, "yandex": Search, "ecosia": Search, "qwant.com": Search, "startpage.com": Search,
-	"search.brave.com": Search, "kagi.com": Search, "naver.com": Search, "seznam.cz": Search,
+	"search.brave.com": Search, "brave search": Search, "kagi.com": Search, "naver.com": Search, "seznam.cz": Search,
 	"sogou.com": Search, "so.com": Search, "ask.com": Search, "aol.com": Search, "search.yahoo.com": Search,
 	"google.com": Search, "bing.com": Search, "duckduckgo.com": Search, "ecosia.org": Search,
 
@@ -64,7 +65,7 @@ var sources = map[string]Channel{
 	"t.co": Social, "x.com": Social, "facebook.com": Social, "instagram.com": Social, "linkedin.com": Social,
 	"reddit.com": Social, "youtube.com": Social, "pinterest.com": Social, "tiktok.com": Social,
 	"news.ycombinator.com": Social, "bsky.app": Social, "threads.net": Social, "threads.com": Social,
-	"mastodon.social": Social, "t.me": Social, "telegram.org": Social, "web.whatsapp.com": Social,
+	"mastodon.social": Social, "t.me": Social, "telegram.org": Social, "web.whatsapp.com": Social, "whatsapp": Social,
 	"vk.com": Social, "quora.com": Social, "discord.com": Social, "lobste.rs": Social, "tumblr.com": Social,
 	"weibo.com": Social, "snapchat.com": Social,
 
@@ -72,6 +73,9 @@ var sources = map[string]Channel{
 	"mail.google.com": Email, "outlook.live.com": Email, "outlook.office.com": Email,
 	"outlook.office365.com": Email, "mail.yahoo.com": Email, "mail.proton.me": Email,
 	"app.fastmail.com": Email, "mail.aol.com": Email, "mail.yandex.ru": Email, "e.mail.ru": Email,
+	// The names collector/referrer gives those hosts.
+	"gmail": Email, "outlook.com": Email, "yahoo mail": Email, "proton mail": Email, "fastmail": Email,
+	"aol mail": Email, "yandex mail": Email, "mail.ru mail": Email,
 }
 
 // Campaign media that decide the channel whatever the source.
@@ -86,23 +90,19 @@ var (
 // medium.
 func Of(source, medium string) Channel {
 	source = strings.TrimSpace(source)
-	medium = strings.ToLower(strings.TrimSpace(medium))
+	medium = strings.TrimSpace(medium)
 	if source == "" && medium == "" {
 		return Direct
 	}
-	for _, m := range emailMedia {
-		if medium == m {
-			return Email
-		}
+	if oneOf(medium, emailMedia) {
+		return Email
 	}
 	ch, known := lookup(source)
 	if known && ch == AI {
 		return AI
 	}
-	for _, m := range paidMedia {
-		if medium == m {
-			return Paid
-		}
+	if oneOf(medium, paidMedia) {
+		return Paid
 	}
 	if known {
 		return ch
@@ -110,18 +110,36 @@ func Of(source, medium string) Channel {
 	return Referral
 }
 
-// lookup finds source, then each domain it belongs to, in the table.
+func oneOf(medium string, media []string) bool {
+	for _, m := range media {
+		if strings.EqualFold(medium, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// lookup finds source, then each domain it belongs to, in the table. It
+// lower-cases into a stack buffer, so that a page view does not allocate
+// for its channel (sources such as "Google" are capitalised).
 func lookup(source string) (Channel, bool) {
-	s := strings.TrimPrefix(strings.ToLower(source), "www.")
-	for s != "" {
-		if ch, ok := sources[s]; ok {
+	var buf [128]byte
+	b := append(buf[:0], source...) // on the heap only past 128 bytes
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	b = bytes.TrimPrefix(b, []byte("www."))
+	for len(b) > 0 {
+		if ch, ok := sources[string(b)]; ok { // no copy: a map index
 			return ch, true
 		}
-		i := strings.IndexByte(s, '.')
-		if i < 0 || strings.IndexByte(s[i+1:], '.') < 0 {
+		i := bytes.IndexByte(b, '.')
+		if i < 0 || bytes.IndexByte(b[i+1:], '.') < 0 {
 			return "", false // stop at the registrable part: "com" alone says nothing
 		}
-		s = s[i+1:]
+		b = b[i+1:]
 	}
 	return "", false
 }

@@ -188,6 +188,10 @@ func (e *benchEnv) webHits(n, clients int, tcf bool) []webHit {
 				UserAgent: e.agents[e.rng.IntN(len(e.agents))],
 				DNT:       e.rng.IntN(20) == 0,
 				GPC:       e.rng.IntN(20) == 0,
+				// Every browser sends Accept-Language (see
+				// useragent.Shape); without it every hit would be
+				// filtered as request_shape.
+				AcceptLanguage: true,
 			},
 		}
 	}

@@ -35,6 +35,19 @@ func bound(n, def int) int {
 	return n
 }
 
+// share is one site's part of a memory bound (see Options.Sites), or -1
+// for no bound. Shares are equal and add up to at most the bound, so the
+// bound holds however the sites fill theirs, and one site filling its
+// share (a popular day, or one client making up visitors) sheds only that
+// site's hits: the others keep counting. The price: a site never uses
+// more than its share, even while the others leave theirs empty.
+func share(bound, sites int) int {
+	if bound == math.MaxInt {
+		return -1
+	}
+	return max(bound/max(sites, 1), 1)
+}
+
 // Reasons for shedding, as metric labels.
 const (
 	ShedCounterRows  = "counter_rows"

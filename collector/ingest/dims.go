@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"tally/collector/channel"
 	"tally/collector/referrer"
 	"tally/collector/uniques"
 	"tally/collector/useragent"
@@ -8,7 +9,7 @@ import (
 )
 
 // pageDimensions is the number of dimension rows a page view counts in.
-const pageDimensions = 12
+const pageDimensions = 13
 
 // pageDims fills the dimension rows of a page view of page, arrived as
 // arr (referrer.Sources.Arrive), by the client c whose agent is
@@ -20,6 +21,7 @@ func (p *Pipeline) pageDims(pairs *[pageDimensions]uniques.Pair, page referrer.P
 		{Dimension: counter.DimTotal},
 		{Dimension: counter.DimPath, Value: page.Path},
 		{Dimension: counter.DimSource, Value: arr.Source},
+		{Dimension: counter.DimChannel, Value: string(channel.Of(arr.Source, page.UTMMedium))},
 		{Dimension: counter.DimUTMSource, Value: page.UTMSource},
 		{Dimension: counter.DimUTMMedium, Value: page.UTMMedium},
 		{Dimension: counter.DimUTMCampaign, Value: page.UTMCampaign},

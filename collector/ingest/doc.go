@@ -4,12 +4,22 @@
 // aggregator. The client address and user agent stop here: nothing that
 // leaves this package carries them.
 //
+// Bot filtering runs only on hits whose consent allows counters, so that a
+// strict-mode hit without consent records its consent state and nothing
+// else, bot or not. Its layers, first match wins (filterReason in web.go):
+// the agent's (collector/useragent), the tracker's navigator.webdriver
+// report, data-centre addresses (collector/netclass), referrer spam
+// (collector/spam), the request's shape (useragent.Shape), prefetches. A
+// page view that passes is also counted under its channel
+// (collector/channel).
+//
 // One file per role: pipeline.go wires the steps (Options, New, Client,
 // Outcome); web.go is the page-view and custom-event path; dims.go the
 // dimension rows of a page view; visits.go what a page view adds to the
 // visit counters (the rules are collector/visits'); engagement.go the
 // engagement-report path (time on page, scroll depth, our tracker's
-// corrections); email.go the email open and sent-report path; bounds.go
-// the memory bounds that shed hits; webmail.go the cache of webmail client
-// names.
+// corrections); email.go the email open and sent-report path; click.go the
+// email click path and burst.go the clicks it holds for a few seconds to
+// tell scanners from people; bounds.go the memory bounds that shed hits;
+// webmail.go the cache of webmail client names.
 package ingest

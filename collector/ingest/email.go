@@ -41,29 +41,50 @@ func (p *Pipeline) EmailOpen(o Open, c Client) (Outcome, error) {
 	mc, known := mailclient.Classify(c.UserAgent)
 	if !known {
 		agent := p.opts.Agents.Classify(c.UserAgent)
-		mc = mailclient.Client{Name: agent.Browser, Machine: agent.Bot != ""}
+		mc = mailclient.Client{Name: agent.Browser, Machine: agent.Machine()}
 		if !mc.Machine {
 			mc.Name = p.webmail.name(agent.Browser)
 		}
 	}
+	// Strict mode without the signed consent bit: the open is counted in
+	// the campaign's total and nothing else. No region is looked up, no
+	// mail client is recorded and the recipient is not recognised: the
+	// client is classified only to tell a privacy proxy's fetch (a
+	// machine open) from a person's, which the total keeps apart.
+	if o.Site.Mode == sites.ModeStrict && !o.RecipientConsent {
+		total := counter.EmailCounts{Opens: 1}
+		if mc.Machine {
+			total = counter.EmailCounts{MachineOpens: 1}
+		}
+		p.opts.Aggregator.AddEmail(o.Site.Domain, o.Campaign, hour, []aggregator.EmailUpdate{
+			{Dimension: counter.DimTotal, Counts: total},
+		})
+		if mc.Machine {
+			return Filtered, nil
+		}
+		return ConsentOnly, nil
+	}
 	if mc.Machine {
+		class := mc.Class // see counter.MachineClasses
+		if class == "" {
+			class = counter.MachineScannerAgent // a bot the general classifier knows
+		}
 		p.opts.Aggregator.AddEmail(o.Site.Domain, o.Campaign, hour, []aggregator.EmailUpdate{
 			{Dimension: counter.DimTotal, Counts: counter.EmailCounts{MachineOpens: 1}},
 			{Dimension: counter.DimClient, Value: mc.Name, Counts: counter.EmailCounts{MachineOpens: 1}},
+			{Dimension: counter.DimMachine, Value: class, Counts: counter.EmailCounts{MachineOpens: 1}},
 		})
 		return Filtered, nil
 	}
 
 	// De-duplicate only where the site's mode allows recognising the
-	// recipient: always in anonymous and optout mode (nothing per
-	// recipient is stored), in strict mode only with the signed consent
-	// bit.
-	first := false
-	if o.Recipient != "" && (o.Site.Mode != sites.ModeStrict || o.RecipientConsent) {
-		if p.opts.Opens.Len() >= p.opts.MaxOpenKeys {
-			return "", p.errOpens // see bounds.go
-		}
-		first = p.opts.Opens.FirstOpen(o.Site.Domain, o.Campaign, o.Recipient)
+	// recipient: always in anonymous and optout mode (nothing per recipient is
+	// stored), in strict mode only with the signed consent bit (checked
+	// above).
+	// Each site is held to its share of the open keys (bounds.go).
+	first, ok := p.opts.Opens.FirstOpenUnder(o.Site.Domain, o.Campaign, o.Recipient, p.openShare)
+	if !ok {
+		return "", p.errOpens
 	}
 	open := counter.EmailCounts{Opens: 1}
 	if first {

@@ -23,6 +23,8 @@ type Engagement struct {
 	Referrer string // its referrer (our tracker sends it; Plausible's does not)
 	Consent  consent.Signals
 	Report   visits.Report // validated: see visits.ParseScroll, ParseEngagedMS
+	// Automated: as in Event.
+	Automated bool
 }
 
 // Engagement adds a report's engaged time and scroll depth to the page's
@@ -53,7 +55,7 @@ func (p *Pipeline) Engagement(e Engagement, c Client) (Outcome, error) {
 		return ConsentOnly, nil
 	}
 	agent := p.opts.Agents.Classify(c.UserAgent)
-	if filterReason(agent, c) != "" {
+	if p.filterReason(agent, Event{Referrer: e.Referrer, Automated: e.Automated}, c) != "" {
 		return Filtered, nil
 	}
 	arr := p.sources.Arrive(page, e.Referrer, e.Site.OwnsHost)

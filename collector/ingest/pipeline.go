@@ -7,7 +7,9 @@ import (
 
 	"tally/aggregator"
 	"tally/collector/geo"
+	"tally/collector/netclass"
 	"tally/collector/referrer"
+	"tally/collector/spam"
 	"tally/collector/uniques"
 	"tally/collector/useragent"
 )
@@ -25,6 +27,10 @@ type Client struct {
 	// (language.Primary of Accept-Language), or "": a constant, nothing
 	// else of the header.
 	Language string
+	// AcceptLanguage: the request had an Accept-Language header. Its
+	// presence is all the request-shape layer reads; the value is not
+	// kept.
+	AcceptLanguage bool
 }
 
 // Outcome says what happened to a hit, for metrics and tests.
@@ -32,8 +38,8 @@ type Outcome string
 
 const (
 	Counted     Outcome = "counted"      // counters recorded
-	ConsentOnly Outcome = "consent_only" // strict mode without consent: only the consent counter
-	Filtered    Outcome = "filtered"     // a bot or prefetch: only the filtered counter
+	ConsentOnly Outcome = "consent_only" // strict mode without consent: only the consent counter, or an email open's total
+	Filtered    Outcome = "filtered"     // a bot or prefetch: only the filtered counter (or the consent counter, where counters are not allowed)
 	Unsigned    Outcome = "unsigned"     // email pixel without a valid signature: nothing
 	Expired     Outcome = "expired"      // email pixel signed with an expiry that has passed: nothing
 )
@@ -47,19 +53,42 @@ type Options struct {
 	Aggregator *aggregator.Aggregator
 	Now        func() time.Time // time.Now when nil
 
+	// DataCentres filters hits from cloud and hosting networks; nil turns
+	// the layer off. The operator reloads it (SIGHUP) while hits run.
+	DataCentres *netclass.Classifier
+	// Spam filters hits whose referrer is a known spam host; nil turns
+	// the layer off.
+	Spam *spam.List
+
 	// MaxPendingRows sheds every hit while the aggregator holds this many
 	// counter rows in memory (0: DefaultMaxPendingRows; negative: no bound).
 	MaxPendingRows int
 	// PendingRows reads the aggregator's row count; Aggregator.Pending when
 	// nil. It is called once per hit.
 	PendingRows func() int
-	// MaxVisitorPairs sheds hits that would compute daily uniques once the
-	// day has this many (visitor, value) pairs (0: DefaultMaxVisitorPairs;
-	// negative: no bound). Hits without uniques are still counted.
+	// MaxVisitorPairs bounds the day's (visitor, value) pairs (0:
+	// DefaultMaxVisitorPairs; negative: no bound). Each of the Sites sites
+	// has an equal share; a site's hits that would compute daily uniques
+	// are shed once its share is full. Hits without uniques, and other
+	// sites' hits, are still counted.
 	MaxVisitorPairs int
-	// MaxOpenKeys sheds email opens that would be de-duplicated once this
-	// many opens are remembered (0: DefaultMaxOpenKeys; negative: no bound).
+	// MaxOpenKeys bounds the remembered email opens (0: DefaultMaxOpenKeys;
+	// negative: no bound), shared the same way: a site's opens that would
+	// be de-duplicated are shed once its share is full.
 	MaxOpenKeys int
+	// Sites is how many sites share the memory bounds (the registry's
+	// size); 0 counts as 1.
+	Sites int
+	// Clicks remembers first clicks of email links; made with the opens'
+	// window when nil.
+	Clicks *uniques.Clicks
+	// ClickBurstWindow is how long a human-looking click is held for the
+	// scanner check (0: DefaultClickBurstWindow).
+	ClickBurstWindow time.Duration
+	// MaxHeldClicks sheds clicks that would be held once this many are
+	// (0: DefaultMaxHeldClicks; negative: no bound). The remembered first
+	// clicks share MaxOpenKeys' bound.
+	MaxHeldClicks int
 	// RetryAfter is the wait suggested when counter rows or open keys are
 	// over their bound (0: DefaultRetryAfter). Shed
 	// visitor pairs are told to retry at midnight UTC, when the day's
@@ -72,9 +101,13 @@ type Pipeline struct {
 	opts    Options
 	sources referrer.Sources // referrer hosts to source names, cached
 	webmail webmailNames     // see webmail.go
+	clicks  *burst           // clicks held for the scanner check (click.go)
 	// Made once: shedding must not allocate under the load that causes it
 	// (see bounds.go).
-	errRows, errOpens error
+	errRows, errOpens           error
+	errClickKeys, errHeldClicks error
+	// Each site's share of MaxVisitorPairs and MaxOpenKeys; -1: no bound.
+	pairShare, openShare int
 }
 
 // New checks the options and fills defaults.
@@ -82,8 +115,8 @@ func New(opts Options) (*Pipeline, error) {
 	if opts.Geo == nil || opts.Agents == nil || opts.Visitors == nil || opts.Opens == nil || opts.Aggregator == nil {
 		return nil, errors.New("ingest: every step is required")
 	}
-	if opts.RetryAfter < 0 {
-		return nil, errors.New("ingest: negative retry-after")
+	if opts.RetryAfter < 0 || opts.Sites < 0 || opts.ClickBurstWindow < 0 {
+		return nil, errors.New("ingest: negative retry-after, site count or click burst window")
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -97,9 +130,22 @@ func New(opts Options) (*Pipeline, error) {
 	if opts.RetryAfter == 0 {
 		opts.RetryAfter = DefaultRetryAfter
 	}
-	return &Pipeline{
-		opts:     opts,
-		errRows:  &OverloadError{Reason: ShedCounterRows, RetryAfter: opts.RetryAfter},
-		errOpens: &OverloadError{Reason: ShedOpenKeys, RetryAfter: opts.RetryAfter},
-	}, nil
+	if opts.Clicks == nil {
+		opts.Clicks = uniques.NewClicks(opts.Opens.Window(), opts.Now)
+	}
+	if opts.ClickBurstWindow == 0 {
+		opts.ClickBurstWindow = DefaultClickBurstWindow
+	}
+	opts.MaxHeldClicks = bound(opts.MaxHeldClicks, DefaultMaxHeldClicks)
+	p := &Pipeline{
+		opts:          opts,
+		errRows:       &OverloadError{Reason: ShedCounterRows, RetryAfter: opts.RetryAfter},
+		errOpens:      &OverloadError{Reason: ShedOpenKeys, RetryAfter: opts.RetryAfter},
+		errClickKeys:  &OverloadError{Reason: ShedClickKeys, RetryAfter: opts.RetryAfter},
+		errHeldClicks: &OverloadError{Reason: ShedHeldClicks, RetryAfter: opts.ClickBurstWindow},
+		pairShare:     share(opts.MaxVisitorPairs, opts.Sites),
+		openShare:     share(opts.MaxOpenKeys, opts.Sites),
+	}
+	p.clicks = newBurst(opts.ClickBurstWindow, opts.MaxHeldClicks, p.commitClicks)
+	return p, nil
 }

@@ -34,7 +34,7 @@ func newVisitEnv(t *testing.T, mode string) *visitEnv {
 	site, _ := reg.Lookup("shop.example")
 	return &visitEnv{t: t, site: site,
 		pipe:   testpipe.New(t, testpipe.Options{Regions: benchGeo, Now: func() time.Time { return testNow }}),
-		client: ingest.Client{IP: netip.MustParseAddr("10.1.2.3"), UserAgent: firefox, Language: "de"}}
+		client: ingest.Client{IP: netip.MustParseAddr("10.1.2.3"), UserAgent: firefox, Language: "de", AcceptLanguage: true}}
 }
 
 func (e *visitEnv) view(path, ref string, f visits.Flags) {

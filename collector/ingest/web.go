@@ -7,7 +7,9 @@ import (
 
 	"tally/aggregator"
 	"tally/collector/consent"
+	"tally/collector/netclass"
 	"tally/collector/referrer"
+	"tally/collector/spam"
 	"tally/collector/uniques"
 	"tally/collector/useragent"
 	"tally/collector/visits"
@@ -32,6 +34,10 @@ type Event struct {
 	// Visit is what the sender tells of the visit besides the referrer
 	// (our tracker's flags; whether it knows the referrer at all).
 	Visit visits.Hit
+	// Automated: the tracker saw navigator.webdriver, which automation
+	// frameworks set (WebDriver, Puppeteer, Playwright) and people's
+	// browsers do not.
+	Automated bool
 }
 
 // PageviewName is the event name of a page view (Plausible's).
@@ -73,15 +79,12 @@ func (p *Pipeline) Event(ev Event, c Client) (Outcome, error) {
 	sig.GPC, sig.DNT = c.GPC, c.DNT
 	decision := consent.Decide(ev.Site.Mode, sig)
 
-	agent := p.opts.Agents.Classify(c.UserAgent)
-	hour := counter.HourOf(p.opts.Now())
-	if reason := filterReason(agent, c); reason != "" {
-		p.opts.Aggregator.AddWeb(ev.Site.Domain, hour, []aggregator.WebUpdate{
-			{Dimension: counter.DimFiltered, Value: reason, Counts: counter.WebCounts{Hits: 1}},
-		})
-		return Filtered, nil
-	}
-
+	// Bots and prefetches pass the consent gate like any other hit: where
+	// counters are not allowed (strict mode without consent) nothing is
+	// recorded about the hit but the consent state, not even that it was
+	// a bot.
+	now := p.opts.Now() // one read: the hour and the visitor's day agree
+	hour := counter.HourOf(now)
 	consentRow := aggregator.WebUpdate{Dimension: counter.DimConsent, Value: decision.State.String(),
 		Counts: counter.WebCounts{Hits: 1}}
 	if !decision.Counters {
@@ -89,14 +92,23 @@ func (p *Pipeline) Event(ev Event, c Client) (Outcome, error) {
 		return ConsentOnly, nil
 	}
 
+	agent := p.opts.Agents.Classify(c.UserAgent)
+	if reason := p.filterReason(agent, ev, c); reason != "" {
+		p.opts.Aggregator.AddWeb(ev.Site.Domain, hour, []aggregator.WebUpdate{
+			{Dimension: counter.DimFiltered, Value: reason, Counts: counter.WebCounts{Hits: 1}},
+		})
+		return Filtered, nil
+	}
+
 	var vis uniques.Visitor // zero: never a first visit
 	if decision.Uniques {
-		if p.opts.Visitors.Len() >= p.opts.MaxVisitorPairs {
+		var ok bool
+		// Each site is held to its share of the pairs (bounds.go).
+		if vis, ok = p.opts.Visitors.VisitorUnder(now, ev.Site.Domain, p.pairShare, c.IP, c.UserAgent); !ok {
 			// Counting without the uniques would undercount visitors
 			// silently: shed the whole hit instead.
 			return "", p.overVisitorPairs()
 		}
-		vis = p.opts.Visitors.Visitor(ev.Site.Domain, c.IP, c.UserAgent)
 	}
 	// One pair per dimension counted: a custom event counts its name, a
 	// page view every dimension of the page and the visitor (dims.go).
@@ -135,10 +147,23 @@ func (p *Pipeline) Event(ev Event, c Client) (Outcome, error) {
 	return Counted, nil
 }
 
-// filterReason says why a hit is not traffic, or "".
-func filterReason(a useragent.Agent, c Client) string {
-	if a.Bot != "" {
+// filterReason says why a hit is not traffic, or "". The layers run from
+// the cheapest and surest to the ones that need more of the request; the
+// first that matches names the reason (the "filtered" counter's value).
+// The address is only looked up, never kept.
+func (p *Pipeline) filterReason(a useragent.Agent, ev Event, c Client) string {
+	switch {
+	case a.Bot != useragent.BotNone:
 		return a.Bot
+	case ev.Automated:
+		return useragent.BotAutomation
+	case p.opts.DataCentres != nil && p.opts.DataCentres.Contains(c.IP):
+		return netclass.Reason
+	case p.opts.Spam != nil && p.opts.Spam.Referrer(ev.Referrer):
+		return spam.Reason
+	}
+	if r := useragent.Shape(a, useragent.Headers{AcceptLanguage: c.AcceptLanguage}); r != useragent.BotNone {
+		return r
 	}
 	if c.Prefetch {
 		return "prefetch"

@@ -33,11 +33,12 @@ type Gauges struct {
 	SpoolSegs    func() float64 // segments in the spool
 
 	// Counters read at scrape time (monotonic counts kept elsewhere).
-	SpoolFull     func() float64 // syncs that found the spool full
-	SpoolErrors   func() float64 // spool operations that failed
-	SpoolCorrupt  func() float64 // damaged spool segments moved aside
-	AmbiguousHits func() float64 // hits dropped after an ambiguous write
-	SpoolFault    func() float64 // 1 while the spool cannot be written (a gauge)
+	SpoolFull      func() float64 // syncs that found the spool full
+	SpoolErrors    func() float64 // spool operations that failed
+	SpoolCorrupt   func() float64 // damaged spool segments moved aside
+	AmbiguousHits  func() float64 // hits dropped after an ambiguous write
+	OverflowValues func() float64 // updates counted under "(other)" past the hourly quota of values
+	SpoolFault     func() float64 // 1 while the spool cannot be written (a gauge)
 }
 
 // New registers the instruments and the gauges.
@@ -46,14 +47,14 @@ func New(g Gauges) *Metrics {
 	m := &Metrics{
 		registry: reg,
 		hits: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tally_hits_total", Help: "Hits accepted, by kind (event, web_pixel, email_pixel, sent) and outcome.",
+			Name: "tally_hits_total", Help: "Hits accepted, by kind (event, web_pixel, email_pixel, email_click, sent) and outcome (email clicks: held while the scanner check waits, then counted as a person's or a machine's).",
 		}, []string{"kind", "outcome"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tally_hits_rejected_total", Help: "Hits refused as bad input, by kind and reason.",
 		}, []string{"kind", "reason"}),
 		shed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tally_shed_total",
-			Help: "Hits not counted to protect the collector, by kind and reason (counter_rows, visitor_pairs, open_keys: a memory bound; rate_limited: one client over its limit).",
+			Help: "Hits not counted to protect the collector, by kind and reason (counter_rows, visitor_pairs, open_keys, click_keys, held_clicks: a memory bound; rate_limited: one client over its limit).",
 		}, []string{"kind", "reason"}),
 		flushDur: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "tally_flush_duration_seconds", Help: "Time to write one batch to ClickHouse.",
@@ -88,6 +89,7 @@ func New(g Gauges) *Metrics {
 	counter("tally_spool_full_total", "Syncs that found the spool full; their rows stayed in memory.", g.SpoolFull)
 	counter("tally_spool_errors_total", "Spool operations that failed (write, seal, progress record, removal); rows the spool refused are written from memory.", g.SpoolErrors)
 	counter("tally_spool_corrupt_total", "Damaged spool segments moved aside (*.corrupt); their counts are lost.", g.SpoolCorrupt)
+	counter("tally_overflow_values_total", "Dimension values counted under \"(other)\" because their site had MAX_VALUES_PER_HOUR distinct values of the dimension that hour.", g.OverflowValues)
 	counter("tally_flush_ambiguous_hits_total", "Hits dropped after a write whose outcome is unknown on a server without insert deduplication.", g.AmbiguousHits)
 	gauge("tally_spool_fault", "1 while the spool cannot be written (read-only, full disk, errors): a crash then loses what is in memory.", g.SpoolFault)
 	return m

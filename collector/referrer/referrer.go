@@ -331,6 +331,35 @@ var exactSources = map[string]string{
 	"news.ycombinator.com": "Hacker News",
 	"lnkd.in":              "LinkedIn",
 	"youtu.be":             "YouTube",
+	// AI assistants live on subdomains of brands that mean something else
+	// (gemini.google.com is not Google search), so they are matched
+	// before the brand: collector/channel groups them as "ai". Its table
+	// holds every name given here (TestReferrerHostsKeepTheirChannel).
+	"gemini.google.com":       "Gemini",
+	"bard.google.com":         "Gemini",
+	"notebooklm.google.com":   "NotebookLM",
+	"copilot.microsoft.com":   "Copilot",
+	"chatgpt.com":             "ChatGPT",
+	"chat.openai.com":         "ChatGPT",
+	"perplexity.ai":           "Perplexity",
+	"claude.ai":               "Claude",
+	"copilot.cloud.microsoft": "Copilot",
+	"edgeservices.bing.com":   "Copilot", // Edge's sidebar
+	"chat.deepseek.com":       "DeepSeek",
+	"chat.mistral.ai":         "Mistral",
+	// Search, messengers and webmail on subdomains of other products.
+	"search.brave.com":      "Brave Search",
+	"web.whatsapp.com":      "WhatsApp",
+	"mail.google.com":       "Gmail",
+	"outlook.live.com":      "Outlook.com",
+	"outlook.office.com":    "Outlook.com",
+	"outlook.office365.com": "Outlook.com",
+	"mail.yahoo.com":        "Yahoo Mail",
+	"mail.proton.me":        "Proton Mail",
+	"app.fastmail.com":      "Fastmail",
+	"mail.aol.com":          "AOL Mail",
+	"mail.yandex.ru":        "Yandex Mail",
+	"e.mail.ru":             "Mail.ru Mail",
 }
 
 // brandSources maps a registrable domain's first label to the product, so

@@ -72,6 +72,17 @@ func TestSource(t *testing.T) {
 	f("https://example.com/", "https://l.facebook.com/l.php?u=x", "Facebook")
 	f("https://example.com/", "https://t.co/abc", "Twitter")
 	f("https://example.com/", "https://news.ycombinator.com/item?id=1", "Hacker News")
+	// AI assistants, before the brand of the domain they live under.
+	f("https://example.com/", "https://gemini.google.com/app", "Gemini")
+	f("https://example.com/", "https://bard.google.com/", "Gemini")
+	f("https://example.com/", "https://notebooklm.google.com/", "NotebookLM")
+	f("https://example.com/", "https://copilot.microsoft.com/", "Copilot")
+	f("https://example.com/", "https://chatgpt.com/", "ChatGPT")
+	f("https://example.com/", "https://chat.openai.com/c/1", "ChatGPT")
+	f("https://example.com/", "https://www.perplexity.ai/search/x", "Perplexity")
+	f("https://example.com/", "https://claude.ai/chat/1", "Claude")
+	f("https://example.com/", "https://mail.google.com/mail/u/0/", "Gmail") // not Google search
+	f("https://example.com/", "https://scholar.google.com/", "Google")
 	f("https://example.com/", "https://www.blog.example.org/post", "example.org")
 	f("https://example.com/", "https://news.example.co.uk/", "example.co.uk")
 	// Never kept as they are: addresses, private hosts, personal subdomains.

@@ -25,6 +25,9 @@
     body.d = domain;
     body.tf = (body.tf || 0) | TRACKED;
     if (choice || tcf) body.consent = { analytics: choice, tcf: tcf };
+    // Automation frameworks set navigator.webdriver; the collector files
+    // such hits under filtered/automation instead of counting them.
+    if (navigator.webdriver) body.wd = true;
     var data = JSON.stringify(body);
     // text/plain keeps this a simple request: no CORS preflight.
     if (navigator.sendBeacon && navigator.sendBeacon(api, new Blob([data], { type: "text/plain" }))) return;

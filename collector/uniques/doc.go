@@ -17,14 +17,25 @@
 // lock each. Len and Bytes are single atomic loads, cheap enough for the
 // pipeline's memory bound to check on every hit.
 //
+// Shares: the pairs of each site are counted apart (SiteLen), and
+// VisitorUnder refuses a key to a site at its limit before computing it,
+// so that the collector can hold every site to its own share of the
+// memory; opens are kept in one table per site for the same reason
+// (FirstOpenUnder).
+//
 // Email opens: a recipient token is reduced to HMAC-SHA256(process key,
 // site, campaign, token) in memory and forgotten when the counting window
 // ends.
 //
+// Email clicks (Clicks) are remembered the same way, per campaign and per
+// link, each with its own key. A click held for the scanner check keeps
+// its keys (Opens.Key, Clicks.Keys), never the token, and a Group hash
+// under a third key ties one recipient's clicks together for seconds.
+//
 // Restarts: a graceful restart on the same UTC day keeps the day's
-// visitors and the remembered opens, through one file in the spool
+// visitors, remembered opens and clicks, through one file in the spool
 // directory written at shutdown and deleted at the next start
 // (handover.go; TestHandoverKeepsTheDay, and cmd/collector's
 // TestRestartKeepsTheDay with SIGTERM). A crash, or a start on another
-// day, loses them: a visitor or opener seen before counts again.
+// day, loses them: a visitor, opener or clicker seen before counts again.
 package uniques

@@ -16,9 +16,10 @@ import (
 const HandoverFile = "uniques.handover"
 
 // A graceful restart on the same UTC day must not count anyone twice. The
-// day's memory (the salt, as its HMAC states, the pair seed and every
-// pair; and the open memory's key and remembered opens) crosses the
-// restart through one file, and only through it:
+// day's memory (the visitors' salt, as its HMAC states, the pair seed,
+// every pair and each site's count of them; the opens' and clicks' keys
+// and what they remember, site by site) crosses the restart through one
+// file, and only through it:
 //
 //   - SaveDay writes it at shutdown, after the last hit: mode 0600, to a
 //     temporary file that is synced and renamed, so a crash during the
@@ -29,21 +30,39 @@ const HandoverFile = "uniques.handover"
 //     must not come back. A damaged file is deleted and the day starts
 //     empty.
 //
-// The file holds the same secrets as the process memory did, no address
-// and no user agent. A crash (no SaveDay) loses the day's memory, as
-// before: visitors and openers seen before it count again after it.
+// The file holds the same secrets as the process memory did, no address,
+// no user agent and no recipient token. A crash (no SaveDay) loses the
+// day's memory, as before: visitors, openers and clickers seen before it
+// count again after it. The clicks' Group key is not saved: it ties a
+// recipient's clicks together for seconds, and the held clicks were
+// decided before the save.
 //
-// Layout: "THO1", the UTC day (varint), the visitors' key (two
-// length-prefixed SHA-256 states) and seed (8 bytes), their pairs (uvarint
-// count, 8 bytes each), the opens' key, base (varint) and opens (uvarint
-// count, 8-byte key and 4-byte stamp each), then a CRC-32C of all before.
-const handoverMagic = "THO1"
+// Layout: "THO2", the UTC day (varint); the visitors' key (two
+// length-prefixed SHA-256 states), seed (8 bytes), sites (uvarint count,
+// name and uvarint pairs each) and pairs (uvarint count, 8 bytes each);
+// then three open memories (opens, clicks per campaign, clicks per link),
+// each its key, base (varint) and sites (uvarint count; name, uvarint
+// count, and 8-byte key and 4-byte stamp each); then a CRC-32C of all
+// before.
+const handoverMagic = "THO2"
 
 var handoverCRC = crc32.MakeTable(crc32.Castagnoli)
 
-// SaveDay writes the day's memory of v and o to path. Call it when no hit
-// can arrive any more.
-func SaveDay(path string, v *Visitors, o *Opens) (err error) {
+// Day is the memory that crosses a graceful restart.
+type Day struct {
+	Visitors *Visitors
+	Opens    *Opens
+	Clicks   *Clicks
+}
+
+// opens lists the open memories in the file's order.
+func (d Day) opens() [3]*Opens {
+	return [3]*Opens{d.Opens, d.Clicks.campaign, d.Clicks.link}
+}
+
+// SaveDay writes the day's memory to path. Call it when no hit can arrive
+// any more.
+func SaveDay(path string, day Day) (err error) {
 	dir, name := filepath.Split(path)
 	tmp, err := os.CreateTemp(dir, name+".*.tmp") // mode 0600
 	if err != nil {
@@ -61,12 +80,14 @@ func SaveDay(path string, v *Visitors, o *Opens) (err error) {
 	crc := crc32.New(handoverCRC)
 	w := &handoverWriter{w: bufio.NewWriterSize(io.MultiWriter(tmp, crc), 1<<16)}
 	w.bytes([]byte(handoverMagic))
-	d := v.current()
+	d := day.Visitors.current()
 	w.varint(d.day)
 	if !d.write(w) {
 		return errors.New("cannot save the day's visitors: the day ended during the save")
 	}
-	o.write(w)
+	for _, o := range day.opens() {
+		o.write(w)
+	}
 	if w.err == nil {
 		w.err = w.w.Flush()
 	}
@@ -98,10 +119,10 @@ func SaveDay(path string, v *Visitors, o *Opens) (err error) {
 // which it deleted unread.
 var ErrHandoverStale = errors.New("the handover file is from another day: deleted unread")
 
-// RestoreDay loads the day's memory from path into v and o, which must not
+// RestoreDay loads the day's memory from path into day, which must not
 // have counted anything yet, and deletes the file whatever it holds. It
 // reports whether a file was restored; no file is not an error.
-func RestoreDay(path string, v *Visitors, o *Opens) (restored bool, err error) {
+func RestoreDay(path string, day Day) (restored bool, err error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
@@ -118,14 +139,16 @@ func RestoreDay(path string, v *Visitors, o *Opens) (restored bool, err error) {
 	if string(r.bytes(len(handoverMagic))) != handoverMagic || r.err != nil {
 		return false, errors.New("the handover file is not one: deleted")
 	}
-	day := r.varint()
-	if r.err != nil || day != dayOf(v.now()) {
+	today := r.varint()
+	if r.err != nil || today != dayOf(day.Visitors.now()) {
 		return false, ErrHandoverStale
 	}
-	vd := &visitorDay{day: day}
+	vd := &visitorDay{day: today}
 	vd.read(r)
-	ops := &openState{}
-	ops.read(r)
+	var ops [3]openState
+	for i := range ops {
+		ops[i].read(r)
+	}
 	want := crc.Sum32()
 	var sum [4]byte
 	if _, err := io.ReadFull(r.r, sum[:]); r.err == nil && err != nil {
@@ -137,17 +160,25 @@ func RestoreDay(path string, v *Visitors, o *Opens) (restored bool, err error) {
 	if r.err == nil && binary.LittleEndian.Uint32(sum[:]) != want {
 		r.err = errors.New("checksum mismatch")
 	}
+	for i := range ops {
+		if r.err == nil {
+			r.err = ops[i].key.check()
+		}
+	}
 	if r.err == nil {
-		r.err = errors.Join(vd.key.check(), ops.key.check())
+		r.err = vd.key.check()
 	}
 	if r.err != nil {
 		vd.destroy()
-		ops.key.destroy()
-		clear(ops.keys)
+		for i := range ops {
+			ops[i].destroy()
+		}
 		return false, fmt.Errorf("the handover file is damaged (%w): deleted, the day starts empty", r.err)
 	}
-	v.restore(vd)
-	o.restore(ops)
+	day.Visitors.restore(vd)
+	for i, o := range day.opens() {
+		o.restore(&ops[i])
+	}
 	return true, nil
 }
 
@@ -169,6 +200,15 @@ func (d *visitorDay) write(w *handoverWriter) bool {
 	w.str(d.key.outer)
 	d.keyMu.RUnlock()
 	w.u64(d.seed)
+	var sites map[string]*siteCount
+	if m := d.sites.Load(); m != nil {
+		sites = *m
+	}
+	w.uvarint(uint64(len(sites)))
+	for name, sc := range sites {
+		w.str([]byte(name))
+		w.uvarint(uint64(sc.n.Load()))
+	}
 	w.uvarint(uint64(d.pairs.Load()))
 	written := uint64(0)
 	for i := range d.shards {
@@ -191,6 +231,17 @@ func (d *visitorDay) write(w *handoverWriter) bool {
 func (d *visitorDay) read(r *handoverReader) {
 	d.key = macKey{inner: r.str(), outer: r.str()}
 	d.seed = r.u64()
+	sites := make(map[string]*siteCount)
+	for range r.count() {
+		name, n := string(r.str()), r.uvarint()
+		if r.err != nil {
+			return
+		}
+		sc := &siteCount{}
+		sc.n.Store(int64(min(n, maxItems)))
+		sites[name] = sc
+	}
+	d.sites.Store(&sites)
 	n := r.count()
 	for range n {
 		k := r.u64()
@@ -219,12 +270,13 @@ func (v *Visitors) restore(d *visitorDay) {
 	old.destroy()
 }
 
-// openState is the opens' memory as read from a handover.
+// openState is an open memory as read from a handover.
 type openState struct {
-	key    macKey
-	base   int64
-	keys   []uint64
-	stamps []uint32
+	key   macKey
+	base  int64
+	sites map[string]*stampMap
+	bytes int
+	n     int
 }
 
 func (o *Opens) write(w *handoverWriter) {
@@ -233,11 +285,15 @@ func (o *Opens) write(w *handoverWriter) {
 	w.str(o.key.inner)
 	w.str(o.key.outer)
 	w.varint(o.base)
-	w.uvarint(uint64(o.first.len()))
-	for i, k := range o.first.keys {
-		if k != 0 {
-			w.u64(k)
-			w.u32(o.first.stamps[i])
+	w.uvarint(uint64(len(o.sites)))
+	for site, m := range o.sites {
+		w.str([]byte(site))
+		w.uvarint(uint64(m.len()))
+		for i, k := range m.keys {
+			if k != 0 {
+				w.u64(k)
+				w.u32(m.stamps[i])
+			}
 		}
 	}
 }
@@ -245,36 +301,45 @@ func (o *Opens) write(w *handoverWriter) {
 func (s *openState) read(r *handoverReader) {
 	s.key = macKey{inner: r.str(), outer: r.str()}
 	s.base = r.varint()
-	n := r.count()
-	s.keys, s.stamps = make([]uint64, 0, min(n, 1<<20)), make([]uint32, 0, min(n, 1<<20))
-	for range n {
-		k, st := r.u64(), r.u32()
+	s.sites = map[string]*stampMap{}
+	for range r.count() {
+		site := string(r.str())
+		m := &stampMap{}
+		for range r.count() {
+			k, st := r.u64(), r.u32()
+			if r.err != nil {
+				return
+			}
+			if k == 0 {
+				r.err = errors.New("a zero open")
+				return
+			}
+			before := m.len()
+			s.bytes += m.put(k, st)
+			s.n += m.len() - before
+		}
 		if r.err != nil {
 			return
 		}
-		if k == 0 {
-			r.err = errors.New("a zero open")
-			return
-		}
-		s.keys, s.stamps = append(s.keys, k), append(s.stamps, st)
+		s.sites[site] = m
 	}
 }
 
-// restore replaces the opens' key and memory with s. The window is this
+// destroy forgets a state that will not be restored.
+func (s *openState) destroy() {
+	s.key.destroy()
+	clear(s.sites)
+}
+
+// restore replaces the memory's key and tables with s. The window is this
 // process's; opens older than it go at the next sweep.
 func (o *Opens) restore(s *openState) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.key.destroy()
-	o.key, o.base = s.key, s.base
-	o.first = stampMap{}
-	bytes := 0
-	for i, k := range s.keys {
-		bytes += o.first.put(k, s.stamps[i])
-	}
-	clear(s.keys)
-	o.bytes.Store(int64(bytes))
-	o.n.Store(int64(o.first.len()))
+	o.key, o.base, o.sites = s.key, s.base, s.sites
+	o.bytes.Store(int64(s.bytes))
+	o.n.Store(int64(s.n))
 	o.lastSweep = 0 // sweep at the next open
 }
 
@@ -369,15 +434,15 @@ func (r *handoverReader) u32() uint32 {
 	return 0
 }
 
-// maxState bounds a saved SHA-256 state: a damaged length must not make a
-// huge allocation.
+// maxState bounds a saved SHA-256 state or a site name: a damaged length
+// must not make a huge allocation.
 const maxState = 256
 
 func (r *handoverReader) str() []byte {
 	n := r.uvarint()
 	if n > maxState {
 		if r.err == nil {
-			r.err = errors.New("a key state too long")
+			r.err = errors.New("a key state or site name too long")
 		}
 		return nil
 	}

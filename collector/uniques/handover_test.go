@@ -13,9 +13,14 @@ import (
 	"github.com/cespare/xxhash/v2"
 )
 
-// TestHandoverKeepsTheDay: a visitor and a recipient seen before a
-// graceful restart are recognised after it, on the same day, and the file
-// is gone once read.
+func newDay(window time.Duration, clock func() time.Time) Day {
+	return Day{Visitors: NewVisitors(clock), Opens: NewOpens(window, clock), Clicks: NewClicks(window, clock)}
+}
+
+// TestHandoverKeepsTheDay: a visitor, a recipient's open and click seen
+// before a graceful restart are recognised after it, on the same day, each
+// site keeps its count of pairs (its share of the memory), and the file is
+// gone once read.
 func TestHandoverKeepsTheDay(t *testing.T) {
 	now := time.Date(2026, 5, 1, 15, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
@@ -23,16 +28,21 @@ func TestHandoverKeepsTheDay(t *testing.T) {
 	ip := netip.MustParseAddr("2001:db8::7")
 	const ua = "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0"
 
-	v, o := NewVisitors(clock), NewOpens(time.Hour, clock)
+	d := newDay(time.Hour, clock)
+	v, o, c := d.Visitors, d.Opens, d.Clicks
 	vis := v.Visitor("example.com", ip, ua)
 	for i := range 5000 { // enough pairs to fill several tables
 		v.FirstToday(vis, "path", "/p"+string(rune('a'+i%26))+string(rune('a'+i/26%26))+string(rune('a'+i/676)))
 	}
-	if !v.FirstToday(vis, "path", "/") || !o.FirstOpen("example.com", "spring", "r1") {
+	v.FirstToday(v.Visitor("example.org", ip, ua), "total", "")
+	if !v.FirstToday(vis, "path", "/") || !o.FirstOpen("example.com", "spring", "r1") || !o.FirstOpen("example.org", "news", "r1") {
 		t.Fatal("first hits not first")
 	}
-	pairs, opens := v.Len(), o.Len()
-	if err := SaveDay(path, v, o); err != nil {
+	if cf, lf := c.FirstClick("example.com", "spring", "l1", "r1"); !cf || !lf {
+		t.Fatal("first click not first")
+	}
+	pairs, opens, clicks, siteA := v.Len(), o.Len(), c.Len(), v.SiteLen("example.com")
+	if err := SaveDay(path, d); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(path)
@@ -44,19 +54,23 @@ func TestHandoverKeepsTheDay(t *testing.T) {
 	}
 
 	now = now.Add(2 * time.Hour) // later the same day
-	v2, o2 := NewVisitors(clock), NewOpens(3*time.Hour, clock)
-	ok, err := RestoreDay(path, v2, o2)
+	d2 := newDay(3*time.Hour, clock)
+	v2, o2, c2 := d2.Visitors, d2.Opens, d2.Clicks
+	ok, err := RestoreDay(path, d2)
 	if !ok || err != nil {
 		t.Fatalf("restore: %v %v", ok, err)
 	}
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the file survived the start: %v", err)
 	}
-	if v2.Len() != pairs || o2.Len() != opens {
-		t.Fatalf("restored %d pairs and %d opens, want %d and %d", v2.Len(), o2.Len(), pairs, opens)
+	if v2.Len() != pairs || o2.Len() != opens || c2.Len() != clicks {
+		t.Fatalf("restored %d pairs, %d opens and %d clicks, want %d, %d and %d", v2.Len(), o2.Len(), c2.Len(), pairs, opens, clicks)
+	}
+	if v2.SiteLen("example.com") != siteA || v2.SiteLen("example.org") != 1 || o2.SiteLen("example.org") != 1 {
+		t.Fatalf("sites' counts: %d and %d pairs, %d opens; want %d, 1 and 1", v2.SiteLen("example.com"), v2.SiteLen("example.org"), o2.SiteLen("example.org"), siteA)
 	}
 	vis2 := v2.Visitor("example.com", ip, ua)
-	if vis2 != vis {
+	if vis2.id != vis.id {
 		t.Fatal("the same visitor has another key after the restart: the salt did not cross it")
 	}
 	if v2.FirstToday(vis2, "path", "/") || v2.FirstToday(vis2, "path", "/paaa") {
@@ -65,14 +79,23 @@ func TestHandoverKeepsTheDay(t *testing.T) {
 	if !v2.FirstToday(vis2, "path", "/new") {
 		t.Error("a new value after the restart not counted")
 	}
-	if o2.FirstOpen("example.com", "spring", "r1") {
+	if v2.SiteLen("example.com") != siteA+1 {
+		t.Error("the site's count did not go on from the restored one")
+	}
+	if o2.FirstOpen("example.com", "spring", "r1") || o2.FirstOpen("example.org", "news", "r1") {
 		t.Error("a recipient seen before the restart counted again")
 	}
 	if !o2.FirstOpen("example.com", "spring", "r2") {
 		t.Error("a new recipient after the restart not counted")
 	}
+	if cf, lf := c2.FirstClick("example.com", "spring", "l1", "r1"); cf || lf {
+		t.Error("a click seen before the restart counted again")
+	}
+	if cf, lf := c2.FirstClick("example.com", "spring", "l2", "r1"); cf || !lf {
+		t.Errorf("another link of the same recipient after the restart: campaign first %v, link first %v; want false, true", cf, lf)
+	}
 	// Nothing to restore at the next start.
-	if ok, err := RestoreDay(path, NewVisitors(clock), NewOpens(time.Hour, clock)); ok || err != nil {
+	if ok, err := RestoreDay(path, newDay(time.Hour, clock)); ok || err != nil {
 		t.Fatalf("a second restore: %v %v", ok, err)
 	}
 }
@@ -83,26 +106,26 @@ func TestHandoverOfAnotherDayIsDeletedUnread(t *testing.T) {
 	now := time.Date(2026, 5, 1, 23, 59, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	path := filepath.Join(t.TempDir(), HandoverFile)
-	v, o := NewVisitors(clock), NewOpens(0, clock)
-	vis := v.Visitor("example.com", netip.MustParseAddr("10.0.0.1"), "ua")
-	v.FirstToday(vis, "total", "")
-	o.FirstOpen("example.com", "spring", "r1")
-	if err := SaveDay(path, v, o); err != nil {
+	d := newDay(0, clock)
+	vis := d.Visitors.Visitor("example.com", netip.MustParseAddr("10.0.0.1"), "ua")
+	d.Visitors.FirstToday(vis, "total", "")
+	d.Opens.FirstOpen("example.com", "spring", "r1")
+	if err := SaveDay(path, d); err != nil {
 		t.Fatal(err)
 	}
 	now = now.Add(2 * time.Minute)
-	v2, o2 := NewVisitors(clock), NewOpens(0, clock)
-	ok, err := RestoreDay(path, v2, o2)
+	d2 := newDay(0, clock)
+	ok, err := RestoreDay(path, d2)
 	if ok || !errors.Is(err, ErrHandoverStale) {
 		t.Fatalf("a file of yesterday: %v %v", ok, err)
 	}
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Fatal("yesterday's file was not deleted")
 	}
-	if v2.Len() != 0 || o2.Len() != 0 {
+	if d2.Visitors.Len() != 0 || d2.Opens.Len() != 0 {
 		t.Fatal("yesterday's memory came back")
 	}
-	if !o2.FirstOpen("example.com", "spring", "r1") {
+	if !d2.Opens.FirstOpen("example.com", "spring", "r1") {
 		t.Error("the day starts empty: the open counts again")
 	}
 }
@@ -114,10 +137,11 @@ func TestDamagedHandoverIsDeleted(t *testing.T) {
 	clock := func() time.Time { return now }
 	dir := t.TempDir()
 	path := filepath.Join(dir, HandoverFile)
-	v, o := NewVisitors(clock), NewOpens(0, clock)
-	v.FirstToday(v.Visitor("example.com", netip.MustParseAddr("10.0.0.1"), "ua"), "total", "")
-	o.FirstOpen("example.com", "spring", "r1")
-	if err := SaveDay(path, v, o); err != nil {
+	d := newDay(0, clock)
+	d.Visitors.FirstToday(d.Visitors.Visitor("example.com", netip.MustParseAddr("10.0.0.1"), "ua"), "total", "")
+	d.Opens.FirstOpen("example.com", "spring", "r1")
+	d.Clicks.FirstClick("example.com", "spring", "l1", "r1")
+	if err := SaveDay(path, d); err != nil {
 		t.Fatal(err)
 	}
 	good, err := os.ReadFile(path)
@@ -131,14 +155,14 @@ func TestDamagedHandoverIsDeleted(t *testing.T) {
 			if err := os.WriteFile(path, data, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			v2, o2 := NewVisitors(clock), NewOpens(0, clock)
-			if ok, err := RestoreDay(path, v2, o2); ok || err == nil {
+			d2 := newDay(0, clock)
+			if ok, err := RestoreDay(path, d2); ok || err == nil {
 				t.Fatalf("byte %d: a damaged file was restored", i)
 			}
 			if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 				t.Fatalf("byte %d: a damaged file survived the start", i)
 			}
-			if v2.Len() != 0 || o2.Len() != 0 {
+			if d2.Visitors.Len() != 0 || d2.Opens.Len() != 0 || d2.Clicks.Len() != 0 {
 				t.Fatalf("byte %d: a damaged file was half used", i)
 			}
 		}

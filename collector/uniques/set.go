@@ -126,8 +126,11 @@ type stampMap struct {
 
 const slotBytes = 8 + 4
 
-// get returns k's stamp.
+// get returns k's stamp. A nil map is empty.
 func (m *stampMap) get(k uint64) (uint32, bool) {
+	if m == nil {
+		return 0, false
+	}
 	n := len(m.keys)
 	if n == 0 {
 		return 0, false
@@ -231,5 +234,20 @@ func (m *stampMap) deleteIf(expired func(uint32) bool) int {
 	return 0
 }
 
-// len is the number of entries.
-func (m *stampMap) len() int { return m.n }
+// len is the number of entries. A nil map is empty.
+func (m *stampMap) len() int {
+	if m == nil {
+		return 0
+	}
+	return m.n
+}
+
+// release overwrites every entry and drops the table; it returns the
+// bytes released.
+func (m *stampMap) release() int {
+	b := slotBytes * len(m.keys)
+	clear(m.keys)
+	clear(m.stamps)
+	m.keys, m.stamps, m.n = nil, nil, 0
+	return b
+}

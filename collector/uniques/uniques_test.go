@@ -150,7 +150,7 @@ func TestFirstOpenIsHMACOfSiteCampaignAndToken(t *testing.T) {
 	o.key = newMACKey(bytes.Clone(key))
 	o.FirstOpen("example.com", "spring", "r1")
 	want := refMAC(key, []byte("example.com\x00spring\x00r1"))
-	if _, ok := o.first.get(want); !ok {
+	if _, ok := o.sites["example.com"].get(want); !ok {
 		t.Fatalf("the open is not remembered under HMAC(key, site, campaign, token) = %x", want)
 	}
 }
@@ -459,5 +459,104 @@ func BenchmarkBytesPerOpen(b *testing.B) {
 			}
 			b.ReportMetric(perOpen, "bytes/open")
 		})
+	}
+}
+
+// TestSitesCountTheirOwnPairs: each site's pairs are counted apart, a site
+// at its limit gets no visitor key (nothing is computed), another site
+// still does, and midnight starts every site from zero.
+func TestSitesCountTheirOwnPairs(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	v := NewVisitors(clk.now)
+	ip := netip.MustParseAddr("192.0.2.1")
+	for i := range 5 {
+		vis, ok := v.VisitorUnder(clk.now(), "a.example", 6, ip, "UA")
+		if !ok {
+			t.Fatalf("a.example refused at hit %d, limit 6", i)
+		}
+		pairs := []Pair{{Dimension: "path", Value: fmt.Sprint(i)}, {Dimension: "path", Value: "/"}}
+		v.FirstTodayAll(vis, pairs)
+	}
+	if got := v.SiteLen("a.example"); got != 6 { // five paths and "/"
+		t.Fatalf("a.example has %d pairs, want 6", got)
+	}
+	if _, ok := v.VisitorUnder(clk.now(), "a.example", 6, ip, "UA"); ok {
+		t.Fatal("a site at its limit got a visitor key")
+	}
+	vis, ok := v.VisitorUnder(clk.now(), "b.example", 6, ip, "UA")
+	if !ok || !v.FirstToday(vis, "path", "/") {
+		t.Fatal("another site was held to the first site's count")
+	}
+	if v.SiteLen("b.example") != 1 || v.Len() != 7 || v.SiteLen("c.example") != 0 {
+		t.Fatalf("SiteLen b %d, Len %d; want 1 and 7", v.SiteLen("b.example"), v.Len())
+	}
+	if _, ok := v.VisitorUnder(clk.now(), "a.example", -1, ip, "UA"); !ok {
+		t.Fatal("a negative limit must mean none")
+	}
+	clk.add(12 * time.Hour)
+	if v.SiteLen("a.example") != 0 {
+		t.Fatal("a site's count survived midnight")
+	}
+	if _, ok := v.VisitorUnder(clk.now(), "a.example", 6, ip, "UA"); !ok {
+		t.Fatal("a new day did not give the site its share back")
+	}
+}
+
+// TestOpensAreHeldToASiteLimit: a site at its limit remembers no new open
+// but still recognises the ones it holds; other sites are not affected;
+// expired opens make room again.
+func TestOpensAreHeldToASiteLimit(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	o := NewOpens(24*time.Hour, clk.now)
+	for i := range 3 {
+		if first, ok := o.FirstOpenUnder("a.example", "c", fmt.Sprint(i), 3); !first || !ok {
+			t.Fatalf("open %d: first %v ok %v", i, first, ok)
+		}
+	}
+	if first, ok := o.FirstOpenUnder("a.example", "c", "new", 3); first || ok {
+		t.Fatalf("a site at its limit: first %v ok %v, want false false", first, ok)
+	}
+	if first, ok := o.FirstOpenUnder("a.example", "c", "1", 3); first || !ok {
+		t.Fatalf("a repeated open at the limit: first %v ok %v, want false true", first, ok)
+	}
+	if first, ok := o.FirstOpenUnder("b.example", "c", "new", 3); !first || !ok {
+		t.Fatal("another site was held to the first site's limit")
+	}
+	if first, ok := o.FirstOpenUnder("a.example", "c", "", 0); first || !ok {
+		t.Fatal("an open without a token needs no memory and is never refused")
+	}
+	if o.SiteLen("a.example") != 3 || o.SiteLen("b.example") != 1 || o.Len() != 4 {
+		t.Fatalf("SiteLen a %d b %d Len %d, want 3 1 4", o.SiteLen("a.example"), o.SiteLen("b.example"), o.Len())
+	}
+	bytes := o.Bytes()
+	clk.add(25 * time.Hour)
+	if first, ok := o.FirstOpenUnder("a.example", "c", "new", 3); !first || !ok {
+		t.Fatal("expired opens did not make room")
+	}
+	if o.Len() != 1 || o.SiteLen("b.example") != 0 || o.Bytes() >= bytes {
+		t.Fatalf("after the window: Len %d, b %d, Bytes %d (was %d)", o.Len(), o.SiteLen("b.example"), o.Bytes(), bytes)
+	}
+}
+
+// TestVisitorAtOneClockRead: the day of a visitor is the day of the time
+// the hit was read at, not of a second clock read. A hit read just before
+// midnight and processed after it gets no visitor (never yesterday's hour
+// with today's visitor); a hit read after midnight rotates the day even if
+// the Visitors' own clock has not moved yet.
+func TestVisitorAtOneClockRead(t *testing.T) {
+	midnight := time.Date(2026, 5, 2, 0, 0, 0, 0, time.UTC)
+	clk := &clock{t: midnight.Add(-time.Millisecond)}
+	v := NewVisitors(clk.now)
+	ip := netip.MustParseAddr("192.0.2.1")
+	read := clk.t
+	clk.t = midnight.Add(time.Millisecond) // the day rotates while the hit is on its way
+	v.Len()                                // another hit's look at the clock rotates it
+	if vis := v.VisitorAt(read, "example.com", ip, "UA"); vis.id != 0 {
+		t.Fatalf("a hit read before midnight got a visitor of %d after it", vis.day)
+	}
+	clk.t = midnight.Add(-time.Second) // the Visitors' clock lags the hit's
+	vis := v.VisitorAt(midnight.Add(time.Second), "example.com", ip, "UA")
+	if vis.id == 0 || vis.day != dayOf(midnight) || !v.FirstToday(vis, "path", "/") {
+		t.Fatalf("a hit read after midnight: %+v", vis)
 	}
 }

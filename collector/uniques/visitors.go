@@ -3,7 +3,9 @@ package uniques
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"maps"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,8 +16,16 @@ import (
 // Visitor is a visitor's key for one day. The zero Visitor is "no visitor":
 // FirstToday always answers false for it.
 type Visitor struct {
-	id  uint64
-	day int64
+	id   uint64
+	day  int64
+	site *siteCount // the visitor's site's pairs today
+}
+
+// siteCount is one site's pairs of the day, on a cache line of its own:
+// every new pair of the site adds to it.
+type siteCount struct {
+	n atomic.Int64
+	_ [56]byte
 }
 
 // shards splits the day's pairs so that concurrent hits rarely wait on the
@@ -45,6 +55,13 @@ type visitorDay struct {
 
 	pairs atomic.Int64
 	bytes atomic.Int64
+
+	// sites counts each site's pairs, so that each site can be held to
+	// its share of the memory. The map is copied on write (a site's first
+	// visitor of the day) and read with one atomic load; its keys are the
+	// site names given to Visitor, a short list.
+	sitesMu sync.Mutex
+	sites   atomic.Pointer[map[string]*siteCount]
 
 	shards [shards]visitorShard
 }
@@ -91,8 +108,11 @@ func newVisitorDay(day int64, salt []byte) *visitorDay {
 
 // current returns the day's memory, rotating it first at midnight UTC. A
 // clock that steps back never brings back an earlier day.
-func (v *Visitors) current() *visitorDay {
-	day := dayOf(v.now())
+func (v *Visitors) current() *visitorDay { return v.dayAt(dayOf(v.now())) }
+
+// dayAt returns the memory of day (rotating to it when it is newer than
+// today's), or today's when day is older: a caller must compare d.day.
+func (v *Visitors) dayAt(day int64) *visitorDay {
 	d := v.today.Load()
 	if day <= d.day {
 		return d
@@ -127,9 +147,74 @@ func (d *visitorDay) destroy() {
 // Visitor derives today's key for a visitor: HMAC-SHA256(salt, site, 0,
 // ip as 16 bytes, user agent), 64 bits of it. The IP and user agent are
 // used here and nowhere else; only the 64-bit result leaves. It does not
-// allocate.
+// allocate (apart from a site's first visitor of the day).
 func (v *Visitors) Visitor(site string, ip netip.Addr, userAgent string) Visitor {
+	return v.VisitorAt(v.now(), site, ip, userAgent)
+}
+
+// VisitorAt is Visitor for a hit read at now, so that the hour a hit is
+// counted in and the day of its visitor come from one clock read: a hit
+// just before midnight is never counted on one day and its visitor on the
+// next. A hit whose day has already passed gets no visitor.
+func (v *Visitors) VisitorAt(now time.Time, site string, ip netip.Addr, userAgent string) Visitor {
+	vis, _ := v.VisitorUnder(now, site, -1, ip, userAgent)
+	return vis
+}
+
+// VisitorUnder is VisitorAt for a site held to limit pairs a day: when the
+// site already remembers limit pairs today it computes nothing and
+// returns false. A negative limit is no limit. The check and the pairs
+// that follow are not one step: concurrent hits may take a site a few
+// pairs past its limit.
+func (v *Visitors) VisitorUnder(now time.Time, site string, limit int, ip netip.Addr, userAgent string) (Visitor, bool) {
+	day := dayOf(now)
+	d := v.dayAt(day)
+	if d.day != day {
+		return Visitor{}, true // the day ended while the hit was on its way
+	}
+	sc := d.site(site)
+	if limit >= 0 && sc.n.Load() >= int64(limit) {
+		return Visitor{}, false
+	}
+	return d.visitor(site, sc, ip, userAgent), true
+}
+
+// SiteLen is the number of pairs the site remembers today: one atomic
+// load after a map lookup.
+func (v *Visitors) SiteLen(site string) int {
 	d := v.current()
+	if m := d.sites.Load(); m != nil {
+		if sc, ok := (*m)[site]; ok {
+			return int(sc.n.Load())
+		}
+	}
+	return 0
+}
+
+// site returns the site's count of the day, made on first use.
+func (d *visitorDay) site(site string) *siteCount {
+	if m := d.sites.Load(); m != nil {
+		if sc, ok := (*m)[site]; ok {
+			return sc
+		}
+	}
+	d.sitesMu.Lock()
+	defer d.sitesMu.Unlock()
+	old := d.sites.Load()
+	next := make(map[string]*siteCount, 1)
+	if old != nil {
+		if sc, ok := (*old)[site]; ok {
+			return sc
+		}
+		maps.Copy(next, *old)
+	}
+	sc := &siteCount{}
+	next[strings.Clone(site)] = sc
+	d.sites.Store(&next)
+	return sc
+}
+
+func (d *visitorDay) visitor(site string, sc *siteCount, ip netip.Addr, userAgent string) Visitor {
 	d.keyMu.RLock()
 	defer d.keyMu.RUnlock()
 	if d.key.inner == nil {
@@ -145,7 +230,7 @@ func (v *Visitors) Visitor(site string, ip netip.Addr, userAgent string) Visitor
 	if id == 0 {
 		id = 1 // 0 is reserved for "no visitor"
 	}
-	return Visitor{id: id, day: d.day}
+	return Visitor{id: id, day: d.day, site: sc}
 }
 
 // FirstToday reports whether this is the visitor's first hit today with the
@@ -159,7 +244,11 @@ func (v *Visitors) FirstToday(vis Visitor, dimension, value string) bool {
 	if vis.day != d.day {
 		return false
 	}
-	return d.add(vis.id, dimension, value)
+	if !d.add(vis.id, dimension, value) {
+		return false
+	}
+	vis.site.n.Add(1)
+	return true
 }
 
 // add remembers the pair and reports whether it is new.
@@ -226,8 +315,15 @@ func (v *Visitors) FirstTodayAll(vis Visitor, pairs []Pair) {
 		return
 	}
 	d := v.current()
+	added := 0
 	for i := range pairs {
 		pairs[i].First = vis.day == d.day && d.add(vis.id, pairs[i].Dimension, pairs[i].Value)
+		if pairs[i].First {
+			added++
+		}
+	}
+	if added > 0 {
+		vis.site.n.Add(int64(added))
 	}
 }
 

@@ -5,10 +5,12 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"tally/dashboards/stats"
@@ -109,6 +111,19 @@ type Site struct {
 // the counter tables (the sink's migrations) to exist, and is safe to run
 // again: every process start runs it.
 func Prepare(ctx context.Context, conn driver.Conn, all []Site) error {
+	return PrepareOn(ctx, conn, chmigrate.Cluster{}, all)
+}
+
+// ddlTimeout bounds the wait for each host to run a view's distributed DDL:
+// past it, a host that is down runs it from the queue when it is back
+// (chmigrate.ErrQueued), and the collector starting now does not wait.
+const ddlTimeout = 10
+
+// PrepareOn is Prepare on a cluster (the zero Cluster: one server): the
+// site list is replicated to every host and the views are made on every
+// host (ON CLUSTER), over the Distributed counter tables. A host that is
+// down gets them when it returns; the error then wraps chmigrate.ErrQueued.
+func PrepareOn(ctx context.Context, conn driver.Conn, c chmigrate.Cluster, all []Site) error {
 	if len(all) == 0 {
 		return errors.New("grafana: no sites")
 	}
@@ -116,7 +131,7 @@ func Prepare(ctx context.Context, conn driver.Conn, all []Site) error {
 	if err != nil {
 		return err
 	}
-	if err := chmigrate.Apply(ctx, conn, "grafana_migrations", ms); err != nil {
+	if err := c.Apply(ctx, conn, "grafana_migrations", ms); err != nil {
 		return fmt.Errorf("cannot migrate the Grafana tables: %w", err)
 	}
 	batch, err := conn.PrepareBatch(ctx, "INSERT INTO grafana_site_k (site, k, count_hits, version)")
@@ -158,22 +173,45 @@ func Prepare(ctx context.Context, conn driver.Conn, all []Site) error {
 		"grafana_web_daily":   strings.Replace(webDailyView, "HITS_ONLY", strings.Join(hitsOnly, ", "), 1),
 		"grafana_email_daily": emailDailyView,
 	}
+	var queued error
+	if c.On() {
+		ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{"distributed_ddl_task_timeout": ddlTimeout}))
+	}
 	for _, name := range Views {
+		body, target := bodies[name], name
+		if c.On() {
+			// A distributed DDL runs on the other hosts in their default
+			// database: every name is written out.
+			body, target = qualify(body, c.Database), c.Database+"."+name+c.OnCluster()
+		}
 		var stmts []string
 		if definer {
 			// Run as their creator: the Grafana user reads the views and
 			// nothing under them (the default is the invoker's rights).
-			stmts = []string{"CREATE OR REPLACE VIEW " + name + " DEFINER = CURRENT_USER SQL SECURITY DEFINER AS\n" + bodies[name]}
+			stmts = []string{"CREATE OR REPLACE VIEW " + target + " DEFINER = CURRENT_USER SQL SECURITY DEFINER AS\n" + body}
 		} else {
-			stmts = []string{"DROP TABLE IF EXISTS " + name, "CREATE VIEW " + name + " AS\n" + bodies[name]}
+			stmts = []string{"DROP TABLE IF EXISTS " + target, "CREATE VIEW " + target + " AS\n" + body}
 		}
 		for _, s := range stmts {
-			if err := conn.Exec(ctx, s); err != nil {
+			err := c.ExecOn(ctx, conn, s)
+			if errors.Is(err, chmigrate.ErrQueued) {
+				queued = err
+				continue
+			}
+			if err != nil {
 				return fmt.Errorf("cannot create view %s: %w", name, err)
 			}
 		}
 	}
-	return nil
+	return queued
+}
+
+// viewTables are the tables and views the view bodies read.
+var viewTables = regexp.MustCompile(`\bFROM (web_counters|email_counters|grafana_site_k|grafana_sites)\b`)
+
+// qualify writes the database before every table a view body reads.
+func qualify(body, database string) string {
+	return viewTables.ReplaceAllString(body, "FROM "+database+".$1")
 }
 
 // definerViews reports whether ClickHouse version v has SQL SECURITY

@@ -23,7 +23,8 @@ var migrationFiles embed.FS
 // the same noise to the same question. A key that changed would let a
 // patient viewer average two noises of one answer.
 type Keys struct {
-	conn driver.Conn
+	conn    driver.Conn
+	cluster chmigrate.Cluster
 
 	mu    sync.Mutex
 	noise *Noise
@@ -32,7 +33,11 @@ type Keys struct {
 // NewKeys makes a Keys on the collector's database connection. Nothing is
 // read until Noise is first called: the collector starts while ClickHouse
 // is down.
-func NewKeys(conn driver.Conn) *Keys { return &Keys{conn: conn} }
+func NewKeys(conn driver.Conn) *Keys { return NewKeysOn(conn, chmigrate.Cluster{}) }
+
+// NewKeysOn is NewKeys on a cluster (the zero Cluster: one server), where
+// the key's table is replicated whole to every host.
+func NewKeysOn(conn driver.Conn, c chmigrate.Cluster) *Keys { return &Keys{conn: conn, cluster: c} }
 
 // Noise returns the installation's Noise, creating the key on first use.
 func (k *Keys) Noise(ctx context.Context) (*Noise, error) {
@@ -45,7 +50,7 @@ func (k *Keys) Noise(ctx context.Context) (*Noise, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := chmigrate.Apply(ctx, k.conn, "privacy_migrations", all); err != nil {
+	if err := k.cluster.Apply(ctx, k.conn, "privacy_migrations", all); err != nil {
 		return nil, fmt.Errorf("cannot migrate the noise key table: %w", err)
 	}
 	key, err := k.read(ctx)
@@ -85,6 +90,13 @@ func (k *Keys) Noise(ctx context.Context) (*Noise, error) {
 }
 
 func (k *Keys) read(ctx context.Context) (string, error) {
+	if k.cluster.On() {
+		// A key another host stored must be here before "none" is
+		// believed, or two hosts' first starts would make two keys.
+		if err := k.conn.Exec(ctx, "SYSTEM SYNC REPLICA "+k.cluster.Database+".noise_key"); err != nil {
+			return "", fmt.Errorf("cannot sync the noise key: %w", err)
+		}
+	}
 	rows, err := k.conn.Query(ctx, "SELECT key FROM noise_key ORDER BY created, key LIMIT 1")
 	if err != nil {
 		return "", fmt.Errorf("cannot read the noise key: %w", err)

@@ -240,26 +240,21 @@ func (p Policy) AccessTimes(cells []stats.AccessCell, r stats.Range) []stats.Acc
 	return out
 }
 
-// email releases the open counts of thing over r; Sent, the sender's own
-// report, is never withheld.
+// email releases the counts of thing over r, a campaign's total or one
+// bucket of it; Sent, the sender's own report, is never withheld. Below k
+// opens (exact, or noisy) nothing but Sent is shown; above, the clicks
+// and the machine counts are each withheld on their own below k (see
+// groups).
 func (p Policy) email(thing []byte, ns []node, c stats.EmailCounts) stats.EmailCounts {
 	if p.K <= 0 {
 		return c
 	}
-	withheld := stats.EmailCounts{Sent: c.Sent, BelowK: true}
+	withheld := stats.EmailCounts{Sent: c.Sent, BelowK: true, ClicksBelowK: true, MachineBelowK: true}
 	if c.OpenMeasure() < int64(p.K) {
 		return withheld
 	}
-	if p.Noise == nil {
-		return c
-	}
-	nz := p.Noise.sum(thing, ns, p.K)
-	out := stats.EmailCounts{Sent: c.Sent, Opens: noisy(c.Opens, nz[1]), UniqueOpens: noisy(c.UniqueOpens, nz[2]), MachineOpens: noisy(c.MachineOpens, nz[3])}
-	mv := out.UniqueOpens
-	if c.UniqueOpens <= 0 {
-		mv = out.Opens
-	}
-	if mv < int64(p.K) {
+	out := p.groups(thing, ns, c)
+	if out.BelowK {
 		return withheld
 	}
 	return out
@@ -276,14 +271,11 @@ func (p Policy) Campaign(c stats.Campaign, window stats.Range) stats.Campaign {
 	}
 	out := c
 	if c.Sent < int64(p.K) {
-		out.EmailCounts = stats.EmailCounts{Sent: c.Sent, BelowK: true}
+		out.EmailCounts = stats.EmailCounts{Sent: c.Sent, BelowK: true, ClicksBelowK: true, MachineBelowK: true}
 	} else {
 		out.EmailCounts = p.email(p.thing('e', c.Name, counter.DimTotal, ""), p.nodes(window), c.EmailCounts)
 	}
-	out.OpenRate = 0
-	if !out.BelowK {
-		out.OpenRate = out.EmailCounts.OpenRate()
-	}
+	out.OpenRate, out.Rates = releasedRates(out.EmailCounts)
 	first := c.FirstSend
 	if first.IsZero() {
 		first = c.First
@@ -308,7 +300,7 @@ func (p Policy) CampaignSeries(c stats.Campaign, pts []stats.EmailPoint, r stats
 	for i, pt := range pts {
 		out[i].Start = pt.Start
 		if c.BelowK {
-			out[i].EmailCounts = stats.EmailCounts{Sent: pt.Sent, BelowK: true}
+			out[i].EmailCounts = stats.EmailCounts{Sent: pt.Sent, BelowK: true, ClicksBelowK: true, MachineBelowK: true}
 			continue
 		}
 		b := bucket(pts, i, r, iv, func(pt stats.EmailPoint) time.Time { return pt.Start })
@@ -332,15 +324,16 @@ func (p Policy) CampaignBreakdown(c stats.Campaign, b stats.EmailBreakdown, wind
 	ns := p.nodes(window)
 	out := stats.EmailBreakdown{Dimension: b.Dimension, Rows: make([]stats.EmailRow, 0, len(b.Rows)), K: b.K}
 	for _, row := range b.Rows {
-		if e := p.email(p.thing('e', c.Name, b.Dimension, row.Value), ns, row.EmailCounts); !e.BelowK {
+		if e, ok := p.emailRow(b.Dimension, p.thing('e', c.Name, b.Dimension, row.Value), ns, row.EmailCounts); ok {
 			out.Rows = append(out.Rows, stats.EmailRow{Value: row.Value, EmailCounts: e})
 		}
 	}
-	slices.SortStableFunc(out.Rows, func(a, b stats.EmailRow) int {
-		return cmp.Or(cmp.Compare(b.OpenMeasure(), a.OpenMeasure()), cmp.Compare(b.Opens, a.Opens), cmp.Compare(a.Value, b.Value))
+	slices.SortStableFunc(out.Rows, func(a, x stats.EmailRow) int {
+		return cmp.Or(cmp.Compare(stats.EmailMeasure(b.Dimension, x.EmailCounts), stats.EmailMeasure(b.Dimension, a.EmailCounts)),
+			cmp.Compare(x.Opens+x.Clicks, a.Opens+a.Clicks), cmp.Compare(a.Value, x.Value))
 	})
 	if b.Other != nil {
-		if e := p.email(p.thing('e', c.Name, b.Dimension, otherValue), ns, b.Other.EmailCounts); !e.BelowK {
+		if e, ok := p.emailRow(b.Dimension, p.thing('e', c.Name, b.Dimension, otherValue), ns, b.Other.EmailCounts); ok {
 			out.Other = &stats.EmailRow{Value: stats.OtherValue, EmailCounts: e}
 		}
 	}

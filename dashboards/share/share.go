@@ -31,12 +31,21 @@ type Link struct {
 	Label     string
 	CreatedAt time.Time
 	Revoked   bool
+	// Expires ends the link (zero: never). An expired link answers as a
+	// revoked one.
+	Expires time.Time
+}
+
+// Live reports whether the link may be used at now.
+func (l Link) Live(now time.Time) bool {
+	return !l.Revoked && (l.Expires.IsZero() || now.Before(l.Expires))
 }
 
 // Store reads and writes share links.
 type Store struct {
-	conn driver.Conn
-	now  func() time.Time
+	conn    driver.Conn
+	cluster chmigrate.Cluster
+	now     func() time.Time
 
 	mu    sync.Mutex
 	ready bool
@@ -46,10 +55,16 @@ type Store struct {
 // be nil (time.Now). The table is created on first use, not here: the
 // collector starts while ClickHouse is down.
 func New(conn driver.Conn, now func() time.Time) *Store {
+	return NewOn(conn, chmigrate.Cluster{}, now)
+}
+
+// NewOn is New on a cluster (the zero Cluster: one server), where the
+// table is replicated whole to every host.
+func NewOn(conn driver.Conn, c chmigrate.Cluster, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{conn: conn, now: now}
+	return &Store{conn: conn, cluster: c, now: now}
 }
 
 // migrate creates the table once; safe to call again after a failure.
@@ -63,7 +78,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := chmigrate.Apply(ctx, s.conn, "share_migrations", all); err != nil {
+	if err := s.cluster.Apply(ctx, s.conn, "share_migrations", all); err != nil {
 		return fmt.Errorf("cannot migrate share links: %w", err)
 	}
 	s.ready = true
@@ -76,7 +91,8 @@ func hashToken(token string) string {
 }
 
 // Create makes a link for site and returns its secret token, shown once.
-func (s *Store) Create(ctx context.Context, site, label string) (token string, l Link, err error) {
+// A link with a non-zero ttl expires that long after it is made.
+func (s *Store) Create(ctx context.Context, site, label string, ttl time.Duration) (token string, l Link, err error) {
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", Link{}, fmt.Errorf("cannot make share token: %w", err)
@@ -87,6 +103,9 @@ func (s *Store) Create(ctx context.Context, site, label string) (token string, l
 		return "", Link{}, fmt.Errorf("cannot make share link id: %w", err)
 	}
 	l = Link{ID: hex.EncodeToString(id[:]), Site: site, Label: label, CreatedAt: s.now().UTC().Truncate(time.Second)}
+	if ttl > 0 {
+		l.Expires = l.CreatedAt.Add(ttl)
+	}
 	if err := s.write(ctx, l, hashToken(token)); err != nil {
 		return "", Link{}, err
 	}
@@ -97,7 +116,7 @@ func (s *Store) write(ctx context.Context, l Link, tokenHash string) error {
 	if err := s.migrate(ctx); err != nil {
 		return err
 	}
-	batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO share_links (id, token_hash, site, label, created_at, revoked, version)")
+	batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO share_links (id, token_hash, site, label, created_at, revoked, version, expires_at)")
 	if err != nil {
 		return fmt.Errorf("cannot prepare share link insert: %w", err)
 	}
@@ -105,7 +124,11 @@ func (s *Store) write(ctx context.Context, l Link, tokenHash string) error {
 	if l.Revoked {
 		revoked = 1
 	}
-	if err := batch.Append(l.ID, tokenHash, l.Site, l.Label, l.CreatedAt, revoked, version()); err != nil {
+	expires := time.Unix(0, 0).UTC()
+	if !l.Expires.IsZero() {
+		expires = l.Expires
+	}
+	if err := batch.Append(l.ID, tokenHash, l.Site, l.Label, l.CreatedAt, revoked, version(), expires); err != nil {
 		batch.Abort()
 		return fmt.Errorf("cannot append share link: %w", err)
 	}
@@ -119,7 +142,7 @@ func (s *Store) write(ctx context.Context, l Link, tokenHash string) error {
 // s.now, as a revocation must win over the creation.
 func version() uint64 { return uint64(time.Now().UnixNano()) }
 
-const latest = `SELECT id, any(site), any(label), min(created_at), argMax(revoked, version), any(token_hash)
+const latest = `SELECT id, any(site), any(label), min(created_at), argMax(revoked, version), any(token_hash), max(expires_at)
 FROM share_links WHERE `
 
 func (s *Store) query(ctx context.Context, where string, args ...any) ([]Link, []string, error) {
@@ -137,10 +160,14 @@ func (s *Store) query(ctx context.Context, where string, args ...any) ([]Link, [
 		var l Link
 		var revoked uint8
 		var h string
-		if err := rows.Scan(&l.ID, &l.Site, &l.Label, &l.CreatedAt, &revoked, &h); err != nil {
+		var expires time.Time
+		if err := rows.Scan(&l.ID, &l.Site, &l.Label, &l.CreatedAt, &revoked, &h, &expires); err != nil {
 			return nil, nil, fmt.Errorf("cannot read share links: %w", err)
 		}
 		l.Revoked = revoked != 0
+		if expires.Unix() > 0 {
+			l.Expires = expires.UTC()
+		}
 		links = append(links, l)
 		hashes = append(hashes, h)
 	}
@@ -156,14 +183,14 @@ func (s *Store) List(ctx context.Context, site string) ([]Link, error) {
 	return links, err
 }
 
-// Resolve finds the live link of a token; ok is false for unknown or
-// revoked tokens.
+// Resolve finds the live link of a token; ok is false for unknown,
+// revoked or expired tokens.
 func (s *Store) Resolve(ctx context.Context, token string) (l Link, ok bool, err error) {
 	if len(token) != 43 { // base64 of 32 bytes: anything else is not ours
 		return Link{}, false, nil
 	}
 	links, _, err := s.query(ctx, "token_hash = ?", hashToken(token))
-	if err != nil || len(links) != 1 || links[0].Revoked {
+	if err != nil || len(links) != 1 || !links[0].Live(s.now()) {
 		return Link{}, false, err
 	}
 	return links[0], true, nil

@@ -15,6 +15,7 @@ type Dimension struct {
 var WebDimensions = []Dimension{
 	{Name: counter.DimPath, Title: "Top pages"},
 	{Name: counter.DimSource, Title: "Sources"},
+	{Name: counter.DimChannel, Title: "Channels"},
 	{Name: counter.DimUTMSource, Title: "UTM source"},
 	{Name: counter.DimUTMMedium, Title: "UTM medium"},
 	{Name: counter.DimUTMCampaign, Title: "UTM campaign"},
@@ -34,6 +35,8 @@ var EmailDimensions = []Dimension{
 	{Name: counter.DimCountry, Title: "Countries"},
 	{Name: counter.DimRegion, Title: "Regions"},
 	{Name: counter.DimClient, Title: "Email clients"},
+	{Name: counter.DimLink, Title: "Top links"},
+	{Name: counter.DimMachine, Title: "Machine activity"},
 }
 
 // LookupWeb finds a web dimension by name.

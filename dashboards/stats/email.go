@@ -14,10 +14,22 @@ type EmailCounts struct {
 	Opens        int64 `json:"opens"`
 	UniqueOpens  int64 `json:"unique_opens"`
 	MachineOpens int64 `json:"machine_opens"`
+	// Clicks, UniqueClicks: people's clicks on signed links (unique per
+	// campaign; per link in link rows). MachineClicks: scanners' and other
+	// machines'. ImpliedOpens: the unique opens known only from a click
+	// (images blocked), included in Opens and UniqueOpens.
+	Clicks        int64 `json:"clicks"`
+	UniqueClicks  int64 `json:"unique_clicks"`
+	MachineClicks int64 `json:"machine_clicks"`
+	ImpliedOpens  int64 `json:"implied_opens"`
 	// BelowK marks opens withheld because the campaign or the row is below
 	// the viewer's k (the open counts are then 0; Sent, the sender's own
 	// report, stays). The queries here never set it.
 	BelowK bool `json:"below_k,omitempty"`
+	// ClicksBelowK and MachineBelowK mark the clicks, and the machine
+	// counts, withheld on their own (see dashboards/privacy).
+	ClicksBelowK  bool `json:"clicks_below_k,omitempty"`
+	MachineBelowK bool `json:"machine_below_k,omitempty"`
 }
 
 // OpenMeasure is what k counts in an email row: unique opens, or opens
@@ -35,10 +47,11 @@ func (c *EmailCounts) Add(o EmailCounts) {
 	c.Opens += o.Opens
 	c.UniqueOpens += o.UniqueOpens
 	c.MachineOpens += o.MachineOpens
+	c.Clicks += o.Clicks
+	c.UniqueClicks += o.UniqueClicks
+	c.MachineClicks += o.MachineClicks
+	c.ImpliedOpens += o.ImpliedOpens
 }
-
-// openMeasureSQL is OpenMeasure over the columns o and u of a grouped query.
-const openMeasureSQL = "if(u > 0, u, o)"
 
 // OpenRate is unique opens per email sent, 0 when nothing was reported sent.
 func (c EmailCounts) OpenRate() float64 {
@@ -58,6 +71,7 @@ type Campaign struct {
 	FirstSend time.Time `json:"-"`
 	EmailCounts
 	OpenRate float64 `json:"open_rate"`
+	Rates
 }
 
 // Campaigns lists a site's campaigns with activity since since (the
@@ -85,7 +99,7 @@ func (q *Querier) campaigns(ctx context.Context, site, campaign string, since ti
 		where = "site = ? AND campaign = ? AND dimension = ? AND hour >= toDateTime(?)"
 		args = []any{site, campaign, counter.DimTotal, since.Unix()}
 	}
-	rows, err := q.conn.Query(ctx, `SELECT campaign, min(hour) AS first, max(hour), minIf(hour, sent != 0), sum(sent), sum(opens), sum(unique_opens), sum(machine_opens)
+	rows, err := q.conn.Query(ctx, `SELECT campaign, min(hour) AS first, max(hour), minIf(hour, sent != 0), `+emailSums+`
 FROM email_counters WHERE `+where+`
 GROUP BY campaign ORDER BY first DESC, campaign LIMIT ?`, append(args, limit)...)
 	if err != nil {
@@ -95,13 +109,13 @@ GROUP BY campaign ORDER BY first DESC, campaign LIMIT ?`, append(args, limit)...
 	out := []Campaign{}
 	for rows.Next() {
 		var c Campaign
-		if err := rows.Scan(&c.Name, &c.First, &c.Last, &c.FirstSend, &c.Sent, &c.Opens, &c.UniqueOpens, &c.MachineOpens); err != nil {
+		if err := rows.Scan(append([]any{&c.Name, &c.First, &c.Last, &c.FirstSend}, c.EmailCounts.dest()...)...); err != nil {
 			return nil, fmt.Errorf("cannot read campaigns of %s: %w", site, err)
 		}
 		if c.FirstSend.Unix() <= 0 {
 			c.FirstSend = time.Time{}
 		}
-		c.OpenRate = c.EmailCounts.OpenRate()
+		c.SetRates()
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
@@ -132,7 +146,7 @@ func (q *Querier) CampaignSeries(ctx context.Context, site, campaign string, r R
 	for i, b := range buckets {
 		points[i].Start = b
 	}
-	rows, err := q.conn.Query(ctx, `SELECT hour, sum(sent), sum(opens), sum(unique_opens), sum(machine_opens)
+	rows, err := q.conn.Query(ctx, `SELECT hour, `+emailSums+`
 FROM email_counters
 WHERE site = ? AND campaign = ? AND dimension = ? AND hour >= toDateTime(?) AND hour < toDateTime(?)
 GROUP BY hour`, site, campaign, counter.DimTotal, r.Start.Unix(), r.End.Unix())
@@ -143,7 +157,7 @@ GROUP BY hour`, site, campaign, counter.DimTotal, r.Start.Unix(), r.End.Unix())
 	for rows.Next() {
 		var h time.Time
 		var c EmailCounts
-		if err := rows.Scan(&h, &c.Sent, &c.Opens, &c.UniqueOpens, &c.MachineOpens); err != nil {
+		if err := rows.Scan(append([]any{&h}, c.dest()...)...); err != nil {
 			return nil, fmt.Errorf("cannot read series of campaign %s: %w", campaign, err)
 		}
 		if i := bucketIndex(buckets, h); i >= 0 {
@@ -163,7 +177,7 @@ type EmailRow struct {
 }
 
 // EmailBreakdown is a campaign's top values of one dimension, k-folded on
-// OpenMeasure like Breakdown.
+// EmailMeasure like Breakdown.
 type EmailBreakdown struct {
 	Dimension string     `json:"dimension"`
 	Rows      []EmailRow `json:"rows"`
@@ -182,23 +196,24 @@ func (q *Querier) CampaignBreakdown(ctx context.Context, site, campaign, dim str
 		return EmailBreakdown{}, inputErrorf("limit must be between 1 and %d", MaxLimit)
 	}
 	args := []any{site, campaign, d.Name, since.Unix()}
-	grouped := `SELECT value, sum(sent) AS s, sum(opens) AS o, sum(unique_opens) AS u, sum(machine_opens) AS m
+	grouped := `SELECT value, ` + emailSumsAs + `
 FROM email_counters WHERE site = ? AND campaign = ? AND dimension = ? AND hour >= toDateTime(?)
-GROUP BY value HAVING (s != 0 OR o != 0 OR u != 0 OR m != 0)`
+GROUP BY value HAVING (s != 0 OR o != 0 OR u != 0 OR m != 0 OR cl != 0 OR uc != 0 OR mc != 0)`
+	measure := EmailMeasureSQL(d.Name)
 	b := EmailBreakdown{Dimension: d.Name, Rows: []EmailRow{}, K: k}
 	top, topArgs := grouped, args
 	if k > 0 {
-		top += " AND " + openMeasureSQL + " >= ?"
+		top += " AND " + measure + " >= ?"
 		topArgs = append(append([]any{}, args...), int64(k))
 	}
-	rows, err := q.conn.Query(ctx, top+" ORDER BY "+openMeasureSQL+" DESC, o DESC, value LIMIT ?", append(topArgs, limit)...)
+	rows, err := q.conn.Query(ctx, top+" ORDER BY "+measure+" DESC, o + cl DESC, value LIMIT ?", append(topArgs, limit)...)
 	if err != nil {
 		return EmailBreakdown{}, fmt.Errorf("cannot query %s breakdown of campaign %s: %w", d.Name, campaign, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var r EmailRow
-		if err := rows.Scan(&r.Value, &r.Sent, &r.Opens, &r.UniqueOpens, &r.MachineOpens); err != nil {
+		if err := rows.Scan(append([]any{&r.Value}, r.dest()...)...); err != nil {
 			return EmailBreakdown{}, fmt.Errorf("cannot read %s breakdown of campaign %s: %w", d.Name, campaign, err)
 		}
 		b.Rows = append(b.Rows, r)
@@ -211,12 +226,12 @@ GROUP BY value HAVING (s != 0 OR o != 0 OR u != 0 OR m != 0)`
 	}
 	var n uint64
 	var o EmailRow
-	if err := q.conn.QueryRow(ctx, "SELECT count(), sum(s), sum(o), sum(u), sum(m) FROM ("+grouped+" AND "+openMeasureSQL+" < ?)",
-		append(args, int64(k))...).Scan(&n, &o.Sent, &o.Opens, &o.UniqueOpens, &o.MachineOpens); err != nil {
+	if err := q.conn.QueryRow(ctx, "SELECT count(), sum(s), sum(o), sum(u), sum(m), sum(cl), sum(uc), sum(mc), sum(io) FROM ("+grouped+" AND "+measure+" < ?)",
+		append(args, int64(k))...).Scan(append([]any{&n}, o.dest()...)...); err != nil {
 		return EmailBreakdown{}, fmt.Errorf("cannot fold small %s counts of campaign %s: %w", d.Name, campaign, err)
 	}
 	b.Folded = int64(n)
-	if n > 0 && o.OpenMeasure() >= int64(k) {
+	if n > 0 && EmailMeasure(d.Name, o.EmailCounts) >= int64(k) {
 		o.Value = OtherValue
 		b.Other = &o
 	}

@@ -1,7 +1,8 @@
 // Package chmigrate applies versioned SQL migrations to a ClickHouse
-// database. Each owner of tables (the counter sink, the dashboards' share
-// links) embeds its own files and records them in its own table, so no
-// package carries another's schema.
+// database, on one server or on every host of a cluster (cluster.go). Each
+// owner of tables (the counter sink, the dashboards' share links) embeds
+// its own files and records them in its own table, so no package carries
+// another's schema.
 package chmigrate
 
 import (
@@ -74,22 +75,41 @@ func splitStatements(sql string) []string {
 var tableRe = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,63}$`)
 
 // Apply applies every migration not yet recorded in table (created if
-// missing). Statements are written to be idempotent (IF NOT EXISTS), so a
-// migration interrupted half way is safe to run again, and so is one that
-// several collectors starting at once apply together: a statement that
-// loses that race ("already exists") counts as done, and a version
-// recorded twice is read as one (the table is a ReplacingMergeTree, which
-// also folds the duplicates away in time).
+// missing) on one server. Statements are written to be idempotent (IF NOT
+// EXISTS), so a migration interrupted half way is safe to run again, and
+// so is one that several collectors starting at once apply together: a
+// statement that loses that race ("already exists") counts as done, and a
+// version recorded twice is read as one (the table is a
+// ReplacingMergeTree, which also folds the duplicates away in time).
 func Apply(ctx context.Context, conn driver.Conn, table string, all []Migration) error {
+	return Cluster{}.Apply(ctx, conn, table, all)
+}
+
+// Apply is the package's Apply on c: on a cluster, every statement (the
+// migrations table's too) is rewritten by Rewrite and runs on every host;
+// the record of what was applied is a replicated table that every host
+// holds whole.
+func (c Cluster) Apply(ctx context.Context, conn driver.Conn, table string, all []Migration) error {
 	if !tableRe.MatchString(table) {
 		return fmt.Errorf("migrations table %q is not a plain identifier", table)
 	}
-	if err := Exec(ctx, conn, `CREATE TABLE IF NOT EXISTS `+table+` (
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if err := c.run(ctx, conn, `CREATE TABLE IF NOT EXISTS `+table+` (
     version    UInt32,
     name       String,
     applied_at DateTime('UTC')
 ) ENGINE = ReplacingMergeTree ORDER BY version`); err != nil {
 		return fmt.Errorf("cannot create %s: %w", table, err)
+	}
+	if c.On() {
+		// What another host recorded may not have reached this one yet:
+		// without the wait, a migration would be run twice, and an ALTER
+		// that adds a column fails the second time.
+		if err := conn.Exec(ctx, "SYSTEM SYNC REPLICA "+c.Database+"."+table); err != nil {
+			return fmt.Errorf("cannot sync %s: %w", table, err)
+		}
 	}
 	applied := map[uint32]bool{}
 	rows, err := conn.Query(ctx, "SELECT DISTINCT version FROM "+table)
@@ -114,7 +134,7 @@ func Apply(ctx context.Context, conn driver.Conn, table string, all []Migration)
 			continue
 		}
 		for _, stmt := range m.Statements {
-			if err := Exec(ctx, conn, stmt); err != nil {
+			if err := c.run(ctx, conn, stmt); err != nil {
 				return fmt.Errorf("migration %s: %w", m.Name, err)
 			}
 		}
@@ -132,35 +152,66 @@ func Apply(ctx context.Context, conn driver.Conn, table string, all []Migration)
 	return nil
 }
 
-// ClickHouse error codes of a CREATE that lost a race with another, and of
-// an ADD COLUMN whose column is there (44 on 18.16, 15 on later servers).
+// run rewrites stmt for c and runs what it becomes, in order.
+func (c Cluster) run(ctx context.Context, conn driver.Conn, stmt string) error {
+	stmts, err := c.Rewrite(stmt)
+	if err != nil {
+		return err
+	}
+	for _, s := range stmts {
+		if err := Exec(ctx, conn, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ClickHouse error codes of a CREATE that lost a race with another, and
+// of an ADD COLUMN whose column is there already (44 on 18.16, 15 on
+// later servers).
 const (
 	codeTableExists     = 57
 	codeDatabaseExists  = 82
-	codeIllegalColumn   = 44
+	codeColumnExists    = 44
 	codeDuplicateColumn = 15
 )
 
 // Exec runs one DDL statement, taking "already exists" for success: two
 // processes running the same CREATE … IF NOT EXISTS at once can both pass
-// the check, and then one of them gets that error. ALTER … ADD COLUMN has
-// no IF NOT EXISTS on 18.16, so a column already added counts as added too
-// (a migration cut short between two columns runs again).
+// the check, and then one of them gets that error. The same holds for an
+// ALTER … ADD COLUMN, which 18.16 cannot write with IF NOT EXISTS: one
+// that finds its column there (applied by another process, or by a start
+// that stopped before recording the migration) is done. CheckColumns
+// then checks the column's type.
 func Exec(ctx context.Context, conn driver.Conn, stmt string) error {
 	err := conn.Exec(ctx, stmt)
 	var exc *ch.Exception
-	if !errors.As(err, &exc) {
-		return err
-	}
-	switch exc.Code {
-	case codeTableExists, codeDatabaseExists:
+	if errors.As(err, &exc) && (exc.Code == codeTableExists || exc.Code == codeDatabaseExists) {
 		return nil
-	case codeIllegalColumn, codeDuplicateColumn:
-		if strings.Contains(exc.Message, "already exists") {
-			return nil
-		}
+	}
+	if errors.As(err, &exc) && (exc.Code == codeColumnExists || exc.Code == codeDuplicateColumn) && addsColumns(stmt) &&
+		strings.Contains(exc.Message, "already exists") {
+		return nil
 	}
 	return err
+}
+
+// addsColumns reports whether stmt is an ALTER TABLE that only adds columns.
+func addsColumns(stmt string) bool {
+	s := strings.ToUpper(strings.Join(strings.Fields(stmt), " "))
+	if !strings.HasPrefix(s, "ALTER TABLE ") {
+		return false
+	}
+	_, rest, _ := strings.Cut(s[len("ALTER TABLE "):], " ")
+	if r, ok := strings.CutPrefix(rest, "ON CLUSTER "); ok { // as Cluster.Rewrite writes it
+		_, rest, _ = strings.Cut(r, " ")
+	}
+	for _, part := range strings.Split(rest, ",") {
+		if !strings.HasPrefix(strings.TrimSpace(part), "ADD COLUMN ") {
+			return false
+		}
+	}
+	return true
 }
 
 // Column is one column a table must have.

@@ -144,6 +144,31 @@ func (s *Sink) WebRows() map[counter.WebKey]counter.WebCounts {
 	return out
 }
 
+// EmailRows returns a copy of every stored email row.
+func (s *Sink) EmailRows() map[counter.EmailKey]counter.EmailCounts {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[counter.EmailKey]counter.EmailCounts, len(s.email))
+	for k, c := range s.email {
+		out[k] = c
+	}
+	return out
+}
+
+// TakeWebRows returns every stored web row and forgets them, so that a
+// test sees what its next hits add.
+func (s *Sink) TakeWebRows() map[counter.WebKey]counter.WebCounts {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.web
+	s.web = nil
+	s.email = nil
+	if out == nil {
+		out = map[counter.WebKey]counter.WebCounts{}
+	}
+	return out
+}
+
 // Writes is the number of Write calls, failed ones included.
 func (s *Sink) Writes() int { s.mu.Lock(); defer s.mu.Unlock(); return s.writes }
 

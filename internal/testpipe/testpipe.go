@@ -1,5 +1,6 @@
 // Package testpipe builds the collector's real pipeline for tests: the
-// real user-agent classifier, uniques and aggregator, geo from a fixture
+// real user-agent classifier, the embedded data-centre ranges and
+// referrer-spam list, uniques and aggregator, geo from a fixture
 // database (or none), flushing to internal/memsink unless the test brings
 // its own sink. It is the one place tests wire ingest.New, so that a new
 // step is added to every test at once.
@@ -14,6 +15,8 @@ import (
 	"tally/collector/geo"
 	"tally/collector/geo/geotest"
 	"tally/collector/ingest"
+	"tally/collector/netclass"
+	"tally/collector/spam"
 	"tally/collector/uniques"
 	"tally/collector/useragent"
 	"tally/internal/memsink"
@@ -77,10 +80,19 @@ func New(tb testing.TB, opts Options) *Pipe {
 	if p.Aggregator, err = aggregator.New(ao); err != nil {
 		tb.Fatal(err)
 	}
+	// The embedded lists, as the collector runs by default.
+	dc, err := netclass.New(netclass.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sp, err := spam.New(spam.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	p.Visitors = uniques.NewVisitors(opts.Now)
 	p.Opens = uniques.NewOpens(opts.EmailWindow, opts.Now)
 	po := ingest.Options{Geo: loc, Agents: agents, Visitors: p.Visitors, Opens: p.Opens,
-		Aggregator: p.Aggregator, Now: opts.Now}
+		Aggregator: p.Aggregator, Now: opts.Now, DataCentres: dc, Spam: sp}
 	if opts.Pipeline != nil {
 		opts.Pipeline(&po)
 	}

@@ -7,6 +7,13 @@
 //
 // The database named in -url is dropped first and left in place at the end
 // (use -skip-fill to time again without refilling).
+//
+// With -cluster NAME the database is made in cluster mode on that cluster
+// (as the collector's CLICKHOUSE_CLUSTER does): each shard's local table is
+// filled with its share of the rows on the shard's first replica, and the
+// queries read the Distributed table, as the dashboards do:
+//
+//	go run ./tools/dashbench -url clickhouse://127.0.0.1:19101/tally_bench -cluster tally
 package main
 
 import (
@@ -19,6 +26,7 @@ import (
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"tally/aggregator/clickhouse"
 	"tally/dashboards/stats"
@@ -53,14 +61,15 @@ func main() {
 	url := flag.String("url", "clickhouse://127.0.0.1:9000/tally_bench", "ClickHouse URL of the benchmark database (dropped and refilled)")
 	skipFill := flag.Bool("skip-fill", false, "time the queries on the existing data")
 	runs := flag.Int("runs", 20, "timed runs per query")
+	cluster := flag.String("cluster", "", "ClickHouse cluster to run on (cluster mode); empty: one server")
 	flag.Parse()
-	if err := run(*url, *skipFill, *runs); err != nil {
+	if err := run(*url, *cluster, *skipFill, *runs); err != nil {
 		fmt.Fprintln(os.Stderr, "dashbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(url string, skipFill bool, runs int) error {
+func run(url, cluster string, skipFill bool, runs int) error {
 	ctx := context.Background()
 	// A year ending at the start of today (UTC).
 	end := time.Now().UTC().Truncate(24 * time.Hour)
@@ -78,12 +87,16 @@ func run(url string, skipFill bool, runs int) error {
 		if err != nil {
 			return err
 		}
-		if err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+db); err != nil {
+		onCluster := ""
+		if cluster != "" {
+			onCluster = " ON CLUSTER " + cluster
+		}
+		if err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+db+onCluster); err != nil {
 			return fmt.Errorf("cannot drop %s: %w", db, err)
 		}
 		admin.Close()
 	}
-	sink, err := clickhouse.Open(ctx, clickhouse.Options{URL: url})
+	sink, err := clickhouse.Open(ctx, clickhouse.Options{URL: url, Cluster: cluster})
 	if err != nil {
 		return err
 	}
@@ -92,6 +105,14 @@ func run(url string, skipFill bool, runs int) error {
 		return err
 	}
 	conn := sink.Conn()
+	targets := []target{{conn: conn}}
+	table := "web_counters"
+	if cluster != "" {
+		if targets, err = shardTargets(ctx, conn, cluster, url); err != nil {
+			return err
+		}
+		table = "web_counters_local"
+	}
 
 	if !skipFill {
 		t0 := time.Now()
@@ -113,19 +134,23 @@ func run(url string, skipFill bool, runs int) error {
 			if d.name == "event" || d.name == "consent" || d.name == "filtered" {
 				vis = "toInt64(0)"
 			}
-			// Literal SQL of constants only (Exec with arguments hangs on 18.16).
-			q := fmt.Sprintf(`INSERT INTO web_counters (site, hour, dimension, value, hits, pageviews, visitors)
-SELECT '%s', toDateTime(%d + intDiv(number, %d) * 3600), '%s', %s, %s, %s, %s FROM system.numbers LIMIT %d`,
-				site, start.Unix(), d.values, d.name, value, pv, pv, vis, hours*d.values)
-			if err := conn.Exec(ctx, q); err != nil {
-				return fmt.Errorf("cannot fill %s: %w", d.name, err)
+			for _, tg := range targets {
+				// Literal SQL of constants only (Exec with arguments hangs on 18.16).
+				q := fmt.Sprintf(`INSERT INTO %s (site, hour, dimension, value, hits, pageviews, visitors)
+SELECT '%s', toDateTime(%d + intDiv(number, %d) * 3600), '%s', %s, %s, %s, %s FROM (SELECT number FROM system.numbers LIMIT %d) %s`,
+					table, site, start.Unix(), d.values, d.name, value, pv, pv, vis, hours*d.values, tg.where)
+				if err := tg.conn.Exec(ctx, q); err != nil {
+					return fmt.Errorf("cannot fill %s: %w", d.name, err)
+				}
 			}
 			rows += hours * d.values
 		}
 		fmt.Fprintf(os.Stderr, "filled %d rows in %v; merging...\n", rows, time.Since(t0).Round(time.Second))
 		t1 := time.Now()
-		if err := conn.Exec(ctx, "OPTIMIZE TABLE web_counters FINAL"); err != nil {
-			return fmt.Errorf("cannot merge: %w", err)
+		for _, tg := range targets {
+			if err := tg.conn.Exec(ctx, "OPTIMIZE TABLE "+table+" FINAL"); err != nil {
+				return fmt.Errorf("cannot merge: %w", err)
+			}
 		}
 		fmt.Fprintf(os.Stderr, "merged in %v\n", time.Since(t1).Round(time.Second))
 	}
@@ -180,8 +205,12 @@ SELECT '%s', toDateTime(%d + intDiv(number, %d) * 3600), '%s', %s, %s, %s, %s FR
 	var out strings.Builder
 	var version string
 	conn.QueryRow(ctx, "SELECT version()").Scan(&version)
-	fmt.Fprintf(&out, "ClickHouse %s, %d rows in web_counters (%s page views over a year, one site), 30-day range, %d runs after one warm-up run.\n\n",
-		version, rowsN, group(pv), runs)
+	where := "one server"
+	if cluster != "" {
+		where = fmt.Sprintf("cluster %s of %d shards, read through the Distributed table", cluster, len(targets))
+	}
+	fmt.Fprintf(&out, "ClickHouse %s, %s, %d rows in web_counters (%s page views over a year, one site), 30-day range, %d runs after one warm-up run.\n\n",
+		version, where, rowsN, group(pv), runs)
 	out.WriteString("| query | median | p95 | max |\n|---|---:|---:|---:|\n")
 	for _, qq := range queries {
 		if err := qq.f(); err != nil {
@@ -214,4 +243,49 @@ func group(n int64) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// target is where rows are written: the table itself on one server; on a
+// cluster, each shard's local table through its first replica, with the
+// rows whose number falls to that shard.
+type target struct {
+	conn  driver.Conn
+	where string
+}
+
+// shardTargets opens a connection to the first replica of each shard of
+// cluster, each given the rows whose number falls to it.
+func shardTargets(ctx context.Context, conn driver.Conn, cluster, url string) ([]target, error) {
+	rows, err := conn.Query(ctx, "SELECT host_name, port FROM system.clusters WHERE cluster = '"+cluster+"' AND replica_num = 1 ORDER BY shard_num")
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the shards of %s: %w", cluster, err)
+	}
+	defer rows.Close()
+	var hosts []string
+	for rows.Next() {
+		var host string
+		var port uint16
+		if err := rows.Scan(&host, &port); err != nil {
+			return nil, err
+		}
+		hosts = append(hosts, fmt.Sprintf("%s:%d", host, port))
+	}
+	if len(hosts) == 0 {
+		return nil, fmt.Errorf("no cluster %s", cluster)
+	}
+	opts, err := ch.ParseDSN(url)
+	if err != nil {
+		return nil, err
+	}
+	var out []target
+	for i, h := range hosts {
+		o := *opts
+		o.Addr = []string{h}
+		c, err := ch.Open(&o)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, target{c, fmt.Sprintf("WHERE number %% %d = %d", len(hosts), i)})
+	}
+	return out, nil
 }
