@@ -115,7 +115,7 @@ func TestCountsExactly(t *testing.T) {
 		"example.com|os|Windows":          {3, 3, 1},
 		"example.com|os|Linux":            {2, 2, 1},
 		"example.com|os|iOS":              {2, 2, 0},
-		"example.com|language|":           {7, 7, 2}, // no Accept-Language sent
+		"example.com|language|en":         {7, 7, 2}, // the senders' Accept-Language
 		"example.com|event|Signup":        {1, 0, 1},
 		"example.com|consent|granted":     {6, 0, 0},
 		"example.com|consent|unknown":     {2, 0, 0},
