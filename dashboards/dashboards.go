@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"tally/goals"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -86,6 +87,9 @@ type Options struct {
 	// NoiseKey, when set, seeds the noise of shared views instead of the
 	// installation's key kept in ClickHouse; tests set it.
 	NoiseKey []byte
+	// Goals are the sites' goals (the file's and the ones the admin edits
+	// here); nil: no goals card.
+	Goals *goals.Registry
 }
 
 // Dashboards is the mounted dashboard and stats API.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"tally/goals"
 	"tally/pixel"
 	"tally/scrub"
 )
@@ -62,6 +63,10 @@ type Site struct {
 	// number). Parse always sets it; nil (a Site built by hand) matches
 	// nothing, as scrub.Path reads it.
 	PathRules *scrub.Rules
+	// Conversions are the site's goals, funnels and allow-listed custom
+	// properties from the file (goals.Registry adds the goals edited in
+	// the dashboard).
+	Conversions goals.Config
 }
 
 // DefaultMinCountK is k when the sites file does not set min_count_k: a
@@ -203,11 +208,14 @@ type fileSite struct {
 		ID     string `json:"id"`
 		Secret string `json:"secret"`
 	} `json:"email_keys"`
-	SentTokens []string `json:"sent_tokens"` // "sha256:<64 hex>" of each token
-	Timezone   string   `json:"timezone"`
-	APITokens  []string `json:"api_tokens"`  // "sha256:<64 hex>" of each token
-	MinCountK  *int     `json:"min_count_k"` // nil: DefaultMinCountK
-	PathRules  []string `json:"path_rules"`
+	SentTokens []string           `json:"sent_tokens"` // "sha256:<64 hex>" of each token
+	Timezone   string             `json:"timezone"`
+	APITokens  []string           `json:"api_tokens"`  // "sha256:<64 hex>" of each token
+	MinCountK  *int               `json:"min_count_k"` // nil: DefaultMinCountK
+	PathRules  []string           `json:"path_rules"`
+	Props      []string           `json:"props"`
+	Goals      []goals.FileGoal   `json:"goals"`
+	Funnels    []goals.FileFunnel `json:"funnels"`
 }
 
 type file struct {
@@ -325,6 +333,9 @@ func (fs fileSite) site() (*Site, error) {
 		return nil, fmt.Errorf(`path_rules: %w (a rule is "/" and segments, each a literal or "*" for one segment, e.g. "/orders/*")`, err)
 	}
 	s.PathRules = rules
+	if s.Conversions, err = goals.Parse(fs.Props, fs.Goals, fs.Funnels); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -32,6 +32,7 @@ import (
 	"tally/collector/uniques"
 	"tally/collector/useragent"
 	"tally/dashboards"
+	"tally/goals"
 	"tally/sites"
 
 	// Site time zones must load in images without zoneinfo.
@@ -130,6 +131,7 @@ type app struct {
 	listen   *listeners
 	opened   closers
 	layers   layers // reloaded on SIGHUP
+	goals    *goals.Registry
 	// handover is where the day's uniques are saved at shutdown, to cross
 	// a graceful restart (uniques.SaveDay); "" without a spool directory.
 	handover string
@@ -159,6 +161,10 @@ func (cs closers) close() error {
 	return errors.Join(errs...)
 }
 
+// goalsReload is how often the goals edited through another collector
+// are read.
+const goalsReload = time.Minute
+
 // serve builds every part, serves on ln until ctx ends, then shuts down in
 // order: stop accepting HTTP, flush the aggregator, close ClickHouse.
 func serve(ctx context.Context, cfg *config, ln net.Listener, logger *slog.Logger) error {
@@ -172,6 +178,7 @@ func serve(ctx context.Context, cfg *config, ln net.Listener, logger *slog.Logge
 		return errors.Join(err, a.opened.close())
 	}
 	go a.agg.Run()
+	go a.goals.Run(ctx, goalsReload, func(err error) { logger.Warn("cannot reload the goals edited in the dashboard", "err", err) })
 	defer reloadOnSIGHUP(ctx, logger, a.listen.reloadCert, a.layers.reload)()
 	logger.Info("collector listening", "addr", ln.Addr().String(), "tls", cfg.TLSCertFile != "",
 		"clickhouse_db", a.sink.Database(), "clickhouse_cluster", cfg.ClickHouseCluster, "geoip", cfg.GeoIPDB != "", "flush_interval", cfg.FlushInterval.String())
@@ -280,6 +287,13 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 			logger.Error("cannot restore the day's uniques; counting them from scratch", "err", err)
 		}
 	}
+	// The sites' goals: the file's, and the ones edited in the dashboard
+	// (stored in ClickHouse, read at start and every minute: see serve).
+	declared := make(map[string]goals.Config, len(registry.All()))
+	for _, s := range registry.All() {
+		declared[s.Domain] = s.Conversions
+	}
+	conversions := goals.NewRegistry(declared, goals.NewStore(sink.Conn(), sink.Cluster(), nil))
 	var agg *aggregator.Aggregator
 	m := metrics.New(metrics.Gauges{
 		PendingRows:  func() float64 { return float64(agg.Pending()) },
@@ -329,13 +343,13 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 		MaxPendingRows: cfg.MaxPendingRows, MaxVisitorPairs: cfg.MaxVisitorPairs,
 		MaxOpenKeys: cfg.MaxOpenKeys, RetryAfter: cfg.ShedRetryAfter, Sites: len(registry.All()),
 		DataCentres: lists.dataCentres, Spam: lists.spam,
-		MaxHeldClicks: cfg.MaxHeldClicks, ClickBurstWindow: cfg.ClickBurst,
+		MaxHeldClicks: cfg.MaxHeldClicks, ClickBurstWindow: cfg.ClickBurst, Goals: conversions,
 	})
 	if err != nil {
 		return nil, err
 	}
 	dash, err := dashboards.New(dashboards.Options{
-		Conn: sink.Conn(), Cluster: sink.Cluster(), Sites: registry, Logger: logger,
+		Conn: sink.Conn(), Cluster: sink.Cluster(), Sites: registry, Logger: logger, Goals: conversions,
 		AdminUser: cfg.AdminUser, AdminPassword: cfg.AdminPassword, Dev: cfg.Dev,
 		SessionKey: []byte(cfg.SessionKey), TLS: cfg.TLSCertFile != "",
 		SecureCookies: cfg.SecureCookies != nil && *cfg.SecureCookies, InsecureCookies: cfg.SecureCookies != nil && !*cfg.SecureCookies,
@@ -373,7 +387,7 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 	}
 	f.Server().ConnState = listen.limiter.ConnState
 	return &app{sink: sink, agg: agg, pipeline: pipeline, fiber: f, listen: listen, opened: opened, layers: lists,
-		handover: handover, day: day}, nil
+		handover: handover, day: day, goals: conversions}, nil
 }
 
 func (a *app) shutdown(logger *slog.Logger) error {

@@ -3,6 +3,7 @@ package ingest
 import (
 	"errors"
 	"net/netip"
+	"tally/goals"
 	"time"
 
 	"tally/aggregator"
@@ -89,6 +90,9 @@ type Options struct {
 	// (0: DefaultMaxHeldClicks; negative: no bound). The remembered first
 	// clicks share MaxOpenKeys' bound.
 	MaxHeldClicks int
+	// Goals are the sites' goals, funnels and allow-listed props (nil:
+	// none; every hit is counted as before).
+	Goals *goals.Registry
 	// RetryAfter is the wait suggested when counter rows or open keys are
 	// over their bound (0: DefaultRetryAfter). Shed
 	// visitor pairs are told to retry at midnight UTC, when the day's
