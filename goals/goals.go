@@ -160,3 +160,17 @@ func (s *Set) Goal(name string) (Goal, bool) {
 	}
 	return Goal{}, false
 }
+
+// Match appends to dst the indexes in s.Goals of the goals h converts, and
+// returns it; with a caller's array of MaxGoals it does not allocate.
+func (s *Set) Match(h Hit, dst []int) []int {
+	if s == nil {
+		return dst
+	}
+	for i := range s.Goals {
+		if s.Goals[i].Matches(h) {
+			dst = append(dst, i)
+		}
+	}
+	return dst
+}

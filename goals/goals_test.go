@@ -108,3 +108,24 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+func TestSetMatch(t *testing.T) {
+	c, err := Parse(nil, []FileGoal{{Event: "Signup"}, {Path: "/done*"}, {Name: "All done", Path: "/done/**"}, {Path: "/done"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.set(nil)
+	var buf [MaxGoals]int
+	if got := s.Match(Hit{Event: PageviewName, Path: "/done"}, buf[:0]); len(got) != 2 || got[0] != 1 || got[1] != 3 {
+		t.Errorf("page view /done matched %v, want [1 3]", got)
+	}
+	if got := s.Match(Hit{Event: "Signup", Path: "/done"}, buf[:0]); len(got) != 1 || got[0] != 0 {
+		t.Errorf("event Signup matched %v, want [0]", got)
+	}
+	if n := testing.AllocsPerRun(100, func() { s.Match(Hit{Event: PageviewName, Path: "/done/x"}, buf[:0]) }); n != 0 {
+		t.Errorf("Match allocates %v times", n)
+	}
+	if got := (*Set)(nil).Match(Hit{Event: "Signup"}, buf[:0]); len(got) != 0 {
+		t.Error("a nil set matched")
+	}
+}

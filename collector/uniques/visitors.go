@@ -21,6 +21,11 @@ type Visitor struct {
 	site *siteCount // the visitor's site's pairs today
 }
 
+// Key is the visitor's key of the day, for state kept per visitor for the
+// day (collector/journey); 0 for no visitor. It is as secret as the day's
+// salt: it must never leave the process.
+func (v Visitor) Key() uint64 { return v.id }
+
 // siteCount is one site's pairs of the day, on a cache line of its own:
 // every new pair of the site adds to it.
 type siteCount struct {
