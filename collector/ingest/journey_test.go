@@ -225,3 +225,35 @@ func TestJourneyNeedsGoals(t *testing.T) {
 		t.Fatalf("%d rows, %d visitors: want none", len(rows), e.journeys.Len())
 	}
 }
+
+// BenchmarkPipelineJourney is BenchmarkPipelineEvent's mix on a site with
+// goals and a funnel (the hits of the other two sites have none): the
+// cost of attribution and funnels in the day's steady state. A hit that
+// converts allocates its rows' values (three a goal); the others nothing.
+func BenchmarkPipelineJourney(b *testing.B) {
+	conf, err := goals.Parse(nil,
+		[]goals.FileGoal{{Event: "signup"}, {Name: "Cart", Path: "/cart"}},
+		[]goals.FileFunnel{{Name: "Buy", Steps: []goals.FileGoal{{Path: "/pricing"}, {Path: "/products/**"}, {Path: "/cart"}}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	journeys := journey.New(nil)
+	env := newEnv(b, time.Now, func(o *ingest.Options) {
+		o.Goals = goals.NewRegistry(map[string]goals.Config{"shop.example": conf}, nil)
+		o.Journeys = journeys
+	})
+	hits := env.webHits(1<<16, 20_000, false)
+	for _, h := range hits {
+		if _, err := env.p.Event(h.ev, h.c); err != nil {
+			b.Fatalf("%s: %v", h.ev.URL, err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		h := &hits[i&(len(hits)-1)]
+		env.p.Event(h.ev, h.c)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(journeys.Len()), "journeys")
+}
