@@ -41,6 +41,7 @@ type config struct {
 	MaxPendingRows   int
 	MaxVisitorPairs  int
 	MaxOpenKeys      int
+	MaxJourneys      int
 	MaxValuesPerHour int
 	MaxHeldClicks    int
 	ClickBurst       time.Duration
@@ -170,6 +171,7 @@ func bindConfig(fs *flag.FlagSet, getenv env) (*config, func() error) {
 	integer(&c.MaxPendingRows, "MAX_PENDING_ROWS", ingest.DefaultMaxPendingRows, "counter rows held in memory before hits are shed with 503; negative: no bound")
 	integer(&c.MaxVisitorPairs, "MAX_VISITOR_PAIRS", ingest.DefaultMaxVisitorPairs, "the day's (visitor, value) pairs, 10-15 bytes each, shared equally by the sites: a site's hits with uniques are shed once its share is full; negative: no bound")
 	integer(&c.MaxOpenKeys, "MAX_OPEN_KEYS", ingest.DefaultMaxOpenKeys, "remembered email opens, shared equally by the sites: a site's de-duplicated opens are shed once its share is full; negative: no bound")
+	integer(&c.MaxJourneys, "MAX_JOURNEYS", ingest.DefaultMaxJourneys, "the day's visitors with attribution and funnel state, 52-84 bytes each, shared equally by the sites: a site's new visitors past its share get none (their conversions count as (unknown)); negative: no bound")
 	integer(&c.MaxValuesPerHour, "MAX_VALUES_PER_HOUR", aggregator.DefaultMaxValuesPerHour, "distinct values of one free-text dimension (path, source, UTM tags, event) of one site counted per hour; further new values count as (other); negative: no cap")
 	integer(&c.MaxHeldClicks, "MAX_HELD_CLICKS", ingest.DefaultMaxHeldClicks, "email clicks held for the scanner check before clicks are shed (they still land); negative: no bound")
 	dur(&c.ClickBurst, "CLICK_BURST_WINDOW", ingest.DefaultClickBurstWindow, "how long a human-looking email click is held: three links of one message followed within it for one recipient are a scanner's")

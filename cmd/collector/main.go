@@ -28,6 +28,7 @@ import (
 	"tally/collector/clientip"
 	"tally/collector/geo"
 	"tally/collector/ingest"
+	"tally/collector/journey"
 	"tally/collector/metrics"
 	"tally/collector/uniques"
 	"tally/collector/useragent"
@@ -269,6 +270,7 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 	opened.push("GeoIP database", locator.Close)
 
 	visitors := uniques.NewVisitors(nil)
+	journeys := journey.New(nil) // memory only: a restart loses the day's journeys
 	opens := uniques.NewOpens(cfg.EmailWindow, nil)
 	day := uniques.Day{Visitors: visitors, Opens: opens, Clicks: uniques.NewClicks(cfg.EmailWindow, nil)}
 	var handover string
@@ -301,6 +303,9 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 		VisitorBytes: func() float64 { return float64(visitors.Bytes()) },
 		OpenKeys:     func() float64 { return float64(opens.Len()) },
 		OpenBytes:    func() float64 { return float64(opens.Bytes()) },
+		Journeys:     func() float64 { return float64(journeys.Len()) },
+		JourneyBytes: func() float64 { return float64(journeys.Bytes()) },
+		JourneysShed: func() float64 { return float64(journeys.Shed()) },
 		SpoolBytes: func() float64 {
 			if sp == nil {
 				return 0
@@ -341,7 +346,7 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 	pipeline, err := ingest.New(ingest.Options{
 		Geo: locator, Agents: agents, Visitors: visitors, Opens: opens, Clicks: day.Clicks, Aggregator: agg,
 		MaxPendingRows: cfg.MaxPendingRows, MaxVisitorPairs: cfg.MaxVisitorPairs,
-		MaxOpenKeys: cfg.MaxOpenKeys, RetryAfter: cfg.ShedRetryAfter, Sites: len(registry.All()),
+		MaxOpenKeys: cfg.MaxOpenKeys, Journeys: journeys, MaxJourneys: cfg.MaxJourneys, RetryAfter: cfg.ShedRetryAfter, Sites: len(registry.All()),
 		DataCentres: lists.dataCentres, Spam: lists.spam,
 		MaxHeldClicks: cfg.MaxHeldClicks, ClickBurstWindow: cfg.ClickBurst, Goals: conversions,
 	})

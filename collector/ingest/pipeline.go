@@ -8,6 +8,7 @@ import (
 
 	"tally/aggregator"
 	"tally/collector/geo"
+	"tally/collector/journey"
 	"tally/collector/netclass"
 	"tally/collector/referrer"
 	"tally/collector/spam"
@@ -77,6 +78,15 @@ type Options struct {
 	// negative: no bound), shared the same way: a site's opens that would
 	// be de-duplicated are shed once its share is full.
 	MaxOpenKeys int
+	// Journeys is the day's per-visitor attribution and funnel state
+	// (collector/journey); made when nil.
+	Journeys *journey.Journeys
+	// MaxJourneys bounds the visitors Journeys holds a day (0:
+	// DefaultMaxJourneys; negative: no bound), shared by the Sites sites
+	// like the visitor pairs: a visitor new once its site's share is full
+	// gets no state (its conversions count as "(unknown)" attribution and
+	// move no funnel). The hit is counted all the same.
+	MaxJourneys int
 	// Sites is how many sites share the memory bounds (the registry's
 	// size); 0 counts as 1.
 	Sites int
@@ -112,6 +122,8 @@ type Pipeline struct {
 	errClickKeys, errHeldClicks error
 	// Each site's share of MaxVisitorPairs and MaxOpenKeys; -1: no bound.
 	pairShare, openShare int
+	// Each site's share of MaxJourneys; -1: no bound.
+	journeyShare int
 }
 
 // New checks the options and fills defaults.
@@ -141,6 +153,10 @@ func New(opts Options) (*Pipeline, error) {
 		opts.ClickBurstWindow = DefaultClickBurstWindow
 	}
 	opts.MaxHeldClicks = bound(opts.MaxHeldClicks, DefaultMaxHeldClicks)
+	opts.MaxJourneys = bound(opts.MaxJourneys, DefaultMaxJourneys)
+	if opts.Journeys == nil {
+		opts.Journeys = journey.New(opts.Now)
+	}
 	p := &Pipeline{
 		opts:          opts,
 		errRows:       &OverloadError{Reason: ShedCounterRows, RetryAfter: opts.RetryAfter},
@@ -149,6 +165,7 @@ func New(opts Options) (*Pipeline, error) {
 		errHeldClicks: &OverloadError{Reason: ShedHeldClicks, RetryAfter: opts.ClickBurstWindow},
 		pairShare:     share(opts.MaxVisitorPairs, opts.Sites),
 		openShare:     share(opts.MaxOpenKeys, opts.Sites),
+		journeyShare:  share(opts.MaxJourneys, opts.Sites),
 	}
 	p.clicks = newBurst(opts.ClickBurstWindow, opts.MaxHeldClicks, p.commitClicks)
 	return p, nil

@@ -13,6 +13,9 @@ type visitView struct {
 	// takeBack is the path of the page the referrer names, when it is one
 	// of the site's: that page was not an exit.
 	takeBack string
+	// starts: the page view starts a visit (visits.Entry), whose source,
+	// campaign and entry page attribution remembers (journey.go).
+	starts bool
 }
 
 type visitRows struct{ every, path, total counter.WebCounts }
@@ -60,7 +63,7 @@ func bit(b bool) int {
 func visitOf(ev Event, arr referrer.Arrival) visitView {
 	a := visits.Arrive(ev.Visit, arr.Internal)
 	f := ev.Visit.Flags
-	out := visitView{rows: &pageViews[a][bit(f&visits.Tracked != 0)][bit(f&visits.Reload != 0)][bit(ev.Visit.Script)]}
+	out := visitView{rows: &pageViews[a][bit(f&visits.Tracked != 0)][bit(f&visits.Reload != 0)][bit(ev.Visit.Script)], starts: a == visits.Entry}
 	if a == visits.Step {
 		out.takeBack = ev.Site.PathRules.Apply(arr.Path)
 	}

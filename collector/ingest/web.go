@@ -125,6 +125,9 @@ func (p *Pipeline) Event(ev Event, c Client) (Outcome, error) {
 		view = visitOf(ev, arr)
 	}
 	p.opts.Visitors.FirstTodayAll(vis, pairs[:n]) // all false for the zero visitor
+	// Attribution and funnels: only with the day's visitor key, which
+	// vis holds only where decision.Uniques allowed it (journey.go).
+	p.journey(ev.Site, now, hour, vis, name, &view, pairs[:n])
 
 	var updates [2 + len(pairs)]aggregator.WebUpdate
 	updates[0] = consentRow

@@ -29,6 +29,9 @@ type Gauges struct {
 	VisitorBytes func() float64 // memory of those pairs (uniques.Visitors.Bytes)
 	OpenKeys     func() float64 // recipient opens remembered
 	OpenBytes    func() float64 // memory of those opens (uniques.Opens.Bytes)
+	Journeys     func() float64 // visitors with attribution and funnel state today
+	JourneyBytes func() float64 // their memory, estimated (journey.Journeys.Bytes)
+	JourneysShed func() float64 // new visitors refused that state over their site's share (a counter)
 	SpoolBytes   func() float64 // bytes of counter deltas in the on-disk spool
 	SpoolSegs    func() float64 // segments in the spool
 
@@ -79,6 +82,8 @@ func New(g Gauges) *Metrics {
 	gauge("tally_visitor_bytes", "Memory of the day's (visitor, value) pairs, in bytes.", g.VisitorBytes)
 	gauge("tally_email_open_keys", "Recipient opens remembered for de-duplication, in memory only.", g.OpenKeys)
 	gauge("tally_email_open_bytes", "Memory of the remembered opens, in bytes.", g.OpenBytes)
+	gauge("tally_journeys", "Visitors with attribution and funnel state today, in memory only.", g.Journeys)
+	gauge("tally_journey_bytes", "Memory of the day's attribution and funnel state, estimated, in bytes.", g.JourneyBytes)
 	gauge("tally_spool_bytes", "Bytes of counter deltas waiting in the on-disk spool.", g.SpoolBytes)
 	gauge("tally_spool_segments", "Segments waiting in the on-disk spool.", g.SpoolSegs)
 	counter := func(name, help string, f func() float64) {
@@ -86,6 +91,7 @@ func New(g Gauges) *Metrics {
 			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
 		}
 	}
+	counter("tally_journeys_shed_total", "New visitors given no attribution or funnel state because their site's share of MAX_JOURNEYS was full; their conversions count as (unknown).", g.JourneysShed)
 	counter("tally_spool_full_total", "Syncs that found the spool full; their rows stayed in memory.", g.SpoolFull)
 	counter("tally_spool_errors_total", "Spool operations that failed (write, seal, progress record, removal); rows the spool refused are written from memory.", g.SpoolErrors)
 	counter("tally_spool_corrupt_total", "Damaged spool segments moved aside (*.corrupt); their counts are lost.", g.SpoolCorrupt)
