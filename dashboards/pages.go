@@ -96,8 +96,12 @@ func (d *Dashboards) sitePage(c *fiber.Ctx) error {
 	if err := parallel(fs...); err != nil {
 		return d.failed(c, err)
 	}
+	gv, err := d.goalsCard(ctx, f, s, p, totals)
+	if err != nil {
+		return d.failed(c, err)
+	}
 
-	v := siteView{page: d.newPage(c, site.Domain), Period: p, Totals: totals, K: f.K(), Exact: f.Exact(), Zone: site.Location.String(), Unit: "visitors",
+	v := siteView{Goals: gv, page: d.newPage(c, site.Domain), Period: p, Totals: totals, K: f.K(), Exact: f.Exact(), Zone: site.Location.String(), Unit: "visitors",
 		Cur: totals.Current.Metrics(true), Prev: totals.Previous.Metrics(true), Heat: newHeat(heat, f.K())}
 	v.VisitsShown = !totals.Current.BelowK && !totals.Previous.BelowK && (totals.Current.Withheld|totals.Previous.Withheld)&stats.FieldVisits == 0
 	if f.pol.Measure == stats.MeasureHits {

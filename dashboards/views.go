@@ -199,6 +199,9 @@ type siteView struct {
 	K           int
 	Unit        string // what k counts: "visitors", or "hits" in anonymous mode
 	Exact       bool   // false: the figures carry the shared views' noise
+	// Goals is the goals card; nil when the site has none (and the viewer
+	// cannot add any).
+	Goals *goalsView
 }
 
 // heatView is the hour-of-day by weekday view: a row per weekday, Monday
