@@ -31,7 +31,8 @@ type goalsView struct {
 
 type goalCard struct {
 	goalReport
-	Cards []cardView[stats.WebCounts]
+	Anchor string // the element id of the goal's breakdowns
+	Cards  []cardView[stats.WebCounts]
 }
 
 type funnelView struct {
@@ -79,7 +80,7 @@ func (d *Dashboards) goalsCard(ctx context.Context, f figures, s *scope, p perio
 	v := &goalsView{goalsReport: rep, Edit: edit, K: f.K(),
 		GoalsCSV: s.Base + "/csv/goals?" + rq, FunnelsCSV: s.Base + "/csv/funnels?" + rq}
 	for _, g := range rep.Goals {
-		gc := goalCard{goalReport: g}
+		gc := goalCard{goalReport: g, Anchor: "goal-" + safeFile(g.Name)}
 		if visible[g.Name] {
 			for i, dim := range goalDims {
 				b, ok := bds[i][g.Name]
