@@ -124,6 +124,13 @@ type goalServer struct {
 // the admin's k, with a goal store, and a fixed noise key for shared views.
 func newGoalServer(t *testing.T, k int) *goalServer {
 	t.Helper()
+	return newGoalServerAt(t, k, func() time.Time { return now })
+}
+
+// newGoalServerAt is newGoalServer on a clock of its own (a browser drops
+// a session cookie that expired by its own clock).
+func newGoalServerAt(t *testing.T, k int, clock func() time.Time) *goalServer {
+	t.Helper()
 	sink := fixture.Empty(t)
 	addRevenueColumn(t, sink)
 	insertGoalRows(t, sink)
@@ -140,7 +147,9 @@ func newGoalServer(t *testing.T, k int) *goalServer {
 		t.Fatal(err)
 	}
 	d, err := dashboards.New(dashboards.Options{Conn: sink.Conn(), Sites: reg, AdminPassword: password, Goals: gr,
-		Now: func() time.Time { return now }, NoiseKey: []byte("goal-test-noise-key-0123456789abcdef")})
+		// The fixture's days stay in range whatever the clock says.
+		Retention: 20 * 365 * 24 * time.Hour,
+		Now:       clock, NoiseKey: []byte("goal-test-noise-key-0123456789abcdef")})
 	if err != nil {
 		t.Fatal(err)
 	}
