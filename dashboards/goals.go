@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"tally/counter"
 	"tally/dashboards/stats"
 	"tally/goals"
 )
@@ -117,7 +118,15 @@ func (f figures) GoalBreakdown(ctx context.Context, dim, goal string, set *goals
 		return stats.Breakdown{}, stats.InputErrorf("unknown dimension %q", dim)
 	}
 	empty := stats.Breakdown{Dimension: dim, Rows: []stats.Row{}, K: f.pol.K}
-	if dim != stats.DimProp {
+	if dim == stats.DimProp {
+		shown, err := f.eventShown(ctx, goal, r)
+		if err != nil {
+			return stats.Breakdown{}, err
+		}
+		if !shown {
+			return empty, nil
+		}
+	} else {
 		g, ok := set.Goal(goal)
 		if !ok {
 			return stats.Breakdown{}, stats.InputErrorf("unknown goal %q", goal)
@@ -137,6 +146,26 @@ func (f figures) GoalBreakdown(ctx context.Context, dim, goal string, set *goals
 	}
 	b = f.pol.Breakdown(b, r, goalDimension(dim, goal))
 	return trimPrefix(b, goal+stats.Sep), nil
+}
+
+// eventShown reports whether an event's count is released over r (page
+// views: the site's total), so that the properties of an event below k
+// stay withheld with it, as a goal's do.
+func (f figures) eventShown(ctx context.Context, event string, r stats.Range) (bool, error) {
+	if event == goals.PageviewName {
+		t, err := f.Totals(ctx, r)
+		return err == nil && !t.Current.BelowK && t.Current.Pageviews > 0, err
+	}
+	b, err := f.Breakdown(ctx, counter.DimEvent, r, stats.MaxLimit, event)
+	if err != nil {
+		return false, err
+	}
+	for _, row := range b.Rows {
+		if row.Value == event {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // goalParam is the query parameter naming a conversion breakdown's parent.

@@ -73,6 +73,15 @@ var goalRows = []convRow{
 	{0, 10, "uniques", "on", 240, 200, 0, 0, 0},
 	{0, 10, "uniques", "off", 60, 50, 0, 0, 0},
 
+	{0, 10, "event", "Signup", 30, 0, 25, 0, 0},
+	{1, 9, "event", "Rare", 2, 0, 2, 0, 0},
+	{0, 10, "prop", "pageview\tlang\tde", 100, 100, 60, 0, 0},
+	{0, 10, "prop", "pageview\tlang\tfr", 3, 3, 2, 0, 0},
+	{0, 10, "prop", "Signup\tplan\tpro", 18, 0, 15, 0, 0},
+	{1, 9, "prop", "Rare\tplan\tx", 2, 0, 2, 0, 0},
+	{1, 9, "prop", "Rare\tplan\ty", 2, 0, 2, 0, 0},
+	{1, 9, "prop", "Rare\tplan\tz", 2, 0, 2, 0, 0},
+
 	{0, 10, "goal", "Signup", 999, 0, 999, 0, 0}, // another site's: see insertGoalRows
 }
 
@@ -297,7 +306,19 @@ func TestGoalsAPI(t *testing.T) {
 			t.Errorf("%s: %d %s", c.q, r.status, r.body)
 		}
 	}
-	for _, q := range []string{"goal_prop?x=1", "goal_prop?goal=Nope", "goal_sauce?goal=Signup"} {
+	// The properties of events: an event below k has none (its three
+	// values of 2 would make an "(other)" of 6).
+	for _, c := range []struct{ event, want, not string }{
+		{"pageview", `"value":"lang\tde","hits":100,"pageviews":100,"visitors":60`, `lang\tfr`},
+		{"Signup", `"value":"plan\tpro"`, "Rare"},
+		{"Rare", `"rows":[]`, "plan"},
+	} {
+		r := s.adminAPI("/api/stats/example.com/breakdown/prop?event="+c.event+"&"+rangeQ, cookie)
+		if r.status != 200 || !strings.Contains(r.body, c.want) || strings.Contains(r.body, c.not) || (c.event == "Rare" && !strings.Contains(r.body, `"other":null`)) {
+			t.Errorf("prop of %s: %d %s", c.event, r.status, r.body)
+		}
+	}
+	for _, q := range []string{"goal_prop?x=1", "goal_prop?goal=Nope", "goal_sauce?goal=Signup", "prop?goal=Signup"} {
 		if r := s.adminAPI("/api/stats/example.com/breakdown/"+q+"&"+rangeQ, cookie); r.status != 400 {
 			t.Errorf("%s: %d %s", q, r.status, r.body)
 		}
