@@ -92,16 +92,6 @@ const goalSites = `{"sites":[
 	 "funnels":[{"name":"Onboarding","steps":[{"path":"/"},{"goal":"Signup"},{"path":"/welcome"}]}]},
 	{"domain":"other.example"}]}`
 
-// addRevenueColumn adds the revenue column of migration 0004 (branch
-// wt-ingest) when the test database does not have it yet.
-func addRevenueColumn(t *testing.T, sink *clickhouse.Sink) {
-	t.Helper()
-	err := sink.Conn().Exec(context.Background(), "ALTER TABLE web_counters ADD COLUMN revenue Int64 DEFAULT 0")
-	if err != nil && !strings.Contains(err.Error(), "already exists") {
-		t.Fatalf("cannot add the revenue column: %v", err)
-	}
-}
-
 func insertGoalRows(t *testing.T, sink *clickhouse.Sink) {
 	t.Helper()
 	b, err := sink.Conn().PrepareBatch(context.Background(),
@@ -141,7 +131,6 @@ func newGoalServer(t *testing.T, k int) *goalServer {
 func newGoalServerAt(t *testing.T, k int, clock func() time.Time) *goalServer {
 	t.Helper()
 	sink := fixture.Empty(t)
-	addRevenueColumn(t, sink)
 	insertGoalRows(t, sink)
 	reg, err := sites.Parse(strings.NewReader(strings.Replace(goalSites, "%K%", strconv.Itoa(k), 1)))
 	if err != nil {

@@ -5,25 +5,26 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"tally/counter"
 )
 
-// The conversion dimensions of issue 13 (the collector writes them; see
-// the design of issue 13). Values that join parts use a tab between them:
-// names, property names and values never hold control characters.
+// The conversion dimensions of issue 13, as counter names them (values
+// that join parts use a tab between them).
 const (
-	DimProp         = "prop"          // <event>\t<prop>\t<value>
-	DimGoal         = "goal"          // goal name: hits are conversions, visitors unique converters
-	DimGoalProp     = "goal_prop"     // <goal>\t<prop>\t<value>
-	DimRevenue      = "revenue"       // <goal>\t<currency>: hits with revenue, the revenue column in micro-units
-	DimGoalSource   = "goal_source"   // <goal>\t<source>
-	DimGoalCampaign = "goal_campaign" // <goal>\t<utm_campaign>
-	DimGoalEntry    = "goal_entry"    // <goal>\t<entry path>
-	DimFunnel       = "funnel"        // <funnel>\t<step 1..8>
-	DimUniques      = "uniques"       // on / off: whether the daily visitor hash was computed
+	DimProp         = counter.DimProp
+	DimGoal         = counter.DimGoal
+	DimGoalProp     = counter.DimGoalProp
+	DimRevenue      = counter.DimRevenue
+	DimGoalSource   = counter.DimGoalSource
+	DimGoalCampaign = counter.DimGoalCampaign
+	DimGoalEntry    = counter.DimGoalEntry
+	DimFunnel       = counter.DimFunnel
+	DimUniques      = counter.DimUniques
 )
 
 // Sep joins the parts of a conversion dimension's value.
-const Sep = "\t"
+const Sep = counter.ValueSep
 
 // ConversionDimensions are the breakdowns under one goal (or, for prop,
 // one event): their values start with "<goal>\t", which a BreakdownQuery
