@@ -148,7 +148,16 @@ func (d *Dashboards) goalAdd(c *fiber.Ctx) error {
 	case err != nil:
 		return d.failed(c, fmt.Errorf("cannot add goal: %w", err))
 	}
-	return c.Redirect(s.Base+"?"+string(c.Request().URI().QueryString())+"#goals", fiber.StatusSeeOther)
+	return c.Redirect(backToGoals(c, s), fiber.StatusSeeOther)
+}
+
+// backToGoals is the site page the form was posted from (its range kept),
+// at the goals card.
+func backToGoals(c *fiber.Ctx, s *scope) string {
+	if q := c.Request().URI().QueryString(); len(q) > 0 {
+		return s.Base + "?" + string(q) + "#goals"
+	}
+	return s.Base + "#goals"
 }
 
 // goalDelete deletes a goal added from the dashboard; the sites file's
@@ -169,7 +178,7 @@ func (d *Dashboards) goalDelete(c *fiber.Ctx) error {
 	case !ok:
 		return d.renderError(c, fiber.StatusNotFound, "This site has no such goal.")
 	}
-	return c.Redirect(s.Base+"?"+string(c.Request().URI().QueryString())+"#goals", fiber.StatusSeeOther)
+	return c.Redirect(backToGoals(c, s), fiber.StatusSeeOther)
 }
 
 // goalsFigures is the report of the goals API and CSV.

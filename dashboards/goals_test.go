@@ -465,6 +465,9 @@ func TestGoalEdits(t *testing.T) {
 		!strings.Contains(r.body, `name="name" value="Newsletter"`) || strings.Contains(r.body, `name="name" value="Signup"`) {
 		t.Fatalf("the page does not list the new goals with delete forms (and the file's without)")
 	}
+	if !strings.Contains(r.body, `action="/sites/example.com/goals?range=custom&amp;from=2026-03-10&amp;to=2026-03-11"`) {
+		t.Errorf("the add form does not come back to the page's range")
+	}
 
 	// A share-link holder: no route edits goals, with or without a token.
 	r = s.post("/sites/example.com/share", cookie, url.Values{"label": {"x"}, "csrf": {csrf}})

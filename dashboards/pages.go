@@ -1,6 +1,7 @@
 package dashboards
 
 import (
+	"html/template"
 	"net/url"
 	"strings"
 	"time"
@@ -101,7 +102,7 @@ func (d *Dashboards) sitePage(c *fiber.Ctx) error {
 		return d.failed(c, err)
 	}
 
-	v := siteView{Goals: gv, page: d.newPage(c, site.Domain), Period: p, Totals: totals, K: f.K(), Exact: f.Exact(), Zone: site.Location.String(), Unit: "visitors",
+	v := siteView{Goals: gv, RangeQuery: template.URL(rangeQuery(p)), page: d.newPage(c, site.Domain), Period: p, Totals: totals, K: f.K(), Exact: f.Exact(), Zone: site.Location.String(), Unit: "visitors",
 		Cur: totals.Current.Metrics(true), Prev: totals.Previous.Metrics(true), Heat: newHeat(heat, f.K())}
 	v.VisitsShown = !totals.Current.BelowK && !totals.Previous.BelowK && (totals.Current.Withheld|totals.Previous.Withheld)&stats.FieldVisits == 0
 	if f.pol.Measure == stats.MeasureHits {
