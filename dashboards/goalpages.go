@@ -105,6 +105,48 @@ func (d *Dashboards) goalsCard(ctx context.Context, f figures, s *scope, p perio
 	return v, nil
 }
 
+// propCards are the property cards of the site page: one per event whose
+// count is released (events is the page's released event breakdown; page
+// views count when the totals are shown), listing its allow-listed
+// property values folded at k. None when the site keeps no property.
+func (d *Dashboards) propCards(ctx context.Context, f figures, s *scope, p period, totals stats.Totals, events stats.Breakdown) ([]cardView[stats.WebCounts], error) {
+	set := d.goalSet(s.Site.Domain)
+	if set == nil || len(set.Props()) == 0 {
+		return nil, nil
+	}
+	shown := map[string]bool{goals.PageviewName: !totals.Current.BelowK && totals.Current.Pageviews > 0}
+	for _, r := range events.Rows {
+		shown[r.Value] = true
+	}
+	all, err := f.GoalBreakdowns(ctx, stats.DimProp, p.Range, shown)
+	if err != nil {
+		return nil, err
+	}
+	order := []string{goals.PageviewName}
+	for _, r := range events.Rows {
+		order = append(order, r.Value)
+	}
+	dim, _ := stats.LookupConversion(stats.DimProp)
+	var cards []cardView[stats.WebCounts]
+	for _, ev := range order {
+		b, ok := all[ev]
+		if !ok || (len(b.Rows) == 0 && b.Other == nil) {
+			continue
+		}
+		b = trimPrefix(b, ev+stats.Sep)
+		cv := webCard(dim, b, s.Base+"/csv/prop?event="+url.QueryEscape(ev)+"&"+rangeQuery(p))
+		cv.ID, cv.Title, cv.Views = "prop-"+safeFile(ev), "Properties of "+ev, false
+		if ev == goals.PageviewName {
+			cv.Title = "Properties of page views"
+		}
+		for j := range cv.Rows {
+			cv.Rows[j].Label = conversionLabel(stats.DimProp, cv.Rows[j].Value)
+		}
+		cards = append(cards, cv)
+	}
+	return cards, nil
+}
+
 // conversionLabel shows a breakdown value under a goal: "plan = pro" for
 // a property, "(none)" for an empty campaign or source.
 func conversionLabel(dim, v string) string {

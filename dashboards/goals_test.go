@@ -378,12 +378,13 @@ func TestGoalsCard(t *testing.T) {
 		`id="goal_prop-Signup"`, `plan = pro`, `plan = free`, `(other)`, `id="goal_campaign-Signup"`, `(none)`,
 		`these figures cover 80.0% of page views`, `<svg class="chart funnel"`, `data-visitors="80"`, `−68.8%`,
 		`Add goal`, `Declared in the sites file`,
+		`id="prop-pageview"`, `Properties of page views`, `lang = de`, `id="prop-Signup"`,
 	} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("the page lacks %s", want)
 		}
 	}
-	for _, not := range []string{"team", "enterprise", "spring", "Deleted long ago", "plan = x", "id=\"goal_prop-Rare\"", "data-visitors=\"3\""} {
+	for _, not := range []string{"team", "enterprise", "spring", "Deleted long ago", "plan = x", "id=\"goal_prop-Rare\"", "id=\"prop-Rare\"", "lang = fr", "data-visitors=\"3\""} {
 		if strings.Contains(r.body, not) {
 			t.Errorf("the page shows %s", not)
 		}

@@ -3,6 +3,7 @@ package dashboards
 import (
 	"html/template"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,8 +98,13 @@ func (d *Dashboards) sitePage(c *fiber.Ctx) error {
 	if err := parallel(fs...); err != nil {
 		return d.failed(c, err)
 	}
-	gv, err := d.goalsCard(ctx, f, s, p, totals)
-	if err != nil {
+	var gv *goalsView
+	var props []cardView[stats.WebCounts]
+	eventIdx := slices.IndexFunc(stats.WebDimensions, func(d stats.Dimension) bool { return d.Name == counter.DimEvent })
+	if err := parallel(
+		func() (err error) { gv, err = d.goalsCard(ctx, f, s, p, totals); return },
+		func() (err error) { props, err = d.propCards(ctx, f, s, p, totals, breakdowns[eventIdx]); return },
+	); err != nil {
 		return d.failed(c, err)
 	}
 
@@ -123,6 +129,9 @@ func (d *Dashboards) sitePage(c *fiber.Ctx) error {
 			shareOfAllHits(&cv, totals.Current.Hits)
 		}
 		v.Cards = append(v.Cards, cv)
+		if dim.Name == counter.DimEvent {
+			v.Cards = append(v.Cards, props...)
+		}
 		if dim.Name == counter.DimPath {
 			v.Cards = append(v.Cards,
 				webCardBy(path, entries, s.Base+"/csv/path?by=visits&"+rangeQuery(p), byVisits),

@@ -158,7 +158,7 @@ LIMIT ?`, append(args, site, DimGoal, DimRevenue, DimFunnel, DimUniques, min(cs,
 // once (the goals card), folded at K per goal like Breakdown.
 type GoalBreakdownsQuery struct {
 	Site      string
-	Dimension string // one of ConversionDimensions but prop
+	Dimension string // one of ConversionDimensions (prop: by event)
 	Range     Range
 	Limit     int // rows per goal
 	K         int
@@ -171,7 +171,7 @@ type GoalBreakdownsQuery struct {
 // in one scan.
 func (q *Querier) GoalBreakdowns(ctx context.Context, gq GoalBreakdownsQuery) (map[string]Breakdown, error) {
 	d, ok := LookupConversion(gq.Dimension)
-	if !ok || d.Name == DimProp {
+	if !ok {
 		return nil, inputErrorf("unknown goal breakdown %q", gq.Dimension)
 	}
 	if err := gq.Range.validate(); err != nil {
