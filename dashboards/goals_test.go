@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/gofiber/fiber/v2"
 
 	"tally/aggregator/clickhouse"
@@ -94,7 +95,11 @@ const goalSites = `{"sites":[
 
 func insertGoalRows(t *testing.T, sink *clickhouse.Sink) {
 	t.Helper()
-	b, err := sink.Conn().PrepareBatch(context.Background(),
+	ctx := context.Background()
+	if sink.Cluster().On() { // as fixture.Insert: through the Distributed table, synchronously
+		ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{"insert_distributed_sync": 1}))
+	}
+	b, err := sink.Conn().PrepareBatch(ctx,
 		"INSERT INTO web_counters (site, hour, dimension, value, hits, pageviews, visitors, visits, revenue)")
 	if err != nil {
 		t.Fatal(err)
