@@ -173,6 +173,11 @@ func (d *Dashboards) apiSeries(c *fiber.Ctx) error {
 }
 
 func (d *Dashboards) apiBreakdown(c *fiber.Ctx) error {
+	if dim := c.Params("dim"); dim != "" {
+		if _, ok := stats.LookupConversion(dim); ok {
+			return d.apiGoalBreakdown(c, strings.Clone(dim))
+		}
+	}
 	s := scopeOf(c)
 	p, ar, ok := d.apiPeriod(c)
 	if !ok {

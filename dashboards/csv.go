@@ -92,6 +92,9 @@ func (d *Dashboards) siteCSV(c *fiber.Ctx) error {
 		return d.failed(c, err)
 	}
 	dim := strings.Clone(c.Params("dim"))
+	if handled, err := d.conversionSiteCSV(c, f, p, dim); handled {
+		return err
+	}
 	by := strings.Clone(c.Query("by"))
 	b, err := f.BreakdownBy(c.UserContext(), dim, p.Range, stats.MaxLimit, strings.Clone(c.Query("filter")), by)
 	if err != nil {

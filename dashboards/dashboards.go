@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"tally/goals"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -22,6 +21,7 @@ import (
 	"tally/dashboards/privacy"
 	"tally/dashboards/share"
 	"tally/dashboards/stats"
+	"tally/goals"
 	"tally/internal/chmigrate"
 	"tally/sites"
 )
@@ -267,6 +267,8 @@ func (d *Dashboards) Register(r fiber.Router) {
 	r.Get("/sites/:site/share", append(site, d.sharePage)...)
 	r.Post("/sites/:site/share", append(site, d.checkCSRF, d.shareCreate)...)
 	r.Post("/sites/:site/share/:id/revoke", append(site, d.checkCSRF, d.shareRevoke)...)
+	r.Post("/sites/:site/goals", append(site, d.checkCSRF, d.goalAdd)...)
+	r.Post("/sites/:site/goals/delete", append(site, d.checkCSRF, d.goalDelete)...)
 
 	shared := []fiber.Handler{d.secure, d.sharedSite}
 	r.Get("/share/:token", append(shared, d.sitePage)...)
@@ -280,6 +282,8 @@ func (d *Dashboards) Register(r fiber.Router) {
 	r.Get("/api/stats/:site/series", append(api, d.apiSeries)...)
 	r.Get("/api/stats/:site/breakdown/:dim", append(api, d.apiBreakdown)...)
 	r.Get("/api/stats/:site/access-times", append(api, d.apiAccessTimes)...)
+	r.Get("/api/stats/:site/goals", append(api, d.apiGoals)...)
+	r.Get("/api/stats/:site/funnels", append(api, d.apiFunnels)...)
 	r.Get("/api/stats/:site/campaigns", append(api, d.apiCampaigns)...)
 	r.Get("/api/stats/:site/campaigns/:campaign", append(api, d.apiCampaign)...)
 	r.Get("/api/stats/:site/campaigns/:campaign/breakdown/:dim", append(api, d.apiCampaignBreakdown)...)

@@ -9,5 +9,8 @@
 // web and email), figures.go (every count a handler reads: the queries of
 // dashboards/stats, then the viewer's dashboards/privacy policy: the
 // admin's exact view, or the shared view of share links and API tokens).
+// goals.go and goalpages.go are the conversions: the goals card (goals,
+// revenue, funnels, the breakdowns under each goal), the admin's goal
+// edits through goals.Registry, and their API and CSV.
 // Prepare creates the noise key and the Grafana views (dashboards/grafana).
 package dashboards

@@ -1,7 +1,9 @@
 package dashboards
 
 import (
+	"html/template"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -96,8 +98,17 @@ func (d *Dashboards) sitePage(c *fiber.Ctx) error {
 	if err := parallel(fs...); err != nil {
 		return d.failed(c, err)
 	}
+	var gv *goalsView
+	var props []cardView[stats.WebCounts]
+	eventIdx := slices.IndexFunc(stats.WebDimensions, func(d stats.Dimension) bool { return d.Name == counter.DimEvent })
+	if err := parallel(
+		func() (err error) { gv, err = d.goalsCard(ctx, f, s, p, totals); return },
+		func() (err error) { props, err = d.propCards(ctx, f, s, p, totals, breakdowns[eventIdx]); return },
+	); err != nil {
+		return d.failed(c, err)
+	}
 
-	v := siteView{page: d.newPage(c, site.Domain), Period: p, Totals: totals, K: f.K(), Exact: f.Exact(), Zone: site.Location.String(), Unit: "visitors",
+	v := siteView{Goals: gv, RangeQuery: template.URL(rangeQuery(p)), page: d.newPage(c, site.Domain), Period: p, Totals: totals, K: f.K(), Exact: f.Exact(), Zone: site.Location.String(), Unit: "visitors",
 		Cur: totals.Current.Metrics(true), Prev: totals.Previous.Metrics(true), Heat: newHeat(heat, f.K())}
 	v.VisitsShown = !totals.Current.BelowK && !totals.Previous.BelowK && (totals.Current.Withheld|totals.Previous.Withheld)&stats.FieldVisits == 0
 	if f.pol.Measure == stats.MeasureHits {
@@ -118,6 +129,9 @@ func (d *Dashboards) sitePage(c *fiber.Ctx) error {
 			shareOfAllHits(&cv, totals.Current.Hits)
 		}
 		v.Cards = append(v.Cards, cv)
+		if dim.Name == counter.DimEvent {
+			v.Cards = append(v.Cards, props...)
+		}
 		if dim.Name == counter.DimPath {
 			v.Cards = append(v.Cards,
 				webCardBy(path, entries, s.Base+"/csv/path?by=visits&"+rangeQuery(p), byVisits),

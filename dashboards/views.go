@@ -199,6 +199,12 @@ type siteView struct {
 	K           int
 	Unit        string // what k counts: "visitors", or "hits" in anonymous mode
 	Exact       bool   // false: the figures carry the shared views' noise
+	// RangeQuery is the page's range as a query string, for the forms
+	// that come back to it.
+	RangeQuery template.URL
+	// Goals is the goals card; nil when the site has none (and the viewer
+	// cannot add any).
+	Goals *goalsView
 }
 
 // heatView is the hour-of-day by weekday view: a row per weekday, Monday

@@ -17,6 +17,11 @@
 //     fresh noise to average: the most anyone can learn of one day of one
 //     value is its count plus noise of standard deviation about k/2.
 //
+// Conversions (goals.go) are counted things like any other: a goal, a
+// funnel step, a (goal, currency) revenue, each value under a goal. Revenue
+// is withheld with its goal's conversions and below k conversions of its
+// own; its amount is noised in units of its mean amount.
+//
 // The key lives in ClickHouse (Keys), one per installation. The admin's own
 // view is exact (the admin can read the tables anyway) and still folded at
 // the site's k unless the sites file sets min_count_k to 0. The README's

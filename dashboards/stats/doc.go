@@ -8,4 +8,9 @@
 // the tables' ORDER BY prefix (site, dimension, hour) or (site, campaign,
 // dimension) and sums, because SummingMergeTree rows are only summed on
 // merge. It knows nothing of HTTP.
+//
+// Conversions (goals.go) reads the rows of issue 13: goals, revenue (the
+// revenue column, micro-units), funnel steps and the uniques coverage in
+// one scan; the breakdowns under a goal are Breakdown with a Prefix
+// ("<goal>\t"), or GoalBreakdowns for every goal at once (LIMIT n BY goal).
 package stats

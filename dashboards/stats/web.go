@@ -341,14 +341,29 @@ type BreakdownQuery struct {
 	// K is the site's small-count threshold; 0 folds nothing.
 	K       int
 	Measure Measure
+	// Prefix selects the values under one goal (one event for prop):
+	// "<goal>\t". Required for the ConversionDimensions, refused for the
+	// others; Filter then applies to what follows it, and the rows keep
+	// their whole values (the privacy policy tells them apart by goal).
+	Prefix string
 }
 
 // Breakdown returns the top values by the query's measure, then page
 // views, then value.
 func (q *Querier) Breakdown(ctx context.Context, bq BreakdownQuery) (Breakdown, error) {
 	d, ok := LookupWeb(bq.Dimension)
+	conversion := false
 	if !ok {
-		return Breakdown{}, inputErrorf("unknown dimension %q", bq.Dimension)
+		if d, ok = LookupConversion(bq.Dimension); !ok {
+			return Breakdown{}, inputErrorf("unknown dimension %q", bq.Dimension)
+		}
+		conversion = true
+	}
+	switch {
+	case conversion && (bq.Prefix == "" || !strings.HasSuffix(bq.Prefix, Sep)):
+		return Breakdown{}, inputErrorf("%s needs a goal (an event for prop)", d.Name)
+	case !conversion && bq.Prefix != "":
+		return Breakdown{}, inputErrorf("%s has no goal", d.Name)
 	}
 	if err := bq.Range.validate(); err != nil {
 		return Breakdown{}, err
@@ -359,9 +374,14 @@ func (q *Querier) Breakdown(ctx context.Context, bq BreakdownQuery) (Breakdown, 
 	measure := bq.Measure.For(d)
 	where := "site = ? AND dimension = ? AND hour >= toDateTime(?) AND hour < toDateTime(?)"
 	args := []any{bq.Site, d.Name, bq.Range.Start.Unix(), bq.Range.End.Unix()}
+	if bq.Prefix != "" {
+		// substring counts bytes, as len does.
+		where += " AND substring(value, 1, ?) = ?"
+		args = append(args, len(bq.Prefix), bq.Prefix)
+	}
 	if bq.Filter != "" {
-		where += " AND positionCaseInsensitiveUTF8(value, ?) > 0"
-		args = append(args, bq.Filter)
+		where += " AND positionCaseInsensitiveUTF8(substring(value, ?), ?) > 0"
+		args = append(args, len(bq.Prefix)+1, bq.Filter)
 	}
 	k := int64(bq.K)
 	var nonzero, outer []string
