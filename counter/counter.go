@@ -24,7 +24,29 @@ const (
 	DimLanguage    = "language" // ISO 639-1 primary subtag of Accept-Language
 	DimLink        = "link"     // a click link: see LinkValue (email counters only)
 	DimMachine     = "machine"  // class of machine opens and clicks: see machine.go (email counters only)
+
+	// Conversions (issue 13). Values that join parts use a TAB between
+	// them (ValueSep): names, prop names and values never hold control
+	// characters, so the split is unambiguous.
+	DimProp         = "prop"          // <event>\t<prop>\t<value>, event "pageview" for page views
+	DimGoal         = "goal"          // goal name: Hits are conversions
+	DimGoalProp     = "goal_prop"     // <goal>\t<prop>\t<value>: props of the hits that converted
+	DimRevenue      = "revenue"       // <goal>\t<ISO 4217 code>: Revenue in micro-units
+	DimGoalSource   = "goal_source"   // <goal>\t<source> of the visit
+	DimGoalCampaign = "goal_campaign" // <goal>\t<utm_campaign> of the visit
+	DimGoalEntry    = "goal_entry"    // <goal>\t<entry path> of the visit
+	DimFunnel       = "funnel"        // <funnel>\t<k>: visitors who reached step k
+	DimUniques      = "uniques"       // on / off: whether the hit's daily visitor hash was computed
 )
+
+// Values of the uniques dimension.
+const (
+	UniquesOn  = "on"
+	UniquesOff = "off"
+)
+
+// ValueSep joins the parts of a conversion dimension's value.
+const ValueSep = "\t"
 
 // WebKey identifies one web counter row.
 type WebKey struct {
@@ -53,6 +75,11 @@ type WebCounts struct {
 	EngagedViews  int64 // page views from scripts that report engagement (path and total rows)
 	ScrollSum     int64 // scroll depth in percent, summed over ScrollViews (path and total rows)
 	ScrollViews   int64 // page views (our tracker) or reports (others) ScrollSum is summed over
+
+	// Revenue is the amount of the conversions counted in a revenue row
+	// (goal and currency in its value), in micro-units of that currency
+	// (1 EUR = 1,000,000): an integer, so sums are exact.
+	Revenue int64
 }
 
 // Add adds d to c.
@@ -68,6 +95,7 @@ func (c *WebCounts) Add(d WebCounts) {
 	c.EngagedViews += d.EngagedViews
 	c.ScrollSum += d.ScrollSum
 	c.ScrollViews += d.ScrollViews
+	c.Revenue += d.Revenue
 }
 
 // EmailKey identifies one email counter row.
@@ -122,12 +150,15 @@ const Overflow = "(other)"
 
 // FreeText reports whether a web dimension's values come from what a
 // client sends (a path, a referrer, a UTM tag, an event name), so that one
-// client could make up any number of them. The others take their values
+// client could make up any number of them (the conversion dimensions
+// too: a goal or funnel name is the site's, but a prop value, a source or
+// an entry path is the client's). The others take their values
 // from closed sets: classifier tables, ISO codes, consent states, bot
 // names; so do all email dimensions (mail client, country, region).
 func FreeText(dimension string) bool {
 	switch dimension {
-	case DimPath, DimSource, DimUTMSource, DimUTMMedium, DimUTMCampaign, DimEvent:
+	case DimPath, DimSource, DimUTMSource, DimUTMMedium, DimUTMCampaign, DimEvent,
+		DimProp, DimGoal, DimGoalProp, DimRevenue, DimGoalSource, DimGoalCampaign, DimGoalEntry, DimFunnel:
 		return true
 	}
 	return false

@@ -189,6 +189,7 @@ var Columns = map[string][]chmigrate.Column{
 		{Name: "visitors", Type: "Int64"}, {Name: "visits", Type: "Int64"}, {Name: "tracked_visits", Type: "Int64"},
 		{Name: "bounces", Type: "Int64"}, {Name: "exits", Type: "Int64"}, {Name: "engaged_ms", Type: "Int64"},
 		{Name: "engaged_views", Type: "Int64"}, {Name: "scroll_sum", Type: "Int64"}, {Name: "scroll_views", Type: "Int64"},
+		{Name: "revenue", Type: "Int64"},
 	},
 	"email_counters": {
 		{Name: "site", Type: "String"}, {Name: "campaign", Type: "String"}, {Name: "hour", Type: "DateTime('UTC')"},
@@ -279,7 +280,7 @@ func (s *Sink) Write(ctx context.Context, b *aggregator.Batch, token string) err
 	}
 	if len(b.Web) > 0 {
 		if err := s.insert(ctx, conn, "INSERT INTO "+s.cluster.Local("web_counters")+" (site, hour, dimension, value, hits, pageviews, visitors, "+
-			"visits, tracked_visits, bounces, exits, engaged_ms, engaged_views, scroll_sum, scroll_views)",
+			"visits, tracked_visits, bounces, exits, engaged_ms, engaged_views, scroll_sum, scroll_views, revenue)",
 			webColumns(b.Web, marker)); err != nil {
 			return fmt.Errorf("cannot insert %d web counters: %w", len(b.Web), err)
 		}
@@ -316,7 +317,7 @@ func (s *Sink) insert(ctx context.Context, conn driver.Conn, query string, colum
 
 // webCounts is the number of counter columns of web_counters, in the order
 // of the insert.
-const webCounts = 11
+const webCounts = 12
 
 // webColumns lays rows out by column; a marker (cluster mode) adds the
 // rows that make the block unique (see markerMonths).
@@ -333,7 +334,7 @@ func webColumns(rows map[counter.WebKey]counter.WebCounts, marker string) []any 
 	for k, c := range rows {
 		site, hour, dim, value = append(site, k.Site), append(hour, time.Unix(k.Hour, 0).UTC()), append(dim, k.Dimension), append(value, k.Value)
 		for i, v := range [webCounts]int64{c.Hits, c.Pageviews, c.Visitors, c.Visits, c.TrackedVisits, c.Bounces,
-			c.Exits, c.EngagedMS, c.EngagedViews, c.ScrollSum, c.ScrollViews} {
+			c.Exits, c.EngagedMS, c.EngagedViews, c.ScrollSum, c.ScrollViews, c.Revenue} {
 			cols[i] = append(cols[i], v)
 		}
 	}

@@ -233,16 +233,18 @@ func TestUpgradeAddsVisitColumns(t *testing.T) {
 	b := aggregator.NewBatch()
 	b.Web[counter.WebKey{Site: "example.com", Hour: hour.Unix(), Dimension: counter.DimPath, Value: "/a"}] = counter.WebCounts{
 		Hits: 1, Pageviews: 1, Visits: 1, TrackedVisits: 1, Bounces: 1, Exits: -1, EngagedMS: 4500, EngagedViews: 1, ScrollSum: 70, ScrollViews: 1}
+	b.Web[counter.WebKey{Site: "example.com", Hour: hour.Unix(), Dimension: counter.DimRevenue, Value: "Purchase\tEUR"}] = counter.WebCounts{
+		Hits: 1, Revenue: 12_500_000}
 	if err := s.Write(ctx, b, "upgrade"); err != nil {
 		t.Fatalf("write after the upgrade: %v", err)
 	}
-	var got [11]int64
+	var got [12]int64
 	if err := conn.QueryRow(ctx, `SELECT sum(hits), sum(pageviews), sum(visitors), sum(visits), sum(tracked_visits), sum(bounces),
-    sum(exits), sum(engaged_ms), sum(engaged_views), sum(scroll_sum), sum(scroll_views)
-FROM `+db+".web_counters WHERE site = 'example.com'").Scan(&got[0], &got[1], &got[2], &got[3], &got[4], &got[5], &got[6], &got[7], &got[8], &got[9], &got[10]); err != nil {
+    sum(exits), sum(engaged_ms), sum(engaged_views), sum(scroll_sum), sum(scroll_views), sum(revenue)
+FROM `+db+".web_counters WHERE site = 'example.com'").Scan(&got[0], &got[1], &got[2], &got[3], &got[4], &got[5], &got[6], &got[7], &got[8], &got[9], &got[10], &got[11]); err != nil {
 		t.Fatal(err)
 	}
-	if want := [11]int64{4, 4, 1, 1, 1, 1, -1, 4500, 1, 70, 1}; got != want {
+	if want := [12]int64{5, 4, 1, 1, 1, 1, -1, 4500, 1, 70, 1, 12_500_000}; got != want {
 		t.Fatalf("after the upgrade: %v, want %v", got, want)
 	}
 }

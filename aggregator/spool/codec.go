@@ -14,12 +14,13 @@ import (
 // one-core server that burst, at every sync and flush, held up requests for
 // tens of milliseconds (BENCHMARKS.md). This one appends to one buffer.
 //
-//	magic "TSP3"
+//	magic "TSP4"
 //	uvarint n, n × uvarint                    sources
 //	uvarint n, n × (str site, varint hour, str dimension, str value,
 //	                varint hits, pageviews, visitors, visits,
 //	                tracked_visits, bounces, exits, engaged_ms,
-//	                engaged_views, scroll_sum, scroll_views)   web rows
+//	                engaged_views, scroll_sum, scroll_views,
+//	                revenue)                                   web rows
 //	uvarint n, n × (str site, str campaign, varint hour, str dimension,
 //	                str value, varint sent, opens, unique_opens,
 //	                machine_opens, clicks, unique_clicks,
@@ -29,9 +30,11 @@ import (
 // where str is a uvarint length and the bytes. Older segments are still
 // read, so a spool left by an older collector is replayed: "TSP1" ends each
 // web row after visitors and each email row after machine_opens; "TSP2"
-// (clicks counted) ends each web row after visitors.
+// (clicks counted) ends each web row after visitors; "TSP3" (visits
+// counted) ends each web row after scroll_views.
 const (
-	magic   = "TSP3"
+	magic   = "TSP4"
+	magicV3 = "TSP3"
 	magicV2 = "TSP2"
 	magicV1 = "TSP1"
 )
@@ -65,6 +68,7 @@ func encode(seg segment) []byte {
 		buf = binary.AppendVarint(buf, c.EngagedViews)
 		buf = binary.AppendVarint(buf, c.ScrollSum)
 		buf = binary.AppendVarint(buf, c.ScrollViews)
+		buf = binary.AppendVarint(buf, c.Revenue)
 	}
 	buf = binary.AppendUvarint(buf, uint64(len(b.Email)))
 	for k, c := range b.Email {
@@ -99,10 +103,11 @@ func decode(data []byte) (segment, error) {
 		return segment{}, fmt.Errorf("%w: not a spool segment", errCorrupt)
 	}
 	version := string(data[:len(magic)])
-	if version != magic && version != magicV2 && version != magicV1 {
+	if version != magic && version != magicV3 && version != magicV2 && version != magicV1 {
 		return segment{}, fmt.Errorf("%w: not a spool segment", errCorrupt)
 	}
-	visits, clicks := version == magic, version != magicV1
+	revenue := version == magic
+	visits, clicks := revenue || version == magicV3, version != magicV1
 	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
 	if crc32.Checksum(body, crcTable) != sum {
 		return segment{}, fmt.Errorf("%w: checksum mismatch", errCorrupt)
@@ -120,6 +125,9 @@ func decode(data []byte) (segment, error) {
 		if visits {
 			c.Visits, c.TrackedVisits, c.Bounces, c.Exits = d.varint(), d.varint(), d.varint(), d.varint()
 			c.EngagedMS, c.EngagedViews, c.ScrollSum, c.ScrollViews = d.varint(), d.varint(), d.varint(), d.varint()
+		}
+		if revenue {
+			c.Revenue = d.varint()
 		}
 		if _, dup := seg.Batch.Web[k]; dup {
 			d.fail("web rows: a key repeats")
