@@ -363,13 +363,13 @@ tally("Purchase", {props: {plan: "team"}, revenue: {amount: 30, currency: "USD"}
 	expectRows(t, got, "prop", map[string]int64{
 		"Purchase\tplan\tteam": 1, "Purchase\tplan\tpro": 1,
 		"Signup\tplan\tpro": 1, "Signup\tplan\tteam": 1,
-		"Subscribe\tplan\tteam": 1,
-		"Partner Click\tplan\tpro": 1, // its url is no built-in prop of a tagged event: dropped
+		"Subscribe\tplan\tteam":                 1,
+		"Partner Click\tplan\tpro":              1, // its url is no built-in prop of a tagged event: dropped
 		"Outbound Link: Click\turl\tother.test": 2,
 		"File Download\turl\t/files/report.pdf": 1, "File Download\text\tpdf": 1,
 		"File Download\turl\t/files/Data.ZIP": 1, "File Download\text\tzip": 1,
 		"Form: Submission\tpath\t/a": 1,
-		"404\tpath\t/missing/page": 1,
+		"404\tpath\t/missing/page":   1,
 	})
 	expectRows(t, got, "goal", map[string]int64{
 		"Signup": 2, "Purchase": 2, "Subscribe": 1, "Outbound Link: Click": 2, "File Download": 2,
@@ -378,12 +378,12 @@ tally("Purchase", {props: {plan: "team"}, revenue: {amount: 30, currency: "USD"}
 	expectRows(t, got, "goal_prop", map[string]int64{
 		"Purchase\tplan\tteam": 1, "Purchase\tplan\tpro": 1,
 		"Signup\tplan\tpro": 1, "Signup\tplan\tteam": 1,
-		"Subscribe\tplan\tteam": 1,
+		"Subscribe\tplan\tteam":                 1,
 		"Outbound Link: Click\turl\tother.test": 2,
 		"File Download\turl\t/files/report.pdf": 1, "File Download\text\tpdf": 1,
 		"File Download\turl\t/files/Data.ZIP": 1, "File Download\text\tzip": 1,
 		"Form: Submission\tpath\t/a": 1,
-		"404\tpath\t/missing/page": 1,
+		"404\tpath\t/missing/page":   1,
 	})
 	expectRows(t, got, "revenue", map[string]int64{"Purchase\tUSD": 1, "Purchase\tEUR": 1})
 	if n := got["revenue|Purchase\tUSD"].Revenue; n != 30_000_000 {
@@ -461,7 +461,7 @@ window.plausibleReady = true;
 		"pageview\tplan\tpro": 3, "Signup\tplan\tteam": 1,
 		"File Download\tplan\tpro": 1, "Form: Submission\tplan\tpro": 1, "Outbound Link: Click\tplan\tpro": 1,
 		"Outbound Link: Click\turl\tother.test": 1,
-		"File Download\turl\t/files/guide.pdf": 1, "File Download\text\tpdf": 1,
+		"File Download\turl\t/files/guide.pdf":  1, "File Download\text\tpdf": 1,
 	}
 	props := map[string]count{}
 	for k, n := range got {
