@@ -132,12 +132,12 @@ func newConversionRig(t *testing.T, sitesFile string) *conversionRig {
 }
 
 // count is a web_counters row of the site, summed over the hours.
-type count struct{ Hits, Pageviews, Revenue int64 }
+type count struct{ Hits, Pageviews, Revenue, EngagedViews int64 }
 
 // counts reads every web_counters row of shop.test, by "dimension|value".
 func (c *conversionRig) counts() map[string]count {
 	c.t.Helper()
-	rows, err := c.conn.Query(context.Background(), `SELECT dimension, value, sum(hits), sum(pageviews), sum(revenue)
+	rows, err := c.conn.Query(context.Background(), `SELECT dimension, value, sum(hits), sum(pageviews), sum(revenue), sum(engaged_views)
 		FROM `+c.db+`.web_counters WHERE site = 'shop.test' GROUP BY dimension, value`)
 	if err != nil {
 		c.t.Fatal(err)
@@ -147,7 +147,7 @@ func (c *conversionRig) counts() map[string]count {
 	for rows.Next() {
 		var dim, val string
 		var n count
-		if err := rows.Scan(&dim, &val, &n.Hits, &n.Pageviews, &n.Revenue); err != nil {
+		if err := rows.Scan(&dim, &val, &n.Hits, &n.Pageviews, &n.Revenue, &n.EngagedViews); err != nil {
 			c.t.Fatal(err)
 		}
 		out[dim+"|"+val] = n
@@ -360,6 +360,12 @@ tally("Purchase", {props: {plan: "team"}, revenue: {amount: 30, currency: "USD"}
 			t.Errorf("path %s: %d page views, want %d", p, pageviews[p], want)
 		}
 	}
+	// The engagement reports of hash pages (h: 1 too) land on them.
+	for p, want := range map[string]int64{"/app#/home": 2, "/app#/about": 1} {
+		if n := got["path|"+p].EngagedViews; n != want {
+			t.Errorf("path %s: engagement reported for %d page views, want %d", p, n, want)
+		}
+	}
 	expectRows(t, got, "prop", map[string]int64{
 		"Purchase\tplan\tteam": 1, "Purchase\tplan\tpro": 1,
 		"Signup\tplan\tpro": 1, "Signup\tplan\tteam": 1,
@@ -488,4 +494,57 @@ window.plausibleReady = true;
 		t.Errorf("goal_prop Signup plan team: %d, want 1", n)
 	}
 	c.scanStrings([]string{authorName, authorVal, refName, refVal, sigVal, tokVal})
+}
+
+// TestOurTrackerEventsAreOptInChromium checks that without their data-
+// attributes our tracker sends no automatic event (page views only), and
+// that data-file-downloads="md,epub" replaces Plausible's extensions.
+func TestOurTrackerEventsAreOptInChromium(t *testing.T) {
+	c := newConversionRig(t, `{"sites":[{"domain":"shop.test","min_count_k":0}]}`)
+	script := func(attrs string) string {
+		return `<script defer data-domain="shop.test" ` + attrs + ` src="` + c.collector + `/js/script.js"></script>`
+	}
+	c.pages["/a"] = `<h1>A</h1>
+<a id="out" href="` + c.other + `/landing">partner</a>
+<a id="pdf" href="/files/report.pdf">report</a>
+<a id="md" href="/files/notes.md">notes</a>
+<form action="/thanks" method="post"><button id="send">Send</button></form>`
+	c.pages["/thanks"] = `<h1>Thanks</h1>`
+	c.pages["/app"] = `<h1>App</h1>`
+	ready := "typeof window.tally.notFound === 'function'"
+	settle := func() { time.Sleep(150 * time.Millisecond) }
+
+	// No attribute: page views only.
+	c.headScript = script("")
+	c.open(c.shop + "/a")
+	c.waitPath("/a", ready)
+	c.click("pdf")
+	settle()
+	js[bool](c.browserRig, `document.getElementById("out").dispatchEvent(new MouseEvent("auxclick", {bubbles: true, button: 1})), true`)
+	c.click("send")
+	c.waitPath("/thanks", ready)
+	c.open(c.shop + "/missing/x")
+	c.waitPath("/missing/x", ready)
+	c.open(c.shop + "/app#/one")
+	c.waitPath("/app", ready)
+	js[bool](c.browserRig, `location.hash = "#/two", true`)
+	settle()
+	// Downloads of other extensions.
+	c.headScript = script(`data-file-downloads="md, epub"`)
+	c.open(c.shop + "/a")
+	c.waitPath("/a", ready)
+	c.click("pdf")
+	settle()
+	c.click("md")
+	settle()
+	c.flush()
+
+	got := c.counts()
+	expectRows(t, got, "event", map[string]int64{"File Download": 1})
+	if n := got["path|/app"].Pageviews; n != 1 {
+		t.Errorf("/app: %d page views; without data-hash a hash change is no page view", n)
+	}
+	if n := got["total|"].Pageviews; n != 5 {
+		t.Errorf("%d page views, want 5 (/a twice, /thanks, /missing/x, /app)", n)
+	}
 }
