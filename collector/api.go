@@ -30,6 +30,7 @@ func (s *server) countEvent(c *fiber.Ctx) (ingest.Outcome, error) {
 	if err != nil {
 		return "", malformed(err)
 	}
+	defer s.events.done(&ev)
 	site, ok := s.opts.Sites.Lookup(ev.Domain)
 	if !ok {
 		return "", errUnknownSite
@@ -41,12 +42,12 @@ func (s *server) countEvent(c *fiber.Ctx) (ingest.Outcome, error) {
 	if ev.Name == ingest.EngagementName {
 		return s.opts.Pipeline.Engagement(ingest.Engagement{
 			Site: site, URL: ev.URL, Referrer: ev.Referrer, Consent: ev.Consent, Report: ev.Report,
-			Automated: ev.Automated,
+			Automated: ev.Automated, Hash: ev.Hash,
 		}, client)
 	}
 	return s.opts.Pipeline.Event(ingest.Event{
 		Site: site, Name: ev.Name, URL: ev.URL, Referrer: ev.Referrer, Consent: ev.Consent, Visit: ev.Visit,
-		Automated: ev.Automated,
+		Automated: ev.Automated, Props: ev.Props, Revenue: ev.Revenue, Hash: ev.Hash,
 	}, client)
 }
 

@@ -10,13 +10,17 @@ import (
 	"sync"
 
 	"tally/collector/consent"
+	"tally/collector/ingest"
 	"tally/collector/visits"
 )
 
 // eventBody is the Plausible Events API body (long and short field names:
 // the official tracker sends n/u/d/r/p) plus our optional consent object.
-// props (p) are accepted, as any other member is, and skipped unread:
-// they could carry anything and are never stored.
+// Custom properties (props/p, or the legacy meta/m: a JSON string holding
+// the object) and revenue (revenue/$) are kept as JSON text and checked
+// (ingest.ParseProps, ParseRevenue), a page view without them costs
+// nothing more; only the site's allow-listed props are ever read. h/hash
+// is 1 for sites with hash-based routing.
 //
 // Engagement events (n "engagement") carry sd and e, read as Plausible
 // reads them (visits.ParseScroll, ParseEngagedMS). Plausible's tracker
@@ -41,6 +45,17 @@ type eventBody struct {
 	// WD is true when our tracker saw navigator.webdriver (automation).
 	// Plausible's tracker sends nothing at all from such a browser.
 	WD bool `json:"wd"`
+
+	// The raw members keep their capacity across uses of a pooled body
+	// (eventParser.put), so decoding props costs no allocation.
+	Props   json.RawMessage `json:"props"`
+	P       json.RawMessage `json:"p"`
+	Meta    json.RawMessage `json:"meta"`
+	M       json.RawMessage `json:"m"`
+	Revenue json.RawMessage `json:"revenue"`
+	Dollar  json.RawMessage `json:"$"`
+	H       jsonInt         `json:"h"`
+	Hash    jsonInt         `json:"hash"`
 }
 
 // jsonInt is an integer member as Plausible reads one: a JSON integer or
@@ -73,6 +88,12 @@ type parsedEvent struct {
 	Visit                       visits.Hit    // page views
 	Report                      visits.Report // engagement reports
 	Automated                   bool          // the tracker reported navigator.webdriver
+	// Props alias the pooled body: valid until eventParser.done.
+	Props   ingest.Props
+	Revenue ingest.Revenue
+	Hash    bool // h: 1, hash-based routing
+
+	body *eventBody // returned to the pool by done
 }
 
 var errEmptyBody = errors.New("empty body: send a JSON event")
@@ -84,8 +105,34 @@ type eventParser struct {
 	bodies sync.Pool // of *eventBody
 }
 
+// maxKeptRaw bounds the raw members' buffers a pooled body keeps: a large
+// props object is not held for the next event.
+const maxKeptRaw = 4 << 10
+
+// put returns b to the pool, keeping the raw members' buffers.
+func (p *eventParser) put(b *eventBody) {
+	keep := func(r json.RawMessage) json.RawMessage {
+		if cap(r) > maxKeptRaw {
+			return nil
+		}
+		return r[:0]
+	}
+	*b = eventBody{Props: keep(b.Props), P: keep(b.P), Meta: keep(b.Meta), M: keep(b.M),
+		Revenue: keep(b.Revenue), Dollar: keep(b.Dollar)}
+	p.bodies.Put(b)
+}
+
+// done ends the use of ev: its Props are no longer valid.
+func (p *eventParser) done(ev *parsedEvent) {
+	if ev.body != nil {
+		p.put(ev.body)
+		ev.body, ev.Props = nil, ingest.Props{}
+	}
+}
+
 // parse decodes and checks an event body. It does not look sites up. The
-// event's strings are copies: they do not alias body.
+// event's strings are copies: they do not alias body; its Props alias a
+// pooled buffer, so the caller calls done when the event is counted.
 func (p *eventParser) parse(body []byte) (parsedEvent, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
@@ -95,7 +142,16 @@ func (p *eventParser) parse(body []byte) (parsedEvent, error) {
 	if b == nil {
 		b = new(eventBody)
 	}
-	defer func() { *b = eventBody{}; p.bodies.Put(b) }()
+	ev, err := p.decode(body, b)
+	if err != nil {
+		p.put(b)
+		return parsedEvent{}, err
+	}
+	ev.body = b
+	return ev, nil
+}
+
+func (p *eventParser) decode(body []byte, b *eventBody) (parsedEvent, error) {
 	if err := json.Unmarshal(body, b); err != nil {
 		return parsedEvent{}, fmt.Errorf("malformed JSON: %s", jsonProblem(err))
 	}
@@ -127,7 +183,45 @@ func (p *eventParser) parse(body []byte) (parsedEvent, error) {
 		PrevScroll: int(min(max(b.SP.v, 0), 100)),
 		Flags:      flags,
 	}
+	ev.Hash = b.H.v == 1 || b.Hash.v == 1
+	if ev.Props, err = parseProps(b); err != nil {
+		return parsedEvent{}, err
+	}
+	if rev := firstRaw(b.Revenue, b.Dollar); len(rev) > 0 {
+		if ev.Revenue, err = ingest.ParseRevenue(rev); err != nil {
+			return parsedEvent{}, err
+		}
+	}
 	return ev, nil
+}
+
+// parseProps checks the event's props: props or p, an object; else the
+// legacy meta or m, a JSON string holding one.
+func parseProps(b *eventBody) (ingest.Props, error) {
+	if raw := firstRaw(b.Props, b.P); len(raw) > 0 {
+		return ingest.ParseProps(raw)
+	}
+	raw := firstRaw(b.Meta, b.M)
+	if len(raw) == 0 || string(raw) == "null" {
+		return ingest.Props{}, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return ingest.Props{}, errors.New(`meta must be a JSON string holding an object: send props as an object instead`)
+	}
+	if !json.Valid([]byte(s)) {
+		return ingest.Props{}, errors.New("meta: the string does not hold valid JSON")
+	}
+	// The legacy form is rare: its own copy, kept in the pooled member.
+	b.Meta = append(b.Meta[:0], s...)
+	return ingest.ParseProps(b.Meta)
+}
+
+func firstRaw(a, b json.RawMessage) json.RawMessage {
+	if len(a) > 0 {
+		return a
+	}
+	return b
 }
 
 func first(a, b string) string {

@@ -25,6 +25,8 @@ type Engagement struct {
 	Report   visits.Report // validated: see visits.ParseScroll, ParseEngagedMS
 	// Automated: as in Event.
 	Automated bool
+	// Hash: as in Event, so that the report names its page view's path.
+	Hash bool
 }
 
 // Engagement adds a report's engaged time and scroll depth to the page's
@@ -46,6 +48,9 @@ func (p *Pipeline) Engagement(e Engagement, c Client) (Outcome, error) {
 	}
 	if !e.Site.OwnsHost(page.Host) {
 		return "", ErrForeignHost
+	}
+	if e.Hash {
+		page.Path = referrer.WithFragment(e.URL, page.Path)
 	}
 	page.Path = e.Site.PathRules.Apply(page.Path)
 

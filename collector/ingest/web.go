@@ -38,6 +38,17 @@ type Event struct {
 	// frameworks set (WebDriver, Puppeteer, Playwright) and people's
 	// browsers do not.
 	Automated bool
+	// Props are the custom properties as sent (ParseProps). They may
+	// alias a buffer of the caller, which must stay unchanged during the
+	// call; only the site's allow-listed names and the built-ins of the
+	// automatic events are read (conversions.go).
+	Props Props
+	// Revenue is counted on a custom event that converts a goal, once
+	// under each goal it converts; on any other hit it is dropped.
+	Revenue Revenue
+	// Hash: the site routes by the URL's fragment (Plausible's h), which
+	// is then part of the counted path (referrer.WithFragment).
+	Hash bool
 }
 
 // PageviewName is the event name of a page view (Plausible's).
@@ -69,6 +80,9 @@ func (p *Pipeline) Event(ev Event, c Client) (Outcome, error) {
 	}
 	if !ev.Site.OwnsHost(page.Host) {
 		return "", ErrForeignHost
+	}
+	if ev.Hash {
+		page.Path = referrer.WithFragment(ev.URL, page.Path)
 	}
 	// ParsePage scrubbed the identifiers it recognises; the site's own
 	// rules (path_rules) name the ones only the site knows.
@@ -120,6 +134,9 @@ func (p *Pipeline) Event(ev Event, c Client) (Outcome, error) {
 		n = 1
 	} else {
 		arr := p.sources.Arrive(page, ev.Referrer, ev.Site.OwnsHost)
+		if ev.Hash && arr.Internal {
+			arr.Path = referrer.WithFragment(ev.Referrer, arr.Path)
+		}
 		p.pageDims(&pairs, page, arr, agent, c)
 		n = len(pairs)
 		view = visitOf(ev, arr)
@@ -142,6 +159,11 @@ func (p *Pipeline) Event(ev Event, c Client) (Outcome, error) {
 	if view.takeBack != "" {
 		updates[n] = aggregator.WebUpdate{Dimension: counter.DimPath, Value: view.takeBack, Counts: counter.WebCounts{Exits: -1}}
 		n++
+	}
+	if set := p.goalSet(ev.Site.Domain); set != nil {
+		p.addConversions(set, &conversionHit{site: ev.Site, name: name, path: page.Path, props: ev.Props,
+			revenue: ev.Revenue, uniques: decision.Uniques, vis: vis, pageview: name == PageviewName}, hour, updates[:n])
+		return Counted, nil
 	}
 	p.opts.Aggregator.AddWeb(ev.Site.Domain, hour, updates[:n])
 	return Counted, nil

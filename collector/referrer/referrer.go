@@ -495,3 +495,32 @@ func isIPHost(host string) bool {
 	}
 	return true
 }
+
+// WithFragment is path (a page's path as ParsePage gives it) followed by
+// the fragment of raw, its URL, for sites with hash-based routing, where
+// the fragment names the page: "https://x.com/#/about" is "/#/about",
+// "https://x.com/app#/a/b?c=1" is "/app#/a/b" (a query inside the fragment
+// is dropped, as a page's query is). The result is scrubbed as a path.
+// Without a fragment, path is returned as it is.
+func WithFragment(raw, path string) string {
+	_, frag, ok := strings.Cut(strings.TrimSpace(raw), "#")
+	if !ok {
+		return path
+	}
+	frag, _, _ = strings.Cut(frag, "?")
+	if strings.IndexByte(frag, '%') >= 0 {
+		u, err := url.PathUnescape(frag)
+		if err != nil {
+			return path // as net/url: a bad escape is no fragment
+		}
+		frag = u
+	}
+	frag = strings.TrimRight(frag, "/")
+	if frag == "" {
+		return path
+	}
+	if path == "/" && frag[0] == '/' {
+		path = "" // "/#/about", not "//#/about"
+	}
+	return cleanPath(path + "#" + frag)
+}

@@ -284,3 +284,38 @@ func TestArrive(t *testing.T) {
 		t.Errorf("%v allocations for plain referrers", n)
 	}
 }
+
+func TestWithFragment(t *testing.T) {
+	f := func(raw, want string) {
+		t.Helper()
+		p, err := ParsePage(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := WithFragment(raw, p.Path); got != want {
+			t.Fatalf("WithFragment(%q) = %q, want %q", raw, got, want)
+		}
+	}
+	f("https://x.com/#/about", "/#/about")
+	f("https://x.com/app#/a/b?c=1", "/app#/a/b")
+	f("https://x.com/app/#/a/b/", "/app#/a/b")
+	f("https://x.com/#section", "/#section")
+	f("https://x.com/docs", "/docs")
+	f("https://x.com/docs#", "/docs")
+	f("https://x.com/docs#?a=1", "/docs")
+	f("https://x.com/#/caf%C3%A9", "/#/café")
+	if got := WithFragment("https://x.com/#/bad%zz", "/"); got != "/" {
+		t.Fatalf("a bad escape in the fragment gave %q", got)
+	}
+	// Identifiers in the fragment are scrubbed as in a path.
+	f("https://x.com/#/reset/alice@example.com", "/#/reset/"+scrubbedEmail(t))
+}
+
+func scrubbedEmail(t *testing.T) string {
+	t.Helper()
+	p, err := ParsePage("https://x.com/alice@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Path[1:]
+}
