@@ -475,6 +475,12 @@ window.plausibleReady = true;
 			props[v] = n
 		}
 	}
+	var lines []string
+	for v, n := range props {
+		lines = append(lines, fmt.Sprintf("%q %d", v, n.Hits))
+	}
+	sort.Strings(lines)
+	t.Logf("prop rows: %s", strings.Join(lines, ", "))
 	for v, n := range want {
 		if props[v].Hits != n {
 			t.Errorf("prop %q: %d hits, want %d", v, props[v].Hits, n)
