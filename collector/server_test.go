@@ -303,7 +303,8 @@ func FuzzParseEvent(f *testing.F) {
 	// Errors come from a fixed set of texts: they never quote the body
 	// (JSON field names are ours).
 	fixed := []string{"malformed JSON: syntax error at byte ", "malformed JSON: field ", "malformed JSON: not a JSON object",
-		"name is required", "url is required", "domain is required", "consent.analytics: invalid consent value", errEmptyBody.Error()}
+		"name is required", "url is required", "domain is required", "consent.analytics: invalid consent value", errEmptyBody.Error(),
+		"props", "meta", "revenue"}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		ev, err := (&eventParser{}).parse(body)
 		if err != nil {
