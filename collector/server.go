@@ -1,10 +1,13 @@
 package collector
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/subtle"
 	_ "embed"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -134,6 +137,15 @@ func New(opts Options) (*fiber.App, error) {
 		return nil, err
 	}
 	s := &server{opts: opts, gif: pixel.GIF()}
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression) // a valid level: no error
+	if _, err := zw.Write(trackerScript); err != nil {
+		return nil, fmt.Errorf("cannot compress the tracker: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("cannot compress the tracker: %w", err)
+	}
+	s.jsGz = gz.Bytes()
 	app := fiber.New(fiber.Config{
 		AppName:               "tally",
 		DisableStartupMessage: true,
@@ -188,6 +200,7 @@ type server struct {
 	events eventParser
 	keys   signingKeys // email pixels' signing keys
 	gif    []byte      // the pixel image (pixel.GIF), copied once
+	jsGz   []byte      // the tracker gzipped, once
 }
 
 // errorHandler answers Fiber's own errors (404, 405, 413, 431...) as JSON
@@ -244,9 +257,17 @@ func (s *server) accessLog(c *fiber.Ctx) error {
 	return err
 }
 
+// script serves the tracker, gzipped to the browsers that accept it (all
+// of them): its comments stay in the source, which is served as it is,
+// and cost little once compressed (sizes: README, tools/trackersize).
 func (s *server) script(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, "application/javascript; charset=utf-8")
 	c.Set(fiber.HeaderCacheControl, "public, max-age=3600")
+	c.Vary(fiber.HeaderAcceptEncoding)
+	if c.Context().Request.Header.HasAcceptEncoding("gzip") {
+		c.Set(fiber.HeaderContentEncoding, "gzip")
+		return c.Send(s.jsGz)
+	}
 	return c.Send(trackerScript)
 }
 

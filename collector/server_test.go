@@ -2,6 +2,7 @@ package collector
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"image/gif"
 	"io"
@@ -253,6 +254,20 @@ func TestScriptHealthMetrics(t *testing.T) {
 	resp, body := do(t, app, httptest.NewRequest(http.MethodGet, "/js/script.js", nil))
 	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), "javascript") || !bytes.Contains(body, []byte("/api/event")) {
 		t.Errorf("script.js: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if resp.Header.Get("Content-Encoding") != "" {
+		t.Errorf("script.js without Accept-Encoding: Content-Encoding %q", resp.Header.Get("Content-Encoding"))
+	}
+	// Browsers get it gzipped, the same bytes.
+	req := httptest.NewRequest(http.MethodGet, "/js/script.js", nil)
+	req.Header.Set("Accept-Encoding", "gzip, deflate, br")
+	resp, gz := do(t, app, req)
+	if resp.Header.Get("Content-Encoding") != "gzip" || !strings.Contains(resp.Header.Get("Vary"), "Accept-Encoding") {
+		t.Errorf("script.js to a browser: Content-Encoding %q, Vary %q", resp.Header.Get("Content-Encoding"), resp.Header.Get("Vary"))
+	} else if zr, err := gzip.NewReader(bytes.NewReader(gz)); err != nil {
+		t.Errorf("script.js gzipped: %v", err)
+	} else if plain, err := io.ReadAll(zr); err != nil || !bytes.Equal(plain, body) || len(gz) >= len(body)/2 {
+		t.Errorf("script.js gzipped: %d bytes for %d (%v), same bytes: %v", len(gz), len(body), err, bytes.Equal(plain, body))
 	}
 	resp, _ = do(t, app, httptest.NewRequest(http.MethodGet, "/healthz", nil))
 	if resp.StatusCode != 200 {

@@ -4,6 +4,12 @@
    <script defer data-domain="example.com" src="https://HOST/js/script.js"></script>
    Optional: data-consent="granted|denied" (a server-rendered choice), and
    window.tally.consent("granted"|"denied") when your banner changes it.
+   Optional events, named as Plausible names them so that goals carry over
+   (README, "Script tracker"): data-outbound-links, data-file-downloads
+   (="pdf,zip" for other extensions), data-form-submissions, data-404,
+   data-hash (hash-based routing), tagged events (class
+   "tally-event-name=Signup tally-event-plan=pro"), and
+   tally(name, {props, revenue, callback}), queued before the script loads.
    What the flags (tf) mean and how the collector counts them:
    collector/visits/doc.go. */
 (function () {
@@ -13,6 +19,13 @@
   var api = s.getAttribute("data-api") || new URL("/api/event", s.src).href;
   var domain = s.getAttribute("data-domain") || location.hostname;
   var choice = s.getAttribute("data-consent") || "";
+  var on = function (a) { return s.hasAttribute("data-" + a); };
+  // Hash-based routing: the fragment is part of the page (h: 1 on every
+  // request, so that the collector counts /#/about, not /).
+  var hash = on("hash");
+  var files = s.getAttribute("data-file-downloads");
+  // Plausible's default list, so that its File Download goals carry over.
+  files = files ? files.toLowerCase().split(/\s*,\s*/) : "pdf xlsx docx txt rtf csv exe key pps ppt pptx 7z pkg rar gz zip avi mov mp4 mpeg wmv midi mp3 wav wma dmg".split(" ");
   var tcf = "";
   // tf bits, as collector/visits.Flags.
   var TRACKED = 1, RELOAD = 2, BACK_FORWARD = 4, FIRST = 8, NOT_BOUNCE = 16, NOT_EXIT = 32, RESTORED = 64;
@@ -21,17 +34,78 @@
   // 1 for another page of the site, 2 back or forward to one.
   var away = 0;
 
-  function send(body) {
+  // send posts body. A beacon outlives the page, so a click that leaves it
+  // (an outbound link, a download, a form) is still delivered, and no
+  // navigation is ever held back. With a callback, fetch (keepalive, which
+  // outlives the page too) tells the answer's status, as Plausible's does.
+  function send(body, cb) {
     body.d = domain;
     body.tf = (body.tf || 0) | TRACKED;
+    if (hash) body.h = 1;
     if (choice || tcf) body.consent = { analytics: choice, tcf: tcf };
     // Automation frameworks set navigator.webdriver; the collector files
     // such hits under filtered/automation instead of counting them.
     if (navigator.webdriver) body.wd = true;
     var data = JSON.stringify(body);
     // text/plain keeps this a simple request: no CORS preflight.
-    if (navigator.sendBeacon && navigator.sendBeacon(api, new Blob([data], { type: "text/plain" }))) return;
-    fetch(api, { method: "POST", body: data, keepalive: true, headers: { "Content-Type": "text/plain" } }).catch(function () {});
+    if (!cb && navigator.sendBeacon && navigator.sendBeacon(api, new Blob([data], { type: "text/plain" }))) return;
+    fetch(api, { method: "POST", body: data, keepalive: true, headers: { "Content-Type": "text/plain" } })
+      .then(function (r) { if (cb) cb({ status: r.status }); }, function (e) { if (cb) cb({ error: e }); });
+  }
+
+  // event sends a custom event: o is {props, revenue, callback}.
+  function event(name, o) {
+    o = o || {};
+    var b = { n: String(name), u: location.href, r: document.referrer || null };
+    if (o.props) b.p = o.props;
+    if (o.revenue) b.$ = o.revenue;
+    send(b, o.callback);
+  }
+
+  function notFound() { event("404", { props: { path: location.pathname } }); }
+
+  // where is the page as counted: the path, and with hash-based routing
+  // the fragment too.
+  function where() { return location.pathname + (hash ? location.hash : ""); }
+
+  // tagged reads the classes "tally-event-name=Signup tally-event-plan=pro"
+  // (or "--" for "=", and "+" for a space, as Plausible's) and
+  // "tally-revenue-amount=9.5 tally-revenue-currency=EUR" of el: the event's
+  // name, props and revenue, or nothing when el is not tagged.
+  function tagged(el) {
+    var t = { props: {} }, c = (el && el.classList) || [], m;
+    for (var i = 0; i < c.length; i++) {
+      if (!(m = /^tally-(event|revenue)-(.+?)(=|--)(.+)$/.exec(c[i]))) continue;
+      var v = m[4].replace(/\+/g, " ");
+      if (m[1] === "revenue") (t.revenue = t.revenue || {})[m[2]] = v;
+      else if (m[2] === "name") t.name = v;
+      else t.props[m[2]] = v;
+    }
+    return t.name && t;
+  }
+
+  // click sends what a click (or a middle click) on a link or a tagged
+  // element is worth. A tagged element (up to three levels above the
+  // target) sends its own event instead of an automatic one; in a form,
+  // submit does (so that a button counts once).
+  function click(e) {
+    if (e.type === "auxclick" && e.button !== 1) return;
+    var t, el = e.target, a = el.closest && el.closest("a[href]");
+    for (var i = 0; i <= 3 && el; i++, el = el.parentNode) {
+      if (el.tagName === "FORM") { t = 0; break; }
+      t = t || tagged(el);
+    }
+    // The address without its query and fragment: enough for the host of
+    // an outbound link and the path of a download, and no more.
+    var url = a && typeof a.href == "string" && a.href.split(/[?#]/)[0], x = url && /\.(\w+)$/.exec(url);
+    if (t) {
+      if (url) t.props.url = url;
+      event(t.name, t);
+    } else if (url && on("outbound-links") && a.host && a.host !== location.host) {
+      event("Outbound Link: Click", { props: { url: url } });
+    } else if (x && on("file-downloads") && files.indexOf(x[1].toLowerCase()) >= 0) {
+      event("File Download", { props: { url: url } });
+    }
   }
 
   function visible() { return document.visibilityState === "visible"; }
@@ -51,7 +125,7 @@
 
   function view(ref, flags) {
     cur = {
-      u: location.href, r: ref, path: location.pathname,
+      u: location.href, r: ref, path: where(),
       // The first page of a visit: a reload or back/forward is not one.
       entry: !(flags & (RELOAD | BACK_FORWARD)) && external(ref),
       ms: 0, since: visible() ? Date.now() : 0, sd: depth(), sent: 0, first: true, nb: false
@@ -87,7 +161,7 @@
   }
 
   function spa() {
-    if (!cur || location.pathname === cur.path) return; // hash or search change only
+    if (!cur || where() === cur.path) return; // a search change (or a hash change without data-hash) only
     var prev = cur.u;
     away = 1;
     report(true);
@@ -101,6 +175,24 @@
     var push = history.pushState;
     history.pushState = function () { push.apply(this, arguments); spa(); };
     addEventListener("popstate", spa);
+    if (hash) addEventListener("hashchange", spa);
+    // A 404 page, where the browser reports the status (Chromium, Firefox);
+    // elsewhere the 404 template calls tally.notFound().
+    if (on("404") && nav && nav.responseStatus === 404) notFound();
+    document.addEventListener("click", click);
+    document.addEventListener("auxclick", click);
+    // A form's submission, once the browser accepts it (not when invalid
+    // fields stop it): a tagged form sends its event, another one
+    // "Form: Submission" with data-form-submissions.
+    document.addEventListener("submit", function (e) {
+      var f = e.target, t = tagged(f);
+      if (!f.noValidate && f.checkValidity && !f.checkValidity()) return;
+      if (t) event(t.name, t);
+      else if (on("form-submissions")) event("Form: Submission", { props: { path: location.pathname } });
+    }, true);
+    // Calls made before the script loaded, in their order.
+    for (var i = 0; i < queue.length; i++) window.tally.apply(null, queue[i]);
+    queue = [];
     addEventListener("scroll", function () { if (cur) cur.sd = Math.max(cur.sd, depth()); }, { passive: true });
     document.addEventListener("visibilitychange", function () { if (visible()) resume(); else report(true); });
     addEventListener("blur", function () { report(false); });
@@ -133,8 +225,13 @@
     }
   }
 
-  window.tally = function (name) { send({ n: String(name), u: location.href, r: document.referrer || null }); };
+  // Calls made before the script loaded, with the snippet
+  // window.tally = window.tally || function () { (tally.q = tally.q || []).push(arguments) };
+  // they are sent after the first page view.
+  var queue = (window.tally && window.tally.q) || [];
+  window.tally = function (name, o) { event(name, o); };
   window.tally.consent = function (c) { choice = c; };
+  window.tally.notFound = notFound;
 
   // Ask the page's IAB TCF v2 CMP, if there is one, before the first page
   // view; give it one second, then count without its answer.
