@@ -12,15 +12,6 @@ import (
 	"tally/sites"
 )
 
-// Dimensions of attribution and funnel rows (issue 13's data model). Each
-// value joins its parts with a tab: goal and funnel names never hold one.
-const (
-	dimGoalSource   = "goal_source"   // <goal>\t<the visit's source>
-	dimGoalCampaign = "goal_campaign" // <goal>\t<the visit's utm_campaign>
-	dimGoalEntry    = "goal_entry"    // <goal>\t<the visit's entry path>
-	dimFunnel       = "funnel"        // <funnel>\t<k>, k = 1..8
-)
-
 // DefaultMaxJourneys bounds the day's visitors with attribution and funnel
 // state: 52 to 84 bytes each (collector/journey), about 170 MB.
 const DefaultMaxJourneys = 2_000_000
@@ -28,7 +19,7 @@ const DefaultMaxJourneys = 2_000_000
 // funnelSteps are the "\tk" suffixes of funnel rows, made once.
 var funnelSteps = func() (s [goals.MaxSteps + 1]string) {
 	for k := range s {
-		s[k] = "\t" + strconv.Itoa(k)
+		s[k] = counter.ValueSep + strconv.Itoa(k)
 	}
 	return s
 }()
@@ -42,9 +33,9 @@ var funnelSteps = func() (s [goals.MaxSteps + 1]string) {
 // that converts adds one row per goal and attribution dimension; a hit
 // that reaches a funnel step adds that step's row, once a visitor a day.
 //
-// The rows go to the aggregator in a call of their own, after the hit's:
-// nothing can fail between the two, so a hit is never counted without
-// them. Only a hit that converts or reaches a step allocates (its rows'
+// The rows go to the aggregator in a call of their own, just before the
+// hit's: nothing can fail between the two, so a hit is never counted
+// without them, nor they without it. Only a hit that converts or reaches a step allocates (its rows'
 // values).
 func (p *Pipeline) journey(site *sites.Site, now time.Time, hour int64, vis uniques.Visitor, name string, view *visitView, pairs []uniques.Pair) {
 	key := vis.Key()
@@ -79,14 +70,14 @@ func (p *Pipeline) journey(site *sites.Site, now time.Time, hour int64, vis uniq
 	for _, g := range m {
 		goal := set.Goals[g].Name
 		rows = append(rows,
-			uniques.Pair{Dimension: dimGoalSource, Value: goal + "\t" + r.Source},
-			uniques.Pair{Dimension: dimGoalCampaign, Value: goal + "\t" + r.Campaign},
-			uniques.Pair{Dimension: dimGoalEntry, Value: goal + "\t" + r.Entry})
+			uniques.Pair{Dimension: counter.DimGoalSource, Value: goal + counter.ValueSep + r.Source},
+			uniques.Pair{Dimension: counter.DimGoalCampaign, Value: goal + counter.ValueSep + r.Campaign},
+			uniques.Pair{Dimension: counter.DimGoalEntry, Value: goal + counter.ValueSep + r.Entry})
 	}
 	conversions := len(rows)
 	for f, k := range r.Reached {
 		if k != 0 && f < len(set.Funnels) {
-			rows = append(rows, uniques.Pair{Dimension: dimFunnel, Value: set.Funnels[f].Name + funnelSteps[k]})
+			rows = append(rows, uniques.Pair{Dimension: counter.DimFunnel, Value: set.Funnels[f].Name + funnelSteps[k]})
 		}
 	}
 	if len(rows) == 0 {
