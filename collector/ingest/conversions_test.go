@@ -157,20 +157,25 @@ func TestBuiltinProps(t *testing.T) {
 		`{"url":"https://Partner.example.org/offer?token=abc123&u=alice@example.com"}`, ingest.Revenue{}, consent.Unknown)
 	e.send("shop.example", ingest.FileDownloadName, "https://shop.example/a",
 		`{"url":"https://cdn.shop.example/u/alice/Report.PDF?sig=xyz"}`, ingest.Revenue{}, consent.Unknown)
+	e.send("shop.example", ingest.FileDownloadName, "https://shop.example/a", `{"url":"/docs/Guide.tar.GZ#x"}`, ingest.Revenue{}, consent.Unknown)
 	e.send("shop.example", ingest.NotFoundName, "https://shop.example/a", `{"path":"/u/bob/missing?q=1"}`, ingest.Revenue{}, consent.Unknown)
 	e.send("shop.example", ingest.FormSubmissionName, "https://shop.example/a", `{"path":"/contact","plan":"pro","x":"y"}`, ingest.Revenue{}, consent.Unknown)
 	const tab = "\t"
 	checkRows(t, e.conv("shop.example"), map[string]counter.WebCounts{
-		"uniques off": {Hits: 4},
-		"prop " + ingest.OutboundLinkName + tab + "url" + tab + "partner.example.org":  {Hits: 1},
-		"prop " + ingest.FileDownloadName + tab + "url" + tab + "/u/*/Report.PDF":      {Hits: 1},
-		"prop " + ingest.FileDownloadName + tab + "ext" + tab + "pdf":                  {Hits: 1},
-		"goal " + ingest.FileDownloadName:                                              {Hits: 1},
-		"goal_prop " + ingest.FileDownloadName + tab + "url" + tab + "/u/*/Report.PDF": {Hits: 1},
-		"goal_prop " + ingest.FileDownloadName + tab + "ext" + tab + "pdf":             {Hits: 1},
-		"prop " + ingest.NotFoundName + tab + "path" + tab + "/u/*/missing":            {Hits: 1},
-		"prop " + ingest.FormSubmissionName + tab + "path" + tab + "/contact":          {Hits: 1},
-		"prop " + ingest.FormSubmissionName + tab + "plan" + tab + "pro":               {Hits: 1},
+		"uniques off": {Hits: 5},
+		"prop " + ingest.OutboundLinkName + tab + "url" + tab + "partner.example.org":     {Hits: 1},
+		"prop " + ingest.FileDownloadName + tab + "url" + tab + "/u/*/Report.PDF":         {Hits: 1},
+		"prop " + ingest.FileDownloadName + tab + "ext" + tab + "pdf":                     {Hits: 1},
+		"goal " + ingest.FileDownloadName:                                                 {Hits: 2},
+		"prop " + ingest.FileDownloadName + tab + "url" + tab + "/docs/Guide.tar.GZ":      {Hits: 1},
+		"prop " + ingest.FileDownloadName + tab + "ext" + tab + "gz":                      {Hits: 1},
+		"goal_prop " + ingest.FileDownloadName + tab + "url" + tab + "/docs/Guide.tar.GZ": {Hits: 1},
+		"goal_prop " + ingest.FileDownloadName + tab + "ext" + tab + "gz":                 {Hits: 1},
+		"goal_prop " + ingest.FileDownloadName + tab + "url" + tab + "/u/*/Report.PDF":    {Hits: 1},
+		"goal_prop " + ingest.FileDownloadName + tab + "ext" + tab + "pdf":                {Hits: 1},
+		"prop " + ingest.NotFoundName + tab + "path" + tab + "/u/*/missing":               {Hits: 1},
+		"prop " + ingest.FormSubmissionName + tab + "path" + tab + "/contact":             {Hits: 1},
+		"prop " + ingest.FormSubmissionName + tab + "plan" + tab + "pro":                  {Hits: 1},
 	})
 	checkNowhere(t, e.pipe, "token", "abc123", "alice", "bob", "sig", "xyz")
 }
