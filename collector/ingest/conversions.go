@@ -242,7 +242,11 @@ func reduceBuiltin(h *conversionHit, key string, val []byte) (name, value, ext s
 		}
 		return "url", scrub.Value(strings.ToLower(u.Hostname())), ""
 	case key == "url" && h.name == FileDownloadName:
-		pg, err := referrer.ParsePage(propValue(val))
+		raw := strings.TrimSpace(propValue(val))
+		if strings.HasPrefix(raw, "/") && !strings.HasPrefix(raw, "//") {
+			raw = "http://local" + raw // a relative link: its path as the site's
+		}
+		pg, err := referrer.ParsePage(raw)
 		if err != nil {
 			return "url", "", ""
 		}

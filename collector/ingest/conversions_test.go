@@ -157,20 +157,25 @@ func TestBuiltinProps(t *testing.T) {
 		`{"url":"https://Partner.example.org/offer?token=abc123&u=alice@example.com"}`, ingest.Revenue{}, consent.Unknown)
 	e.send("shop.example", ingest.FileDownloadName, "https://shop.example/a",
 		`{"url":"https://cdn.shop.example/u/alice/Report.PDF?sig=xyz"}`, ingest.Revenue{}, consent.Unknown)
+	e.send("shop.example", ingest.FileDownloadName, "https://shop.example/a", `{"url":"/docs/Guide.tar.GZ#x"}`, ingest.Revenue{}, consent.Unknown)
 	e.send("shop.example", ingest.NotFoundName, "https://shop.example/a", `{"path":"/u/bob/missing?q=1"}`, ingest.Revenue{}, consent.Unknown)
 	e.send("shop.example", ingest.FormSubmissionName, "https://shop.example/a", `{"path":"/contact","plan":"pro","x":"y"}`, ingest.Revenue{}, consent.Unknown)
 	const tab = "\t"
 	checkRows(t, e.conv("shop.example"), map[string]counter.WebCounts{
-		"uniques off": {Hits: 4},
-		"prop " + ingest.OutboundLinkName + tab + "url" + tab + "partner.example.org":  {Hits: 1},
-		"prop " + ingest.FileDownloadName + tab + "url" + tab + "/u/*/Report.PDF":      {Hits: 1},
-		"prop " + ingest.FileDownloadName + tab + "ext" + tab + "pdf":                  {Hits: 1},
-		"goal " + ingest.FileDownloadName:                                              {Hits: 1},
-		"goal_prop " + ingest.FileDownloadName + tab + "url" + tab + "/u/*/Report.PDF": {Hits: 1},
-		"goal_prop " + ingest.FileDownloadName + tab + "ext" + tab + "pdf":             {Hits: 1},
-		"prop " + ingest.NotFoundName + tab + "path" + tab + "/u/*/missing":            {Hits: 1},
-		"prop " + ingest.FormSubmissionName + tab + "path" + tab + "/contact":          {Hits: 1},
-		"prop " + ingest.FormSubmissionName + tab + "plan" + tab + "pro":               {Hits: 1},
+		"uniques off": {Hits: 5},
+		"prop " + ingest.OutboundLinkName + tab + "url" + tab + "partner.example.org":     {Hits: 1},
+		"prop " + ingest.FileDownloadName + tab + "url" + tab + "/u/*/Report.PDF":         {Hits: 1},
+		"prop " + ingest.FileDownloadName + tab + "ext" + tab + "pdf":                     {Hits: 1},
+		"goal " + ingest.FileDownloadName:                                                 {Hits: 2},
+		"prop " + ingest.FileDownloadName + tab + "url" + tab + "/docs/Guide.tar.GZ":      {Hits: 1},
+		"prop " + ingest.FileDownloadName + tab + "ext" + tab + "gz":                      {Hits: 1},
+		"goal_prop " + ingest.FileDownloadName + tab + "url" + tab + "/docs/Guide.tar.GZ": {Hits: 1},
+		"goal_prop " + ingest.FileDownloadName + tab + "ext" + tab + "gz":                 {Hits: 1},
+		"goal_prop " + ingest.FileDownloadName + tab + "url" + tab + "/u/*/Report.PDF":    {Hits: 1},
+		"goal_prop " + ingest.FileDownloadName + tab + "ext" + tab + "pdf":                {Hits: 1},
+		"prop " + ingest.NotFoundName + tab + "path" + tab + "/u/*/missing":               {Hits: 1},
+		"prop " + ingest.FormSubmissionName + tab + "path" + tab + "/contact":             {Hits: 1},
+		"prop " + ingest.FormSubmissionName + tab + "plan" + tab + "pro":                  {Hits: 1},
 	})
 	checkNowhere(t, e.pipe, "token", "abc123", "alice", "bob", "sig", "xyz")
 }
@@ -324,4 +329,71 @@ func TestFivePropsCostOneAllocation(t *testing.T) {
 	if view != 0 {
 		t.Fatalf("a page view of a site without goals allocates %.0f times", view)
 	}
+}
+
+// FuzzParseProps: on any valid JSON, ParseProps accepts exactly the
+// objects of at most 30 scalar members within the limits, and the
+// pipeline reads the members it accepted without failing.
+func FuzzParseProps(f *testing.F) {
+	for _, s := range []string{`{"plan":"pro"}`, `{"a":1,"b":true,"c":null,"d":"x\"y"}`, `{"a":[1]}`, `[]`, `null`, `"s"`,
+		`{"plan":"\u0000\t"}`, `{ "plan" : -1.5e-3 }`} {
+		f.Add(s)
+	}
+	reg, err := sites.Parse(strings.NewReader(`{"sites":[{"domain":"f.example","props":["plan","a","b","c","d"],"goals":[{"event":"E"}]}]}`))
+	if err != nil {
+		f.Fatal(err)
+	}
+	site, _ := reg.Lookup("f.example")
+	gr := goals.NewRegistry(map[string]goals.Config{"f.example": site.Conversions}, nil)
+	pipe := testpipe.New(f, testpipe.Options{Regions: benchGeo, Pipeline: func(o *ingest.Options) { o.Goals = gr; o.MaxPendingRows = -1 }})
+	f.Fuzz(func(t *testing.T, in string) {
+		if !json.Valid([]byte(in)) {
+			return
+		}
+		p, err := ingest.ParseProps([]byte(in))
+		var v any
+		json.Unmarshal([]byte(in), &v)
+		obj, isObj := v.(map[string]any)
+		if v == nil && err == nil {
+			return // null: none
+		}
+		if !isObj {
+			if err == nil {
+				t.Fatalf("accepted a non-object %q", in)
+			}
+			return
+		}
+		scalar := true
+		for _, x := range obj {
+			switch x.(type) {
+			case []any, map[string]any:
+				scalar = false
+			}
+		}
+		if !scalar && err == nil {
+			t.Fatalf("accepted a nested value in %q", in)
+		}
+		if err != nil {
+			return
+		}
+		if p.Len() < len(obj) || p.Len() > ingest.MaxPropsSent {
+			t.Fatalf("%q: %d props, the object has %d keys", in, p.Len(), len(obj))
+		}
+		if _, err := pipe.Pipeline.Event(ingest.Event{Site: site, Name: "E", URL: "https://f.example/", Props: p}, convClient); err != nil {
+			t.Fatal(err)
+		}
+		if err := pipe.Aggregator.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		// Values never hold a TAB or control character: the split is
+		// unambiguous.
+		for k := range pipe.Sink.TakeWebRows() {
+			if (k.Dimension == counter.DimProp || k.Dimension == counter.DimGoalProp) && strings.Count(k.Value, "\t") != 2 {
+				t.Fatalf("%q: row value %q", in, k.Value)
+			}
+			if strings.ContainsFunc(k.Value, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) {
+				t.Fatalf("%q: control character in %q", in, k.Value)
+			}
+		}
+	})
 }
