@@ -129,3 +129,25 @@ func TestSetMatch(t *testing.T) {
 		t.Error("a nil set matched")
 	}
 }
+
+// FuzzPattern: any pattern either is refused or compiles to one that
+// matches itself with its wildcards read as literal text where they stand
+// for nothing, and a literal pattern matches exactly itself.
+func FuzzPattern(f *testing.F) {
+	for _, s := range []string{"/thank-you*", "/blog/**", "/a*b*c", "/**/x", "/", "/a.b+c?(d)[e]"} {
+		f.Add(s, "/thank-you")
+	}
+	f.Fuzz(func(t *testing.T, pattern, path string) {
+		p, err := ParsePattern(pattern)
+		if err != nil {
+			return
+		}
+		if !p.Match(strings.ReplaceAll(pattern, "*", "")) {
+			t.Fatalf("%q does not match itself without its wildcards", pattern)
+		}
+		if !strings.Contains(pattern, "*") && p.Match(path) != (path == pattern) {
+			t.Fatalf("literal %q against %q", pattern, path)
+		}
+		p.Match(path) // never panics
+	})
+}
