@@ -32,7 +32,8 @@ def load(p):
     d = collections.defaultdict(list)
     for line in open(p):
         f = line.split()
-        d[f[0]].append((float(f[2]), f[6] if len(f) > 6 else "?"))
+        m = {unit: value for value, unit in zip(f[2::2], f[3::2])}
+        d[f[0]].append((float(m["ns/op"]), m.get("allocs/op", "?")))
     return d
 b, a = load(sys.argv[1]), load(sys.argv[2])
 print("| benchmark | allocs/op before | after | median before | after | median ratio after/before |")
