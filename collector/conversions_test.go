@@ -62,7 +62,8 @@ func TestConversionBadInput(t *testing.T) {
 	}{
 		{"props array", `"props":["plan"]`, 400, "props"},
 		{"p array", `"p":[1,2]`, 400, "props"},
-		{"props string", `"props":"plan"`, 400, "props"},
+		{"props string not holding JSON", `"props":"plan"`, 400, "props"},
+		{"props string holding an array", `"p":"[1,2]"`, 400, "props"},
 		{"props number", `"props":1`, 400, "props"},
 		{"prop value array", `"props":{"plan":["pro"]}`, 400, "props"},
 		{"prop value object", `"props":{"plan":{"a":1}}`, 400, "props"},
@@ -120,7 +121,8 @@ func TestConversionBadInput(t *testing.T) {
 	}
 }
 
-// TestConversionForms: props as p, the legacy meta string, revenue as $
+// TestConversionForms: props as p, the legacy meta string, p as a string
+// holding the object (plausible-tracker's JSON.stringify), revenue as $
 // and hash routing as h reach the pipeline.
 func TestConversionForms(t *testing.T) {
 	app, pipe := newGoalsApp(t, 0)
@@ -128,6 +130,7 @@ func TestConversionForms(t *testing.T) {
 		`{"n":"Purchase","u":"https://example.com/","d":"example.com","p":{"plan":"pro"},"$":{"amount":12.5,"currency":"EUR"}}`,
 		`{"name":"Purchase","url":"https://example.com/","domain":"example.com","meta":"{\"plan\":\"pro\"}","revenue":{"amount":"2.5","currency":"EUR"}}`,
 		`{"n":"pageview","u":"https://example.com/#/about","d":"example.com","h":1}`,
+		`{"n":"Purchase","u":"https://example.com/","d":"example.com","p":"{\"plan\":\"pro\",\"card\":\"4111\"}"}`,
 	} {
 		if resp, b := do(t, app, eventReq(body)); resp.StatusCode != http.StatusAccepted {
 			t.Fatalf("%s: %d %s", body, resp.StatusCode, b)
@@ -141,15 +144,20 @@ func TestConversionForms(t *testing.T) {
 		rows[[2]string{k.Dimension, k.Value}] = c
 	}
 	want := map[[2]string]int64{
-		{"prop", "Purchase\tplan\tpro"}:      2,
-		{"goal_prop", "Purchase\tplan\tpro"}: 2,
-		{"goal", "Purchase"}:                 2,
+		{"prop", "Purchase\tplan\tpro"}:      3,
+		{"goal_prop", "Purchase\tplan\tpro"}: 3,
+		{"goal", "Purchase"}:                 3,
 		{"revenue", "Purchase\tEUR"}:         2,
 		{"path", "/#/about"}:                 1,
 	}
 	for k, hits := range want {
 		if rows[k].Hits != hits {
 			t.Errorf("row %q: %+v, want %d hits", k, rows[k], hits)
+		}
+	}
+	for k := range rows {
+		if strings.Contains(k[1], "card") || strings.Contains(k[1], "4111") {
+			t.Errorf("a prop outside the allow-list was counted: %q", k)
 		}
 	}
 	if r := rows[[2]string{"revenue", "Purchase\tEUR"}].Revenue; r != 15_000_000 {

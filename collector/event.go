@@ -198,23 +198,34 @@ func (p *eventParser) decode(body []byte, b *eventBody) (parsedEvent, error) {
 // parseProps checks the event's props: props or p, an object; else the
 // legacy meta or m, a JSON string holding one.
 func parseProps(b *eventBody) (ingest.Props, error) {
-	if raw := firstRaw(b.Props, b.P); len(raw) > 0 {
+	if raw := firstRaw(b.Props, b.P); len(raw) > 0 && raw[0] != '"' {
 		return ingest.ParseProps(raw)
+	} else if len(raw) > 0 {
+		// Plausible's older npm tracker (plausible-tracker) sends p as
+		// JSON.stringify(props): a string holding the object, as meta is.
+		return parsePropsString(raw, &b.Props, "props")
 	}
 	raw := firstRaw(b.Meta, b.M)
 	if len(raw) == 0 || string(raw) == "null" {
 		return ingest.Props{}, nil
 	}
+	return parsePropsString(raw, &b.Meta, "meta")
+}
+
+// parsePropsString reads props sent as a JSON string holding the object
+// (meta, or p from plausible-tracker). The unquoted object is kept in the
+// pooled member buf, which the returned Props alias until done.
+func parsePropsString(raw json.RawMessage, buf *json.RawMessage, field string) (ingest.Props, error) {
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return ingest.Props{}, errors.New(`meta must be a JSON string holding an object: send props as an object instead`)
+		return ingest.Props{}, fmt.Errorf(`%s must be an object, or a JSON string holding one`, field)
 	}
 	if !json.Valid([]byte(s)) {
-		return ingest.Props{}, errors.New("meta: the string does not hold valid JSON")
+		return ingest.Props{}, fmt.Errorf("%s: the string does not hold valid JSON", field)
 	}
-	// The legacy form is rare: its own copy, kept in the pooled member.
-	b.Meta = append(b.Meta[:0], s...)
-	return ingest.ParseProps(b.Meta)
+	// Rare forms: their own copy, kept in the pooled member.
+	*buf = append((*buf)[:0], s...)
+	return ingest.ParseProps(*buf)
 }
 
 func firstRaw(a, b json.RawMessage) json.RawMessage {

@@ -1,6 +1,9 @@
 package counter
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Dimensions of the web counters. Each hit adds to one row per dimension,
 // never to a cross product, so no row narrows down to one person.
@@ -95,7 +98,7 @@ func (c *WebCounts) Add(d WebCounts) {
 	c.EngagedViews += d.EngagedViews
 	c.ScrollSum += d.ScrollSum
 	c.ScrollViews += d.ScrollViews
-	c.Revenue += d.Revenue
+	c.Revenue = addRevenue(c.Revenue, d.Revenue)
 }
 
 // EmailKey identifies one email counter row.
@@ -151,15 +154,33 @@ const Overflow = "(other)"
 // FreeText reports whether a web dimension's values come from what a
 // client sends (a path, a referrer, a UTM tag, an event name), so that one
 // client could make up any number of them (the conversion dimensions
-// too: a goal or funnel name is the site's, but a prop value, a source or
-// an entry path is the client's). The others take their values
-// from closed sets: classifier tables, ISO codes, consent states, bot
-// names; so do all email dimensions (mail client, country, region).
+// that carry a prop value, a source, a campaign or an entry path too).
+// The others take their values from closed sets: classifier tables, ISO
+// codes, consent states, bot names, the site's declared goals and funnels
+// (goal, funnel, and revenue: a goal and an ISO 4217 code; folding a
+// revenue row into "(other)" would add up currencies); so do all email
+// dimensions (mail client, country, region).
 func FreeText(dimension string) bool {
 	switch dimension {
 	case DimPath, DimSource, DimUTMSource, DimUTMMedium, DimUTMCampaign, DimEvent,
-		DimProp, DimGoal, DimGoalProp, DimRevenue, DimGoalSource, DimGoalCampaign, DimGoalEntry, DimFunnel:
+		DimProp, DimGoalProp, DimGoalSource, DimGoalCampaign, DimGoalEntry:
 		return true
 	}
 	return false
+}
+
+// addRevenue adds two revenue amounts, saturating: one event may carry up
+// to 10^15 micro-units (ingest.MaxRevenue), so a few thousand forged
+// events could otherwise wrap a row's total to a negative number. Rows
+// merged by ClickHouse can still wrap; the dashboards read a negative
+// row as saturated (stats.Conversions).
+func addRevenue(a, b int64) int64 {
+	switch s := a + b; {
+	case b > 0 && s < a:
+		return math.MaxInt64
+	case b < 0 && s > a:
+		return math.MinInt64
+	default:
+		return s
+	}
 }

@@ -271,6 +271,7 @@ tally("Purchase", {props: {plan: "team"}, revenue: {amount: 30, currency: "USD"}
 <button id="buy" onclick='tally("Purchase", {props: {plan: "pro", ` + coupon + `: "` + couponV + `"}, revenue: {amount: "12.50", currency: "EUR"},
   callback: function (r) { window.buyStatus = r && r.status }})'>Buy</button>
 <form action="/thanks" method="post"><input id="q" name="q" required><button id="send">Send</button></form>
+<form action="/thanks" method="post"><button type="button" id="upgrade" class="tally-event-name=Upgrade">Upgrade</button></form>
 <form class="tally-event-name=Subscribe tally-event-plan=team" action="/thanks" method="post"><button id="subscribe">Subscribe</button></form>`
 	c.pages["/b"] = `<h1>B</h1>`
 	c.pages["/thanks"] = `<h1>Thanks</h1>`
@@ -284,7 +285,9 @@ tally("Purchase", {props: {plan: "team"}, revenue: {amount: 30, currency: "USD"}
 	// Clicks that stay on the page.
 	c.open(c.shop + "/a")
 	c.waitPath("/a", ready)
-	for _, id := range []string{"notes", "dl", "dl-upper", "frag", "signup", "signup-nested", "buy"} {
+	// A tagged button in an untagged form sends on click (the form's
+	// submit would not: the form is not tagged).
+	for _, id := range []string{"notes", "dl", "dl-upper", "frag", "signup", "signup-nested", "buy", "upgrade"} {
 		c.click(id)
 		settle()
 	}
@@ -345,7 +348,7 @@ tally("Purchase", {props: {plan: "team"}, revenue: {amount: 30, currency: "USD"}
 	got := c.counts()
 	expectRows(t, got, "event", map[string]int64{
 		"Purchase": 2, "File Download": 2, "Signup": 2, "Outbound Link: Click": 2,
-		"Subscribe": 1, "Form: Submission": 1, "Partner Click": 1, "404": 1,
+		"Subscribe": 1, "Form: Submission": 1, "Partner Click": 1, "404": 1, "Upgrade": 1,
 	})
 	pageviews := map[string]int64{}
 	for k, n := range got {

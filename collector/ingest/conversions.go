@@ -158,26 +158,21 @@ func (p *Pipeline) addConversions(set *goals.Set, h *conversionHit, hour int64, 
 	p.opts.Aggregator.AddWeb(h.site.Domain, hour, rows)
 }
 
-// conversionVisitors sets Visitors on the prop, goal and goal_prop rows
-// that are the visitor's first of the day.
+// conversionVisitors sets Visitors on the prop, goal, goal_prop and
+// revenue rows that are the visitor's first of the day. Revenue rows count
+// visitors too, so that k counts buyers, not purchases: one buyer's k
+// purchases in a rare currency stay withheld (dashboards/privacy).
 func (p *Pipeline) conversionVisitors(vis uniques.Visitor, rows []aggregator.WebUpdate) {
 	var pairBuf [conversionRows]uniques.Pair
 	pairs := pairBuf[:0]
 	for i := range rows {
-		if rows[i].Dimension != counter.DimRevenue {
-			pairs = append(pairs, uniques.Pair{Dimension: rows[i].Dimension, Value: rows[i].Value})
-		}
+		pairs = append(pairs, uniques.Pair{Dimension: rows[i].Dimension, Value: rows[i].Value})
 	}
 	p.opts.Visitors.FirstTodayAll(vis, pairs)
-	j := 0
 	for i := range rows {
-		if rows[i].Dimension == counter.DimRevenue {
-			continue
-		}
-		if pairs[j].First {
+		if pairs[i].First {
 			rows[i].Counts.Visitors = 1
 		}
-		j++
 	}
 }
 

@@ -126,8 +126,9 @@ func TestConversionRows(t *testing.T) {
 		"prop pageview" + tab + "plan" + tab + "free": {Hits: 1, Pageviews: 1},
 		"goal Thanks": {Hits: 1},
 		"goal_prop Thanks" + tab + "plan" + tab + "free": {Hits: 1, Pageviews: 1},
-		"goal Purchase":                         {Hits: 1, Visitors: 1},
-		"revenue Purchase" + tab + "EUR":        {Hits: 1, Revenue: 12_500_000},
+		"goal Purchase": {Hits: 1, Visitors: 1},
+		// Revenue rows count buyers, so that k counts people, not purchases.
+		"revenue Purchase" + tab + "EUR":        {Hits: 1, Visitors: 1, Revenue: 12_500_000},
 		"prop Other" + tab + "plan" + tab + "x": {Hits: 1},
 		// Revenue on an event that converts no goal is dropped.
 	})

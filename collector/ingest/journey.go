@@ -37,13 +37,9 @@ var funnelSteps = func() (s [goals.MaxSteps + 1]string) {
 // hit's: nothing can fail between the two, so a hit is never counted
 // without them, nor they without it. Only a hit that converts or reaches a step allocates (its rows'
 // values).
-func (p *Pipeline) journey(site *sites.Site, now time.Time, hour int64, vis uniques.Visitor, name string, view *visitView, pairs []uniques.Pair) {
+func (p *Pipeline) journey(set *goals.Set, site *sites.Site, now time.Time, hour int64, vis uniques.Visitor, name string, view *visitView, pairs []uniques.Pair) {
 	key := vis.Key()
-	if key == 0 || p.opts.Goals == nil {
-		return
-	}
-	set := p.opts.Goals.For(site.Domain)
-	if set == nil || len(set.Goals) == 0 && len(set.Funnels) == 0 {
+	if key == 0 || set == nil || len(set.Goals) == 0 && len(set.Funnels) == 0 {
 		return
 	}
 	h := journey.Hit{Key: key, Goal: goals.Hit{Event: name}}

@@ -144,7 +144,10 @@ func (p *Pipeline) Event(ev Event, c Client) (Outcome, error) {
 	p.opts.Visitors.FirstTodayAll(vis, pairs[:n]) // all false for the zero visitor
 	// Attribution and funnels: only with the day's visitor key, which
 	// vis holds only where decision.Uniques allowed it (journey.go).
-	p.journey(ev.Site, now, hour, vis, name, &view, pairs[:n])
+	// The site's conversion set is read once: a goal edited in the
+	// dashboard meanwhile must not split one hit's rows between two sets.
+	set := p.goalSet(ev.Site.Domain)
+	p.journey(set, ev.Site, now, hour, vis, name, &view, pairs[:n])
 
 	var updates [2 + len(pairs)]aggregator.WebUpdate
 	updates[0] = consentRow
@@ -163,7 +166,7 @@ func (p *Pipeline) Event(ev Event, c Client) (Outcome, error) {
 		updates[n] = aggregator.WebUpdate{Dimension: counter.DimPath, Value: view.takeBack, Counts: counter.WebCounts{Exits: -1}}
 		n++
 	}
-	if set := p.goalSet(ev.Site.Domain); set != nil {
+	if set != nil {
 		p.addConversions(set, &conversionHit{site: ev.Site, name: name, path: page.Path, props: ev.Props,
 			revenue: ev.Revenue, uniques: decision.Uniques, vis: vis, pageview: name == PageviewName}, hour, updates[:n])
 		return Counted, nil

@@ -195,6 +195,11 @@ func (s *site) intern(v string, limit int) uint32 {
 func (s *site) value(id uint32) string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	// A visitor key is the site's HMAC: two sites' visitors share one only
+	// by a 64-bit collision, which must not read past this site's table.
+	if id == 0 || int(id) > len(s.values) {
+		return Unknown
+	}
 	return s.values[id-1]
 }
 

@@ -86,13 +86,14 @@
 
   // click sends what a click (or a middle click) on a link or a tagged
   // element is worth. A tagged element (up to three levels above the
-  // target) sends its own event instead of an automatic one; in a form,
-  // submit does (so that a button counts once).
+  // target) sends its own event instead of an automatic one; in a tagged
+  // form, submit does (so that a button counts once), while a tagged
+  // button in an untagged form sends on click.
   function click(e) {
     if (e.type === "auxclick" && e.button !== 1) return;
     var t, el = e.target, a = el.closest && el.closest("a[href]");
     for (var i = 0; i <= 3 && el; i++, el = el.parentNode) {
-      if (el.tagName === "FORM") { t = 0; break; }
+      if (el.tagName === "FORM") { if (tagged(el)) t = 0; break; }
       t = t || tagged(el);
     }
     // The address without its query and fragment: enough for the host of

@@ -45,11 +45,13 @@ func (p Policy) money(thing []byte, ns []node, m stats.Money, goalWithheld bool)
 	if p.K <= 0 {
 		return m
 	}
-	c := p.web(thing, ns, stats.WebCounts{Hits: m.Conversions}, stats.MeasureHits)
+	// k counts the buyers where the site counts visitors: one buyer's k
+	// purchases in a rare currency stay withheld.
+	c := p.web(thing, ns, stats.WebCounts{Hits: m.Conversions, Visitors: m.Visitors}, p.Measure)
 	if c.BelowK {
 		return stats.Money{BelowK: true}
 	}
-	out := stats.Money{Conversions: c.Hits, Micros: m.Micros}
+	out := stats.Money{Conversions: c.Hits, Visitors: c.Visitors, Micros: m.Micros}
 	if p.Noise != nil && m.Conversions > 0 {
 		unit := float64(m.Micros) / float64(m.Conversions)
 		nz := p.Noise.sumBlock(thing, ns, p.K, 3)

@@ -3,6 +3,7 @@ package stats
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -45,8 +46,11 @@ const MicrosPerUnit = 1_000_000
 
 // Money is the revenue of one goal in one currency over a period.
 type Money struct {
-	// Conversions is how many conversions carried revenue.
+	// Conversions is how many conversions carried revenue; Visitors how
+	// many people made them (where the daily visitor hash was computed),
+	// which the privacy rules count against k.
 	Conversions int64 `json:"conversions"`
+	Visitors    int64 `json:"-"`
 	// Micros is their total, in millionths of the currency's unit.
 	Micros int64 `json:"amount_micros"`
 	// BelowK: withheld (its goal's conversions are, or fewer than k
@@ -87,6 +91,21 @@ type ConversionTotals struct {
 // deleted in the range add a few more.
 const maxConversionRows = 20000
 
+// revenueSum is what Conversions sums of the revenue column: as Float64,
+// so that a range's total cannot wrap, and a row ClickHouse wrapped when
+// merging forged amounts (negative: real revenue never is) as the
+// largest amount a row holds.
+const revenueSum = "if(revenue < 0, 9.223372036854776e18, toFloat64(revenue))"
+
+// saturate turns a Float64 sum of revenue back into micro-units, at most
+// math.MaxInt64 (about 9.2 trillion units of a currency).
+func saturate(f float64) int64 {
+	if f >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(f)
+}
+
 // Conversions sums the goal, revenue, funnel and uniques rows of a site
 // over r and its previous period in one scan.
 func (q *Querier) Conversions(ctx context.Context, site string, r Range) (ConversionTotals, error) {
@@ -102,7 +121,7 @@ func (q *Querier) Conversions(ctx context.Context, site string, r Range) (Conver
 		cond string
 		s, e int64
 	}{{cur, cs, ce}, {old, ps, pe}} {
-		for _, c := range []string{"hits", "pageviews", "visitors", "revenue"} {
+		for _, c := range []string{"hits", "pageviews", "visitors", revenueSum} {
 			cols = append(cols, "sumIf("+c+", "+p.cond+")")
 			args = append(args, p.s, p.e)
 		}
@@ -121,7 +140,7 @@ LIMIT ?`, append(args, site, DimGoal, DimRevenue, DimFunnel, DimUniques, min(cs,
 	for rows.Next() {
 		var dim, value string
 		var c, p WebCounts
-		var cr, pr int64
+		var cr, pr float64
 		if err := rows.Scan(&dim, &value, &c.Hits, &c.Pageviews, &c.Visitors, &cr, &p.Hits, &p.Pageviews, &p.Visitors, &pr); err != nil {
 			return ConversionTotals{}, fmt.Errorf("cannot read conversions of %s: %w", site, err)
 		}
@@ -132,7 +151,8 @@ LIMIT ?`, append(args, site, DimGoal, DimRevenue, DimFunnel, DimUniques, min(cs,
 			goal, cur, ok := strings.Cut(value, Sep)
 			if ok {
 				out.Revenue = append(out.Revenue, RevenueTotals{Goal: goal, Currency: cur,
-					Current: Money{Conversions: c.Hits, Micros: cr}, Previous: Money{Conversions: p.Hits, Micros: pr}})
+					Current:  Money{Conversions: c.Hits, Visitors: c.Visitors, Micros: saturate(cr)},
+					Previous: Money{Conversions: p.Hits, Visitors: p.Visitors, Micros: saturate(pr)}})
 			}
 		case DimFunnel:
 			name, step, ok := strings.Cut(value, Sep)
