@@ -83,7 +83,7 @@ func TestConversionsReachClickHouse(t *testing.T) {
 		"prop|Purchase/plan/pro":      {2, 0, 1, 0},
 		"goal|Purchase":               {2, 0, 1, 0},
 		"goal_prop|Purchase/plan/pro": {2, 0, 1, 0},
-		"revenue|Purchase/EUR":        {1, 0, 0, 19_900_000},
+		"revenue|Purchase/EUR":        {1, 0, 1, 19_900_000}, // a consented buyer: k counts buyers
 		"revenue|Purchase/USD":        {1, 0, 0, 5_000_000},
 		// The outbound link by its destination host only.
 		"prop|Outbound Link: Click/url/partner.example.org": {1, 0, 0, 0},
