@@ -408,13 +408,19 @@ func (a *Aggregator) Stop(ctx context.Context) error {
 	}
 	err := a.Flush(ctx)
 	if n := a.memoryOnly(); n > 0 {
-		return errors.Join(err, fmt.Errorf("%d counter rows were only in memory and are lost", n))
+		return errors.Join(err, fmt.Errorf("%d counter rows were only in memory and are lost: %w", n, ErrRowsLost))
 	}
 	if err != nil && a.opts.Journal != nil {
 		return fmt.Errorf("rows left in the spool for the next start: %w", err)
 	}
 	return err
 }
+
+// ErrRowsLost is wrapped by Stop when counter rows could be neither
+// written nor spooled: the hits they counted are gone, so whatever
+// remembers those hits as seen (the day's visitors) must not outlive the
+// process either.
+var ErrRowsLost = errors.New("counter rows lost")
 
 // memoryOnly is how many rows are in memory and nowhere else.
 func (a *Aggregator) memoryOnly() int {

@@ -31,7 +31,9 @@ import (
 // read, so a spool left by an older collector is replayed: "TSP1" ends each
 // web row after visitors and each email row after machine_opens; "TSP2"
 // (clicks counted) ends each web row after visitors; "TSP3" (visits
-// counted) ends each web row after scroll_views.
+// counted) ends each web row after scroll_views. (Builds of the unmerged
+// visits branch wrote another "TSP2", never released: such a segment is
+// read as main's TSP2, and quarantined when it does not fit.)
 const (
 	magic   = "TSP4"
 	magicV3 = "TSP3"

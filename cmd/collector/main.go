@@ -176,7 +176,9 @@ func serve(ctx context.Context, cfg *config, ln net.Listener, logger *slog.Logge
 	}
 	if err := a.listen.startMetrics(logger); err != nil {
 		ln.Close()
-		return errors.Join(err, a.opened.close())
+		// Not a hit was served: what was restored goes back for the next
+		// start.
+		return errors.Join(err, a.saveDay(logger), a.opened.close())
 	}
 	go a.agg.Run()
 	go a.goals.Run(ctx, goalsReload, func(err error) { logger.Warn("cannot reload the goals edited in the dashboard", "err", err) })
@@ -273,22 +275,6 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 	journeys := journey.New(nil) // memory only: a restart loses the day's journeys
 	opens := uniques.NewOpens(cfg.EmailWindow, nil)
 	day := uniques.Day{Visitors: visitors, Opens: opens, Clicks: uniques.NewClicks(cfg.EmailWindow, nil)}
-	var handover string
-	if cfg.SpoolDir != "" {
-		// Before the first hit: the day's visitors, opens and clicks from
-		// a graceful restart today, if any. The file is deleted whatever
-		// it holds.
-		handover = filepath.Join(cfg.SpoolDir, uniques.HandoverFile)
-		switch ok, err := uniques.RestoreDay(handover, day); {
-		case ok:
-			logger.Info("restored the day's unique visitors, opens and clicks",
-				"pairs", visitors.Len(), "opens", opens.Len(), "clicks", day.Clicks.Len())
-		case errors.Is(err, uniques.ErrHandoverStale):
-			logger.Info("the day's uniques handover is from another day: deleted unread")
-		case err != nil:
-			logger.Error("cannot restore the day's uniques; counting them from scratch", "err", err)
-		}
-	}
 	// The sites' goals: the file's, and the ones edited in the dashboard
 	// (stored in ClickHouse, read at start and every minute: see serve).
 	declared := make(map[string]goals.Config, len(registry.All()))
@@ -391,8 +377,39 @@ func build(ctx context.Context, cfg *config, logger *slog.Logger) (_ *app, err e
 		return nil, err
 	}
 	f.Server().ConnState = listen.limiter.ConnState
+	// Last, once nothing of the build can fail any more (a failed start
+	// would lose what it read: the file is deleted when read): the day's
+	// visitors, opens and clicks from a graceful restart today, if any.
+	// No hit arrives before serve.
+	handover := ""
+	if cfg.SpoolDir != "" {
+		handover = filepath.Join(cfg.SpoolDir, uniques.HandoverFile)
+		switch ok, err := uniques.RestoreDay(handover, day); {
+		case ok:
+			logger.Info("restored the day's unique visitors, opens and clicks",
+				"pairs", visitors.Len(), "opens", opens.Len(), "clicks", day.Clicks.Len())
+		case errors.Is(err, uniques.ErrHandoverStale):
+			logger.Info("the day's uniques handover is from another day: deleted unread")
+		case err != nil:
+			logger.Error("cannot restore the day's uniques; counting them from scratch", "err", err)
+		}
+	}
 	return &app{sink: sink, agg: agg, pipeline: pipeline, fiber: f, listen: listen, opened: opened, layers: lists,
 		handover: handover, day: day, goals: conversions}, nil
+}
+
+// saveDay writes the day's uniques for the next start (no spool
+// directory: nothing).
+func (a *app) saveDay(logger *slog.Logger) error {
+	if a.handover == "" {
+		return nil
+	}
+	if err := uniques.SaveDay(a.handover, a.day); err != nil {
+		return err
+	}
+	logger.Info("saved the day's unique visitors, opens and clicks for the next start",
+		"pairs", a.day.Visitors.Len(), "opens", a.day.Opens.Len(), "clicks", a.day.Clicks.Len())
+	return nil
 }
 
 func (a *app) shutdown(logger *slog.Logger) error {
@@ -405,20 +422,20 @@ func (a *app) shutdown(logger *slog.Logger) error {
 	if err := a.listen.stop(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("cannot stop the metrics listener: %w", err))
 	}
-	a.pipeline.Close() // clicks held for the scanner check, before the save and the last flush
-	// No hit arrives any more: the day's uniques may cross the restart.
-	if a.handover != "" {
-		if err := uniques.SaveDay(a.handover, a.day); err != nil {
-			errs = append(errs, err)
-		} else {
-			logger.Info("saved the day's unique visitors, opens and clicks for the next start",
-				"pairs", a.day.Visitors.Len(), "opens", a.day.Opens.Len(), "clicks", a.day.Clicks.Len())
-		}
-	}
-	if err := a.agg.Stop(ctx); err != nil {
+	a.pipeline.Close() // clicks held for the scanner check, before the last flush
+	err := a.agg.Stop(ctx)
+	if err != nil {
 		errs = append(errs, fmt.Errorf("cannot flush on shutdown: %w", err))
 	} else {
 		logger.Info("flushed all counters")
+	}
+	// No hit arrives any more: the day's uniques may cross the restart,
+	// unless hits they remember as seen were lost with their rows (then
+	// those visitors must count again after the restart).
+	if errors.Is(err, aggregator.ErrRowsLost) {
+		logger.Error("the day's uniques are not saved for the next start: counter rows were lost with them")
+	} else {
+		errs = append(errs, a.saveDay(logger))
 	}
 	errs = append(errs, a.opened.close())
 	return errors.Join(errs...)

@@ -25,7 +25,8 @@ const HandoverFile = "uniques.handover"
 //     temporary file that is synced and renamed, so a crash during the
 //     write leaves no half file under the name;
 //   - RestoreDay reads it at start, before the first hit, and deletes it
-//     whatever it holds: a file never survives a start. A file of another
+//     whatever it holds: a file never survives a start, nor does the
+//     temporary file of a save that was cut short. A file of another
 //     day is deleted unread (only its day is looked at): yesterday's salt
 //     must not come back. A damaged file is deleted and the day starts
 //     empty.
@@ -123,6 +124,15 @@ var ErrHandoverStale = errors.New("the handover file is from another day: delete
 // have counted anything yet, and deletes the file whatever it holds. It
 // reports whether a file was restored; no file is not an error.
 func RestoreDay(path string, day Day) (restored bool, err error) {
+	// A save cut short (kill -9, power loss) leaves its temporary file,
+	// holding the same secrets: it never outlives the next start either.
+	var leftovers error
+	if tmps, _ := filepath.Glob(path + ".*.tmp"); len(tmps) > 0 {
+		for _, t := range tmps {
+			leftovers = errors.Join(leftovers, remove(t))
+		}
+	}
+	defer func() { err = errors.Join(err, leftovers) }()
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil

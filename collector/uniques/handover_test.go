@@ -187,3 +187,43 @@ func TestPairKeyLongValues(t *testing.T) {
 		t.Errorf("%v allocations", n)
 	}
 }
+
+// TestHandoverTempFileDoesNotSurvive: a save killed before its rename
+// leaves a temporary file with the day's secrets; the next start deletes
+// it, whether or not there is a handover to read.
+func TestHandoverTempFileDoesNotSurvive(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	dir := t.TempDir()
+	path := filepath.Join(dir, HandoverFile)
+	d := newDay(0, clock)
+	d.Visitors.FirstToday(d.Visitors.Visitor("example.com", netip.MustParseAddr("10.0.0.1"), "ua"), "total", "")
+	if err := SaveDay(path, d); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As a killed save leaves it: the whole file, under its temporary name.
+	tmp := path + ".123456.tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir, "00000000000000000001.seg") // not ours: left alone
+	if err := os.WriteFile(other, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := RestoreDay(path, newDay(0, clock)); ok || err != nil {
+		t.Fatalf("restore with only a temporary file: %v %v", ok, err)
+	}
+	if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the temporary file survived the start: %v", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Fatalf("another file of the spool directory was deleted: %v", err)
+	}
+}

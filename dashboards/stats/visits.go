@@ -104,8 +104,14 @@ func (c WebCounts) Metrics(total bool) Metrics {
 	if total {
 		m.VisitDuration = rate(c.EngagedMS, c.Visits, 1.0/1000, has(FieldVisits|FieldEngagedViews))
 	}
+	// Corrections without an identifier can be repeated by a client (an
+	// engagement report taking back a bounce or an exit): rates are
+	// clamped to what they can be.
 	if m.BounceRate != nil && *m.BounceRate > 1 {
 		*m.BounceRate = 1
+	}
+	if m.ExitRate != nil && *m.ExitRate > 1 {
+		*m.ExitRate = 1
 	}
 	if m.ScrollDepth != nil && *m.ScrollDepth > 100 {
 		*m.ScrollDepth = 100
