@@ -23,12 +23,11 @@ var migrationFiles embed.FS
 // them, and are cached here: a revocation made by this process counts at
 // once, one made by another replica within refreshEvery.
 type revocations struct {
-	conn    driver.Conn
-	cluster chmigrate.Cluster
-	now     func() time.Time
+	conn   driver.Conn
+	schema *chmigrate.Lazy
+	now    func() time.Time
 
 	mu       sync.Mutex
-	ready    bool
 	ids      map[string]int64 // id -> expiry, unix seconds
 	loadedAt time.Time
 }
@@ -38,22 +37,15 @@ type revocations struct {
 const refreshEvery = 5 * time.Second
 
 func newRevocations(conn driver.Conn, c chmigrate.Cluster, now func() time.Time) *revocations {
-	return &revocations{conn: conn, cluster: c, now: now, ids: map[string]int64{}}
+	return &revocations{conn: conn, now: now, ids: map[string]int64{},
+		schema: &chmigrate.Lazy{Files: migrationFiles, Dir: "migrations", Table: "dashboards_migrations", Cluster: c}}
 }
 
-// migrate creates the table once; called with mu held.
+// migrate creates the table once; safe to call again after a failure.
 func (r *revocations) migrate(ctx context.Context) error {
-	if r.ready {
-		return nil
-	}
-	all, err := chmigrate.Load(migrationFiles, "migrations")
-	if err != nil {
-		return err
-	}
-	if err := r.cluster.Apply(ctx, r.conn, "dashboards_migrations", all); err != nil {
+	if err := r.schema.Ensure(ctx, r.conn); err != nil {
 		return fmt.Errorf("cannot migrate the dashboards' tables: %w", err)
 	}
-	r.ready = true
 	return nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -18,12 +17,9 @@ var migrationFiles embed.FS
 // Store keeps the goals added from the dashboard in ClickHouse (table
 // goals, created by its own migrations, recorded in goals_migrations).
 type Store struct {
-	conn    driver.Conn
-	cluster chmigrate.Cluster
-	now     func() time.Time
-
-	mu    sync.Mutex
-	ready bool
+	conn   driver.Conn
+	schema *chmigrate.Lazy
+	now    func() time.Time
 }
 
 // NewStore makes a Store on a connection to the collector's database (on
@@ -34,23 +30,14 @@ func NewStore(conn driver.Conn, c chmigrate.Cluster, now func() time.Time) *Stor
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{conn: conn, cluster: c, now: now}
+	return &Store{conn: conn, now: now,
+		schema: &chmigrate.Lazy{Files: migrationFiles, Dir: "migrations", Table: "goals_migrations", Cluster: c}}
 }
 
 func (s *Store) migrate(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ready {
-		return nil
-	}
-	all, err := chmigrate.Load(migrationFiles, "migrations")
-	if err != nil {
-		return err
-	}
-	if err := s.cluster.Apply(ctx, s.conn, "goals_migrations", all); err != nil {
+	if err := s.schema.Ensure(ctx, s.conn); err != nil {
 		return fmt.Errorf("cannot migrate goals: %w", err)
 	}
-	s.ready = true
 	return nil
 }
 

@@ -13,7 +13,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -43,12 +42,9 @@ func (l Link) Live(now time.Time) bool {
 
 // Store reads and writes share links.
 type Store struct {
-	conn    driver.Conn
-	cluster chmigrate.Cluster
-	now     func() time.Time
-
-	mu    sync.Mutex
-	ready bool
+	conn   driver.Conn
+	schema *chmigrate.Lazy
+	now    func() time.Time
 }
 
 // New makes a Store on a connection to the collector's database; now may
@@ -64,24 +60,15 @@ func NewOn(conn driver.Conn, c chmigrate.Cluster, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{conn: conn, cluster: c, now: now}
+	return &Store{conn: conn, now: now,
+		schema: &chmigrate.Lazy{Files: migrationFiles, Dir: "migrations", Table: "share_migrations", Cluster: c}}
 }
 
 // migrate creates the table once; safe to call again after a failure.
 func (s *Store) migrate(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ready {
-		return nil
-	}
-	all, err := chmigrate.Load(migrationFiles, "migrations")
-	if err != nil {
-		return err
-	}
-	if err := s.cluster.Apply(ctx, s.conn, "share_migrations", all); err != nil {
+	if err := s.schema.Ensure(ctx, s.conn); err != nil {
 		return fmt.Errorf("cannot migrate share links: %w", err)
 	}
-	s.ready = true
 	return nil
 }
 

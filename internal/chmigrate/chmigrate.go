@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -278,3 +279,34 @@ func CheckColumns(ctx context.Context, conn driver.Conn, database string, want m
 }
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+
+// Lazy applies one owner's migrations on first use, so that the owner can
+// be made while ClickHouse is down; an attempt that fails is made again
+// at the next use. Safe for concurrent use.
+type Lazy struct {
+	Files   fs.FS
+	Dir     string  // the migrations' directory in Files
+	Table   string  // the owner's migrations table
+	Cluster Cluster // where they run (the zero Cluster: one server)
+
+	mu   sync.Mutex
+	done bool
+}
+
+// Ensure applies the migrations unless an earlier call did.
+func (l *Lazy) Ensure(ctx context.Context, conn driver.Conn) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.done {
+		return nil
+	}
+	all, err := Load(l.Files, l.Dir)
+	if err != nil {
+		return err
+	}
+	if err := l.Cluster.Apply(ctx, conn, l.Table, all); err != nil {
+		return err
+	}
+	l.done = true
+	return nil
+}
