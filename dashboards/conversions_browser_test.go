@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/chromedp/chromedp"
 	"github.com/gofiber/fiber/v2"
 
 	"tally/aggregator"
@@ -84,11 +83,7 @@ func newConversionRig(t *testing.T, sitesFile string) *conversionRig {
 	t.Cleanup(func() { app.Shutdown() })
 
 	r := &browserRig{t: t, agg: pipe.Aggregator, pages: map[string]string{}, files: map[string]string{}}
-	sln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	r.start(ctx, chromium, cln, func(w http.ResponseWriter, req *http.Request) {
 		switch {
 		case strings.HasPrefix(req.URL.Path, "/missing/"):
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -102,31 +97,7 @@ func newConversionRig(t *testing.T, sitesFile string) *conversionRig {
 		default:
 			r.serve(w, req)
 		}
-	})}
-	go srv.Serve(sln)
-	t.Cleanup(func() { srv.Close() })
-	cport, sport := cln.Addr().(*net.TCPAddr).Port, sln.Addr().(*net.TCPAddr).Port
-	r.collector = fmt.Sprintf("http://collector.test:%d", cport)
-	r.dash = fmt.Sprintf("http://127.0.0.1:%d", cport)
-	r.shop = fmt.Sprintf("http://shop.test:%d", sport)
-	r.other = fmt.Sprintf("http://other.test:%d", sport)
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.UserAgent(desktopUA),
-		// Not driven, as far as pages can tell: navigator.webdriver stays
-		// false (Plausible's tracker sends nothing otherwise).
-		chromedp.Flag("disable-blink-features", "AutomationControlled"),
-		chromedp.Flag("host-resolver-rules", "MAP *.test 127.0.0.1"),
-		chromedp.Flag("disable-background-networking", true), chromedp.WindowSize(1280, 900))
-	actx, cancel := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(cancel)
-	bctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(cancel)
-	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatal(err)
-	}
-	r.ctx, r.tab = bctx, chromedp.FromContext(bctx).Target
+	})
 	r.front()
 	return &conversionRig{browserRig: r, conn: conn, db: chtest.DB(conn)}
 }

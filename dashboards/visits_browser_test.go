@@ -95,11 +95,29 @@ func newBrowserRig(t *testing.T) *browserRig {
 	t.Cleanup(func() { app.Shutdown() })
 
 	r := &browserRig{t: t, agg: pipe.Aggregator, pages: map[string]string{}, files: map[string]string{}}
+	bctx := r.start(ctx, chromium, cln, r.serve, chromedp.Flag("accept-lang", "de-DE,de"))
+	spare, cancel := chromedp.NewContext(bctx, chromedp.WithNewWindow(false))
+	t.Cleanup(cancel)
+	if err := chromedp.Do(spare, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatal(err)
+	}
+	r.spare = spare
+	r.front() // focused, as a person's active tab is
+	return r
+}
+
+// start serves shop.test and other.test with handler, names the collector
+// (listening on cln) and opens Chromium on a blank tab with a person's
+// desktop agent, plus extra options: what every browser rig shares.
+func (r *browserRig) start(ctx context.Context, chromium string, cln net.Listener, handler http.HandlerFunc,
+	extra ...chromedp.ExecAllocatorOption) context.Context {
+	t := r.t
+	t.Helper()
 	sln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(r.serve)}
+	srv := &http.Server{Handler: handler}
 	go srv.Serve(sln)
 	t.Cleanup(func() { srv.Close() })
 	cport, sport := cln.Addr().(*net.TCPAddr).Port, sln.Addr().(*net.TCPAddr).Port
@@ -115,9 +133,8 @@ func newBrowserRig(t *testing.T) *browserRig {
 		// false (Plausible's tracker sends nothing otherwise).
 		chromedp.Flag("disable-blink-features", "AutomationControlled"),
 		chromedp.Flag("host-resolver-rules", "MAP *.test 127.0.0.1"),
-		chromedp.Flag("accept-lang", "de-DE,de"),
 		chromedp.Flag("disable-background-networking", true), chromedp.WindowSize(1280, 900))
-	actx, cancel := chromedp.NewExecAllocator(ctx, opts...)
+	actx, cancel := chromedp.NewExecAllocator(ctx, append(opts, extra...)...)
 	t.Cleanup(cancel)
 	bctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(cancel)
@@ -125,14 +142,7 @@ func newBrowserRig(t *testing.T) *browserRig {
 		t.Fatal(err)
 	}
 	r.ctx, r.tab = bctx, chromedp.FromContext(bctx).Target
-	spare, cancel := chromedp.NewContext(bctx, chromedp.WithNewWindow(false))
-	t.Cleanup(cancel)
-	if err := chromedp.Do(spare, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatal(err)
-	}
-	r.spare = spare
-	r.front() // focused, as a person's active tab is
-	return r
+	return bctx
 }
 
 // serve is the web server of both hosts: shop.test's pages carry the
