@@ -70,11 +70,10 @@ const conversionRows = 48
 //
 // Visitors are counted on prop, goal and goal_prop rows as on every other
 // row: by the day's (visitor, row) pairs, where the hash was computed.
-func (p *Pipeline) addConversions(set *goals.Set, h *conversionHit, hour int64, main []aggregator.WebUpdate) {
+// matched are the goals the hit converts, indexes in set.Goals.
+func (p *Pipeline) addConversions(set *goals.Set, matched []int, h *conversionHit, hour int64, main []aggregator.WebUpdate) {
 	var kept [MaxPropsSent]keptProp
 	nk := keepProps(set, h, &kept)
-	var matchBuf [goals.MaxGoals]int
-	matched := set.Match(goals.Hit{Event: h.name, Path: h.path}, matchBuf[:0])
 	hasRevenue := h.revenue.Micros > 0 && !h.pageview
 
 	// Every new value in one string: one allocation for the hit's rows.

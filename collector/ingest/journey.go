@@ -27,17 +27,18 @@ var funnelSteps = func() (s [goals.MaxSteps + 1]string) {
 // journey adds a hit's attribution and funnel rows, for a visitor whose
 // daily key the consent decision allowed (vis is the zero Visitor
 // otherwise: nothing is recorded, no state is made) on a site that
-// declares goals or funnels. pairs are the hit's rows as Event made them
-// (pageDims for a page view, the event's name otherwise). A page view that
+// declares goals or funnels. m are the goals the hit converts (indexes in
+// set.Goals, matched once by Event); pairs are the hit's rows as Event
+// made them (pageDims for a page view, the event's name otherwise). A page view that
 // starts a visit sets the visit's source, campaign and entry page; a hit
 // that converts adds one row per goal and attribution dimension; a hit
 // that reaches a funnel step adds that step's row, once a visitor a day.
 //
 // The rows go to the aggregator in a call of their own, just before the
 // hit's: nothing can fail between the two, so a hit is never counted
-// without them, nor they without it. Only a hit that converts or reaches a step allocates (its rows'
-// values).
-func (p *Pipeline) journey(set *goals.Set, site *sites.Site, now time.Time, hour int64, vis uniques.Visitor, name string, view *visitView, pairs []uniques.Pair) {
+// without them, nor they without it. Only a hit that converts or
+// reaches a step allocates (its rows' values).
+func (p *Pipeline) journey(set *goals.Set, m []int, site *sites.Site, now time.Time, hour int64, vis uniques.Visitor, name string, view *visitView, pairs []uniques.Pair) {
 	key := vis.Key()
 	if key == 0 || set == nil || len(set.Goals) == 0 && len(set.Funnels) == 0 {
 		return
@@ -56,8 +57,6 @@ func (p *Pipeline) journey(set *goals.Set, site *sites.Site, now time.Time, hour
 		}
 		h.Start = view.starts
 	}
-	var matched [goals.MaxGoals]int
-	m := set.Match(h.Goal, matched[:0])
 	var r journey.Result
 	p.opts.Journeys.Record(now, site.Domain, p.journeyShare, set.Funnels, &h, &r)
 

@@ -14,6 +14,7 @@ import (
 	"tally/collector/useragent"
 	"tally/collector/visits"
 	"tally/counter"
+	"tally/goals"
 	"tally/scrub"
 	"tally/sites"
 )
@@ -147,7 +148,12 @@ func (p *Pipeline) Event(ev Event, c Client) (Outcome, error) {
 	// The site's conversion set is read once: a goal edited in the
 	// dashboard meanwhile must not split one hit's rows between two sets.
 	set := p.goalSet(ev.Site.Domain)
-	p.journey(set, ev.Site, now, hour, vis, name, &view, pairs[:n])
+	var matchBuf [goals.MaxGoals]int
+	var matched []int // the goals the hit converts, matched once for both uses
+	if set != nil {
+		matched = set.Match(goals.Hit{Event: name, Path: page.Path}, matchBuf[:0])
+	}
+	p.journey(set, matched, ev.Site, now, hour, vis, name, &view, pairs[:n])
 
 	var updates [2 + len(pairs)]aggregator.WebUpdate
 	updates[0] = consentRow
@@ -167,7 +173,7 @@ func (p *Pipeline) Event(ev Event, c Client) (Outcome, error) {
 		n++
 	}
 	if set != nil {
-		p.addConversions(set, &conversionHit{site: ev.Site, name: name, path: page.Path, props: ev.Props,
+		p.addConversions(set, matched, &conversionHit{site: ev.Site, name: name, path: page.Path, props: ev.Props,
 			revenue: ev.Revenue, uniques: decision.Uniques, vis: vis, pageview: name == PageviewName}, hour, updates[:n])
 		return Counted, nil
 	}
