@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -128,6 +130,24 @@ func TestRestartKeepsTheDay(t *testing.T) {
 	}
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("handover file mode %v, want 0600", fi.Mode().Perm())
+	}
+
+	// A start that fails after reading the file (its metrics address is
+	// taken) writes it back: the next start still has the day.
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	failing := exec.Command(os.Args[0], "serve")
+	failing.Env = append(append(os.Environ(), "TALLY_CHAOS_CHILD=1", "LISTEN_ADDR="+addr), env...)
+	failing.Env = append(failing.Env, "METRICS_ADDR="+busy.Addr().String())
+	out, err := failing.CombinedOutput()
+	busy.Close()
+	if err == nil {
+		t.Fatalf("a collector whose metrics address is taken started:\n%s", out)
+	}
+	if _, err := os.Stat(handover); err != nil {
+		t.Fatalf("a failed start lost the day's handover: %v\n%s", err, out)
 	}
 
 	c = start()
